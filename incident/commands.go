@@ -1,0 +1,254 @@
+package incident
+
+import (
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Limits on text typed by people or carried by alerts.
+const (
+	MaxTitle = 150
+	MaxText  = 30_000
+)
+
+// Declaration is what opens an incident.
+type Declaration struct {
+	Title       string
+	Description string
+	Service     Service
+	Unmapped    bool
+	Impact      Impact // Level none is allowed: impact not known yet
+	Security    bool
+	Actor       string
+	StartedAt   time.Time // zero: now
+	Idem        string
+}
+
+// Declare validates a declaration and returns the new incident with its
+// first events. The caller assigns the number (storage does, sequentially).
+func Declare(p Policy, number int64, d Declaration, now time.Time) (*Incident, error) {
+	title := strings.TrimSpace(d.Title)
+	switch {
+	case title == "":
+		return nil, Errorf(EINVALID, "An incident needs a title.")
+	case utf8.RuneCountInString(title) > MaxTitle:
+		return nil, Errorf(EINVALID, "The title is %d characters; keep it within %d.", utf8.RuneCountInString(title), MaxTitle)
+	case d.Service.Name == "":
+		return nil, Errorf(EINVALID, "An incident needs a service.")
+	case d.StartedAt.After(now):
+		return nil, Errorf(EINVALID, "An incident cannot start in the future.")
+	}
+	if err := validText(d.Description); err != nil {
+		return nil, err
+	}
+	started := d.StartedAt
+	if started.IsZero() {
+		started = now
+	}
+	if d.Impact.Level == "" {
+		d.Impact = Impact{Level: ImpactNone}
+	}
+	inc := &Incident{Number: number, Title: title, Service: d.Service, Unmapped: d.Unmapped, StartedAt: started}
+	imp := d.Impact
+	inc.Append(Event{At: now, Kind: EventDeclared, Actor: d.Actor, Text: d.Description, Impact: &imp, Idem: d.Idem})
+	if d.Security {
+		inc.Append(Event{At: now, Kind: EventSecurity, Actor: d.Actor})
+	}
+	inc.settle(p, now, len(inc.Events)-1)
+	return inc, nil
+}
+
+func validText(s string) error {
+	if len(s) > MaxText {
+		return Errorf(EINVALID, "That text is too long (%d characters; the limit is %d).", len(s), MaxText)
+	}
+	return nil
+}
+
+func needText(s, what string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", Errorf(EINVALID, "Please add %s.", what)
+	}
+	return s, validText(s)
+}
+
+// settle attaches figures to the money events from index i on and appends
+// the automatic upgrade to Major if the estimate has crossed the threshold.
+func (inc *Incident) settle(p Policy, now time.Time, from int) {
+	for i := from; i < len(inc.Events); i++ {
+		switch inc.Events[i].Kind {
+		case EventDeclared, EventImpactChanged, EventCostAdded, EventClassChanged, EventSecurity, EventResolved, EventReopened:
+			st := inc.State(p, inc.Events[i].At)
+			f := st.Figures
+			inc.Events[i].Figures = &f
+		}
+	}
+	inc.Tick(p, now)
+}
+
+// Tick records an automatic upgrade to Major when the estimate has crossed
+// the high threshold by now. It returns the events added (none or one).
+func (inc *Incident) Tick(p Policy, now time.Time) []Event {
+	st := inc.State(p, now)
+	if !st.pendingUpgrade {
+		return nil
+	}
+	f := st.Figures
+	return inc.Append(Event{
+		At: now, Kind: EventClassChanged, Actor: ActorSystem, Class: Major, Figures: &f,
+		Text: "estimated loss " + p.Currency.Format(st.Estimated) + " reached the high threshold " + p.Currency.Format(p.Thresholds.High),
+	})
+}
+
+func (inc *Incident) do(p Policy, now time.Time, e Event) []Event {
+	e.At = now
+	n := len(inc.Events)
+	added := inc.Append(e)
+	if len(added) == 0 {
+		return nil
+	}
+	inc.settle(p, now, n)
+	return inc.Events[n:]
+}
+
+func (inc *Incident) mustBeOpen(p Policy, now time.Time) (State, error) {
+	st := inc.State(p, now)
+	if st.Status != StatusOpen {
+		return st, Errorf(ECONFLICT, "Incident %d is resolved; reopen it first.", inc.Number)
+	}
+	return st, nil
+}
+
+// SetImpact revises the impact; the loss estimate is revised with it.
+func (inc *Incident) SetImpact(p Policy, now time.Time, actor string, imp Impact) ([]Event, error) {
+	if _, err := inc.mustBeOpen(p, now); err != nil {
+		return nil, err
+	}
+	if imp.Share < 0 || imp.Share > FullShare {
+		return nil, Errorf(EINVALID, "Impact share must be between 0%% and 100%%.")
+	}
+	return inc.do(p, now, Event{Kind: EventImpactChanged, Actor: actor, Impact: &imp}), nil
+}
+
+// AddCost records a cost incurred (overtime, refunds, penalties…).
+func (inc *Incident) AddCost(p Policy, now time.Time, actor string, amount Money, what string) ([]Event, error) {
+	if amount <= 0 {
+		return nil, Errorf(EINVALID, "A cost must be a positive amount.")
+	}
+	what, err := needText(what, "what the cost is for")
+	if err != nil {
+		return nil, err
+	}
+	return inc.do(p, now, Event{Kind: EventCostAdded, Actor: actor, Amount: amount, Text: what}), nil
+}
+
+// MarkSecurity makes this a security incident: always Major.
+func (inc *Incident) MarkSecurity(p Policy, now time.Time, actor string) ([]Event, error) {
+	st, err := inc.mustBeOpen(p, now)
+	if err != nil {
+		return nil, err
+	}
+	if st.Security {
+		return nil, Errorf(ECONFLICT, "Incident %d is already a security incident.", inc.Number)
+	}
+	return inc.do(p, now, Event{Kind: EventSecurity, Actor: actor}), nil
+}
+
+// Reclassify is a person's decision to make the incident Major or Minor. A
+// reason is always required; a security incident stays Major.
+func (inc *Incident) Reclassify(p Policy, now time.Time, actor string, c Class, reason string) ([]Event, error) {
+	reason, err := needText(reason, "a reason")
+	if err != nil {
+		return nil, err
+	}
+	if !isPerson(actor) {
+		return nil, Errorf(EFORBIDDEN, "Only a person can reclassify an incident.")
+	}
+	st := inc.State(p, now)
+	switch {
+	case c != Major && c != Minor:
+		return nil, Errorf(EINVALID, "An incident is major or minor.")
+	case st.Class == c:
+		return nil, Errorf(ECONFLICT, "Incident %d is already %s.", inc.Number, c)
+	case c == Minor && st.Security:
+		return nil, Errorf(ECONFLICT, "A security incident is always major.")
+	}
+	return inc.do(p, now, Event{Kind: EventClassChanged, Actor: actor, Class: c, Text: reason}), nil
+}
+
+// SetCommander hands command to user. how says how they were chosen
+// ("volunteered", "team on-call", "incident manager on call", "appointed").
+func (inc *Incident) SetCommander(p Policy, now time.Time, actor, user, how string) ([]Event, error) {
+	if strings.TrimSpace(user) == "" {
+		return nil, Errorf(EINVALID, "Name the new commander.")
+	}
+	if inc.State(p, now).Commander == user {
+		return nil, Errorf(ECONFLICT, "They are already the commander.")
+	}
+	return inc.do(p, now, Event{Kind: EventCommander, Actor: actor, User: user, Text: how}), nil
+}
+
+// AddNote records a note; AddUpdate a stakeholder update.
+func (inc *Incident) AddNote(p Policy, now time.Time, actor, text string) ([]Event, error) {
+	text, err := needText(text, "the note's text")
+	if err != nil {
+		return nil, err
+	}
+	return inc.do(p, now, Event{Kind: EventNote, Actor: actor, Text: text}), nil
+}
+
+// AddUpdate records a stakeholder update.
+func (inc *Incident) AddUpdate(p Policy, now time.Time, actor, text string) ([]Event, error) {
+	text, err := needText(text, "the update's text")
+	if err != nil {
+		return nil, err
+	}
+	return inc.do(p, now, Event{Kind: EventUpdate, Actor: actor, Text: text}), nil
+}
+
+// Resolve records that availability is restored.
+func (inc *Incident) Resolve(p Policy, now time.Time, actor, summary string) ([]Event, error) {
+	if _, err := inc.mustBeOpen(p, now); err != nil {
+		return nil, err
+	}
+	if err := validText(summary); err != nil {
+		return nil, err
+	}
+	return inc.do(p, now, Event{Kind: EventResolved, Actor: actor, Text: strings.TrimSpace(summary)}), nil
+}
+
+// Reopen puts a resolved incident back in progress; the impact before the
+// resolution applies again.
+func (inc *Incident) Reopen(p Policy, now time.Time, actor string) ([]Event, error) {
+	if inc.State(p, now).Status != StatusResolved {
+		return nil, Errorf(ECONFLICT, "Incident %d is not resolved.", inc.Number)
+	}
+	return inc.do(p, now, Event{Kind: EventReopened, Actor: actor}), nil
+}
+
+// Record appends an observed fact (an alert, a message and its edits, a
+// pin, a participant joining, an acknowledgement, a callout, a review step).
+// Events with an idempotency key already on the timeline are dropped.
+func (inc *Incident) Record(p Policy, now time.Time, e Event) ([]Event, error) {
+	switch e.Kind {
+	case EventAlertFired, EventAlertResolved, EventMessage, EventMessageEdited, EventMessageDeleted,
+		EventKeyEvent, EventParticipantJoined, EventAcknowledged, EventCalledOut, EventCalloutDeferred,
+		EventReviewDrafted, EventReviewPublished:
+	default:
+		return nil, Errorf(EINVALID, "%s is not a recordable event", e.Kind)
+	}
+	if err := validText(e.Text); err != nil {
+		return nil, err
+	}
+	if e.At.IsZero() || e.At.After(now) {
+		e.At = now
+	}
+	n := len(inc.Events)
+	if len(inc.Append(e)) == 0 {
+		return nil, nil
+	}
+	inc.settle(p, now, n)
+	return inc.Events[n:], nil
+}

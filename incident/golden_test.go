@@ -1,0 +1,159 @@
+package incident_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/incidentbot/incidentbot/incident"
+)
+
+// furniture is PRODUCT.md's worked example: a furniture retailer.
+func furniture(t *testing.T) *incident.Catalogue {
+	t.Helper()
+	usd := incident.USD
+	loc, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wh, err := incident.ParseWorkingHours([]string{"mon", "tue", "wed", "thu", "fri"}, "09:00", "17:30", loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &incident.Catalogue{
+		Policy: incident.Policy{
+			Currency: usd,
+			Bands: incident.Bands{
+				{MaxHourlyExposure: usd.Major(7_000), Availability: 95_000},
+				{MaxHourlyExposure: usd.Major(250_000), Availability: 99_000},
+				{MaxHourlyExposure: usd.Major(800_000), Availability: 99_900},
+			},
+			Shares:       incident.DefaultShares,
+			Thresholds:   incident.Thresholds{High: usd.Major(100_000), Medium: usd.Major(10_000)},
+			Horizon:      time.Hour,
+			WorkingHours: wh,
+		},
+		Domains: []incident.Domain{{Name: "furniture", OnCall: incident.OnCall{Rotation: incident.Rotation{Users: []string{"UD1", "UD2"}, HandoffDay: time.Monday, HandoffMinutes: 9 * 60}}}},
+		Teams: []incident.Team{
+			{Name: "platform-team", Domain: "furniture", Members: []string{"UP1"}, OnCall: incident.OnCall{Rotation: incident.Rotation{Users: []string{"UP1", "UP2"}, HandoffDay: time.Monday, HandoffMinutes: 9 * 60}}},
+			{Name: "appointments-team", Domain: "furniture", Members: []string{"UA1"}, OnCall: incident.OnCall{Rotation: incident.Rotation{Users: []string{"UA1"}}}},
+			{Name: "bedroom-team", Domain: "furniture", Members: []string{"UB1"}, OnCall: incident.OnCall{Rotation: incident.Rotation{Users: []string{"UB1", "UB2", "UB3"}, HandoffDay: time.Monday, HandoffMinutes: 9 * 60}}},
+		},
+		Services: []incident.Service{
+			{Name: "ecommerce-platform", Team: "platform-team", HourlyExposure: usd.Major(810_000)},
+			{Name: "appointments", Team: "appointments-team", HourlyExposure: usd.Major(6_000)},
+			{Name: "bedroom", Team: "bedroom-team", HourlyExposure: usd.Major(200_000), Peaks: []incident.Peak{{
+				Name:           "Black Friday",
+				Start:          time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC),
+				End:            time.Date(2026, 11, 30, 23, 59, 59, 0, time.UTC),
+				HourlyExposure: usd.Major(900_000),
+			}}},
+		},
+	}
+	c.Normalize()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestGoldenBands(t *testing.T) {
+	c := furniture(t)
+	for _, tc := range []struct {
+		band      int
+		level     string
+		tolerable time.Duration
+		hms       string
+		short     string
+	}{
+		{0, "95.0%", 8*time.Hour + 24*time.Minute, "8:24:00", "8 h 24 min"},
+		{1, "99.0%", time.Hour + 40*time.Minute + 48*time.Second, "1:40:48", "1 h 40 min 48 s"},
+		{2, "99.9%", 10*time.Minute + 4800*time.Millisecond, "0:10:05", "10 min 4.8 s"},
+	} {
+		a := c.Bands[tc.band].Availability
+		if got := a.String(); got != tc.level {
+			t.Errorf("band %d level = %s, want %s", tc.band, got, tc.level)
+		}
+		tol := a.TolerableUnavailability()
+		if tol != tc.tolerable {
+			t.Errorf("band %d tolerable = %v, want %v exactly", tc.band, tol, tc.tolerable)
+		}
+		if got := incident.FormatHMS(tol); got != tc.hms {
+			t.Errorf("band %d FormatHMS = %s, want %s", tc.band, got, tc.hms)
+		}
+		if got := incident.FormatShort(tol); got != tc.short {
+			t.Errorf("band %d FormatShort = %s, want %s", tc.band, got, tc.short)
+		}
+	}
+}
+
+func TestGoldenServices(t *testing.T) {
+	c := furniture(t)
+	monday := time.Date(2026, 11, 16, 12, 0, 0, 0, time.UTC) // no peak
+	for _, tc := range []struct {
+		service        string
+		target         string
+		inHours, outOf incident.OnCallLevel
+	}{
+		{"ecommerce-platform", "99.9%", incident.OnCallTeam, incident.OnCallTeam},
+		{"appointments", "95.0%", incident.OnCallTeam, incident.OnCallNone},
+		{"bedroom", "99.0%", incident.OnCallTeam, incident.OnCallDomain},
+	} {
+		s, ok := c.Service(tc.service)
+		if !ok {
+			t.Fatalf("service %s missing", tc.service)
+		}
+		a := c.TargetAt(s, monday)
+		if a.String() != tc.target {
+			t.Errorf("%s target = %s, want %s", tc.service, a, tc.target)
+		}
+		in, out := incident.OnCallLevels(a)
+		if in != tc.inHours || out != tc.outOf {
+			t.Errorf("%s on-call = %s/%s, want %s/%s", tc.service, in, out, tc.inHours, tc.outOf)
+		}
+	}
+}
+
+func TestGoldenBedroomEffectiveness(t *testing.T) {
+	c := furniture(t)
+	bedroom, _ := c.Service("bedroom")
+	start := time.Date(2026, 11, 17, 10, 0, 0, 0, time.UTC)
+	inc, err := incident.Declare(c.Policy, 1, incident.Declaration{
+		Title: "Bedroom checkout down", Service: bedroom, Actor: "U1",
+		Impact: c.Shares.Impact(incident.ImpactBlocked),
+	}, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inc.Resolve(c.Policy, start.Add(30*time.Minute), "U1", "rolled back"); err != nil {
+		t.Fatal(err)
+	}
+	st := inc.State(c.Policy, start.Add(2*time.Hour))
+	usd := incident.USD
+	e := st.Effectiveness
+	if e == nil {
+		t.Fatal("no effectiveness at resolution")
+	}
+	checks := []struct {
+		name      string
+		got, want incident.Money
+	}{
+		{"loss", st.LossSoFar, usd.Major(100_000)},
+		{"loss at tolerable unavailability", e.LossAtTolerable, usd.Major(336_000)},
+		{"protected", e.Protected, usd.Major(236_000)},
+		{"average rate", e.AverageRate, usd.Major(200_000)},
+	}
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("%s = %s, want %s", ch.name, usd.Format(ch.got), usd.Format(ch.want))
+		}
+	}
+	if e.Percent() != 70 {
+		t.Errorf("effectiveness = %d%%, want 70%%", e.Percent())
+	}
+	if e.TolerableUnavailability != 6048*time.Second {
+		t.Errorf("tolerable = %v, want 1h40m48s", e.TolerableUnavailability)
+	}
+	if st.TimeToRestore != 30*time.Minute {
+		t.Errorf("time to restore = %v", st.TimeToRestore)
+	}
+}

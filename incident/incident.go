@@ -1,0 +1,239 @@
+package incident
+
+import (
+	"sort"
+	"time"
+)
+
+// Status is where an incident is in its lifecycle.
+type Status string
+
+const (
+	StatusOpen     Status = "open"
+	StatusResolved Status = "resolved"
+)
+
+// ReviewStatus is where the post-incident review is.
+type ReviewStatus string
+
+const (
+	ReviewNone      ReviewStatus = ""
+	ReviewDrafted   ReviewStatus = "drafted"
+	ReviewPublished ReviewStatus = "published"
+)
+
+// EventKind names a timeline event.
+type EventKind string
+
+// Timeline event kinds. The timeline is append-only: corrections are new
+// events (an edit or deletion of a message is recorded, never applied in
+// place), so every figure can be recomputed at any point in time.
+const (
+	EventDeclared          EventKind = "declared"           // Text: description; Impact: initial impact
+	EventAlertFired        EventKind = "alert_fired"        // Key: alert key; Source; Labels; Text: summary
+	EventAlertResolved     EventKind = "alert_resolved"     // Key: alert key; Source
+	EventImpactChanged     EventKind = "impact_changed"     // Impact; Figures
+	EventCostAdded         EventKind = "cost_added"         // Amount; Text: what; Figures
+	EventSecurity          EventKind = "security"           // marks a security incident
+	EventClassChanged      EventKind = "class_changed"      // Class; Text: reason; Actor "system" when automatic
+	EventCommander         EventKind = "commander"          // User: new commander; Text: how chosen
+	EventParticipantJoined EventKind = "participant_joined" // User
+	EventCalloutDeferred   EventKind = "callout_deferred"   // At deferral; Until: when it will happen
+	EventCalledOut         EventKind = "called_out"         // Users; Text: which schedule
+	EventNote              EventKind = "note"               // Text
+	EventUpdate            EventKind = "update"             // Text: stakeholder update
+	EventMessage           EventKind = "message"            // Key: Slack ts; Text
+	EventMessageEdited     EventKind = "message_edited"     // Key: Slack ts; Text: new text
+	EventMessageDeleted    EventKind = "message_deleted"    // Key: Slack ts
+	EventKeyEvent          EventKind = "key_event"          // Key: Slack ts of a pinned or 📌 message
+	EventAcknowledged      EventKind = "acknowledged"       // Source
+	EventResolved          EventKind = "resolved"           // Text: summary
+	EventReopened          EventKind = "reopened"
+	EventReviewDrafted     EventKind = "review_drafted"
+	EventReviewPublished   EventKind = "review_published" // Text: URL
+)
+
+// Actors that are not people.
+const (
+	ActorSystem       = "system"
+	ActorAlertmanager = "alertmanager"
+	ActorPagerDuty    = "pagerduty"
+)
+
+// Event is one entry on an incident's timeline.
+type Event struct {
+	Seq    int               `json:"seq"`
+	At     time.Time         `json:"at"`
+	Kind   EventKind         `json:"kind"`
+	Actor  string            `json:"actor,omitempty"`
+	Text   string            `json:"text,omitempty"`
+	Impact *Impact           `json:"impact,omitempty"`
+	Amount Money             `json:"amount,omitempty"`
+	Class  Class             `json:"class,omitempty"`
+	User   string            `json:"user,omitempty"`
+	Users  []string          `json:"users,omitempty"`
+	Key    string            `json:"key,omitempty"`
+	Source string            `json:"source,omitempty"`
+	Labels map[string]string `json:"labels,omitempty"`
+	Until  time.Time         `json:"until,omitzero"`
+	// Figures are the loss figures right after this event, recorded for the
+	// reader of the timeline. They are derived and can be recomputed.
+	Figures *Figures `json:"figures,omitempty"`
+	// Idem is an idempotency key (a Slack event_id, a webhook id): an event
+	// whose key is already on the timeline is not appended again.
+	Idem string `json:"idem,omitempty"`
+}
+
+// Figures are an incident's money at a point in time.
+type Figures struct {
+	Exposure  Money    `json:"exposure"`    // hourly exposure in force
+	Rate      Money    `json:"rate"`        // loss per hour now
+	LossSoFar Money    `json:"loss_so_far"` // integrated impact loss plus costs
+	Costs     Money    `json:"costs"`       // costs incurred, included in LossSoFar
+	Estimated Money    `json:"estimated"`   // LossSoFar + Rate × horizon
+	Class     Class    `json:"class"`
+	Priority  Priority `json:"priority"`
+}
+
+// Incident is the durable record: a header that does not change after
+// declaration, and the timeline. Everything else is derived from them.
+type Incident struct {
+	Number    int64     `json:"number"`
+	Title     string    `json:"title"`
+	Service   Service   `json:"service"` // snapshot of the catalogue entry at declaration
+	Unmapped  bool      `json:"unmapped,omitempty"`
+	StartedAt time.Time `json:"started_at"` // when impact began (an alert's startsAt, or the declaration)
+	Events    []Event   `json:"events"`
+}
+
+// AlertState is the last known state of one linked alert.
+type AlertState struct {
+	Key      string            `json:"key"`
+	Source   string            `json:"source"`
+	Firing   bool              `json:"firing"`
+	Labels   map[string]string `json:"labels,omitempty"`
+	Summary  string            `json:"summary,omitempty"`
+	FiredAt  time.Time         `json:"fired_at"`
+	ClosedAt time.Time         `json:"resolved_at,omitzero"`
+}
+
+// State is everything derived from an incident's timeline at one instant.
+type State struct {
+	Figures
+	Status        Status        `json:"status"`
+	Review        ReviewStatus  `json:"review"`
+	Impact        Impact        `json:"impact"`
+	Target        Availability  `json:"-"`
+	Security      bool          `json:"security"`
+	Commander     string        `json:"commander,omitempty"`
+	Participants  []string      `json:"participants"`
+	Alerts        []AlertState  `json:"alerts,omitempty"`
+	Acknowledged  bool          `json:"acknowledged"`
+	ResolvedAt    time.Time     `json:"resolved_at,omitzero"`
+	TimeToRestore time.Duration `json:"time_to_restore,omitempty"`
+	// UpgradedAt is when the estimate crossed the high threshold and the
+	// incident became Major automatically; zero if that did not happen.
+	UpgradedAt time.Time `json:"upgraded_at,omitzero"`
+	// Downgraded is set while a person's downgrade to Minor holds; it stops
+	// automatic upgrades until the next impact or cost revision.
+	Downgraded bool `json:"downgraded,omitempty"`
+	// Effectiveness is set once the incident is resolved with some impact.
+	Effectiveness *Effectiveness `json:"effectiveness,omitempty"`
+	// Messages are the human messages in the channel with edits and
+	// deletions applied, in order; KeyEvents are the pinned ones.
+	Messages []Message `json:"-"`
+
+	pendingUpgrade bool
+}
+
+// Message is a human message in the incident channel.
+type Message struct {
+	TS     string    `json:"ts"`
+	At     time.Time `json:"at"`
+	User   string    `json:"user"`
+	Text   string    `json:"text"`
+	Edited bool      `json:"edited,omitempty"`
+	Key    bool      `json:"key,omitempty"`
+}
+
+// Effectiveness is the financial loss protection effectiveness of the
+// restoration, measured at resolution.
+type Effectiveness struct {
+	TolerableUnavailability time.Duration `json:"tolerable_unavailability"`
+	AverageRate             Money         `json:"average_rate"` // per hour
+	LossAtTolerable         Money         `json:"loss_at_tolerable"`
+	ActualLoss              Money         `json:"actual_loss"`
+	Protected               Money         `json:"protected"` // may be negative
+	Ratio                   Share         `json:"ratio_bp"`  // basis points; may be negative
+}
+
+// Percent rounds the ratio to a whole percentage for display.
+func (e Effectiveness) Percent() int64 {
+	r := int64(e.Ratio)
+	if r >= 0 {
+		return (r + 50) / 100
+	}
+	return -((-r + 50) / 100)
+}
+
+// LastEvent returns the newest event on the timeline.
+func (inc *Incident) LastEvent() (Event, bool) {
+	if len(inc.Events) == 0 {
+		return Event{}, false
+	}
+	return inc.Events[len(inc.Events)-1], true
+}
+
+// HasIdem reports whether an event with the idempotency key is on the
+// timeline.
+func (inc *Incident) HasIdem(key string) bool {
+	if key == "" {
+		return false
+	}
+	for i := len(inc.Events) - 1; i >= 0; i-- {
+		if inc.Events[i].Idem == key {
+			return true
+		}
+	}
+	return false
+}
+
+// Append adds events to the timeline in memory, numbering them and keeping
+// time monotonic (an event is never before the previous one). Events whose
+// idempotency key is already present are dropped. It returns what was added.
+func (inc *Incident) Append(evs ...Event) []Event {
+	var added []Event
+	for _, e := range evs {
+		if inc.HasIdem(e.Idem) {
+			continue
+		}
+		if last, ok := inc.LastEvent(); ok {
+			e.Seq = last.Seq + 1
+			if e.At.Before(last.At) {
+				e.At = last.At
+			}
+		} else {
+			e.Seq = 1
+		}
+		inc.Events = append(inc.Events, e)
+		added = append(added, e)
+	}
+	return added
+}
+
+// DeclaredAt is the time of the declaration event.
+func (inc *Incident) DeclaredAt() time.Time {
+	if len(inc.Events) > 0 {
+		return inc.Events[0].At
+	}
+	return inc.StartedAt
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,203 @@
+package incident
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Share is a fraction of the hourly exposure in basis points: 10000 is 100%.
+type Share int64
+
+// FullShare is 100%.
+const FullShare Share = 10_000
+
+// String writes the share as a percentage: 100%, 50%, 2.5%.
+func (s Share) String() string {
+	w, f := int64(s)/100, int64(s)%100
+	if f == 0 {
+		return strconv.FormatInt(w, 10) + "%"
+	}
+	return strings.TrimRight(strconv.FormatInt(w, 10)+"."+leftPad2(f), "0") + "%"
+}
+
+func leftPad2(n int64) string {
+	if n < 10 {
+		return "0" + strconv.FormatInt(n, 10)
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// ParseShare reads "30%", "30", "2.5%" (at most two decimals), within 0–100%.
+func ParseShare(s string) (Share, error) {
+	in := s
+	s = strings.TrimSuffix(strings.TrimSpace(s), "%")
+	whole, frac, _ := strings.Cut(s, ".")
+	if whole == "" || len(frac) > 2 {
+		return 0, Errorf(EINVALID, "%q is not a percentage like 30%%", in)
+	}
+	frac += strings.Repeat("0", 2-len(frac))
+	w, err1 := strconv.ParseInt(whole, 10, 64)
+	f, err2 := strconv.ParseInt(frac, 10, 64)
+	if err1 != nil || err2 != nil || w < 0 || f < 0 {
+		return 0, Errorf(EINVALID, "%q is not a percentage like 30%%", in)
+	}
+	sh := Share(w*100 + f)
+	if sh > FullShare {
+		return 0, Errorf(EINVALID, "%s is more than 100%%", in)
+	}
+	return sh, nil
+}
+
+// ImpactLevel is what the responder says users experience.
+type ImpactLevel string
+
+const (
+	ImpactNone     ImpactLevel = "none"     // nobody affected (yet), or restored
+	ImpactBlocked  ImpactLevel = "blocked"  // users cannot complete a user journey
+	ImpactDegraded ImpactLevel = "degraded" // users complete a degraded journey
+	ImpactPartial  ImpactLevel = "partial"  // users partially affected
+)
+
+// ParseImpactLevel accepts the three user-facing levels.
+func ParseImpactLevel(s string) (ImpactLevel, bool) {
+	switch l := ImpactLevel(strings.ToLower(strings.TrimSpace(s))); l {
+	case ImpactBlocked, ImpactDegraded, ImpactPartial:
+		return l, true
+	}
+	return "", false
+}
+
+// Describe says in words what the level means.
+func (l ImpactLevel) Describe() string {
+	switch l {
+	case ImpactBlocked:
+		return "users cannot complete a user journey"
+	case ImpactDegraded:
+		return "users can complete a degraded journey"
+	case ImpactPartial:
+		return "users are partially affected"
+	}
+	return "no known user impact"
+}
+
+// Impact is a level with the share of exposure it costs. Explicit is set when
+// a responder gave the percentage instead of the configured default.
+type Impact struct {
+	Level    ImpactLevel `json:"level"`
+	Share    Share       `json:"share"`
+	Explicit bool        `json:"explicit,omitempty"`
+}
+
+// String writes "blocked (100%)".
+func (i Impact) String() string {
+	if i.Level == "" || i.Level == ImpactNone {
+		return "none"
+	}
+	return string(i.Level) + " (" + i.Share.String() + ")"
+}
+
+// ImpactShares are the configured default shares per level.
+type ImpactShares struct {
+	Blocked, Degraded, Partial Share
+}
+
+// DefaultShares are the playbook's defaults: 100%, 50%, 10%.
+var DefaultShares = ImpactShares{Blocked: 10_000, Degraded: 5_000, Partial: 1_000}
+
+// Impact returns the level's impact with its default share.
+func (s ImpactShares) Impact(l ImpactLevel) Impact {
+	switch l {
+	case ImpactBlocked:
+		return Impact{Level: l, Share: s.Blocked}
+	case ImpactDegraded:
+		return Impact{Level: l, Share: s.Degraded}
+	case ImpactPartial:
+		return Impact{Level: l, Share: s.Partial}
+	}
+	return Impact{Level: ImpactNone}
+}
+
+// Thresholds classify an estimated loss.
+type Thresholds struct {
+	High, Medium Money
+}
+
+// Class is Major or Minor.
+type Class string
+
+const (
+	Major Class = "major"
+	Minor Class = "minor"
+)
+
+// Title is "Major" or "Minor".
+func (c Class) Title() string {
+	if c == Major {
+		return "Major"
+	}
+	return "Minor"
+}
+
+// Priority is the playbook's high/medium/low loss band.
+type Priority string
+
+const (
+	PriorityHigh   Priority = "high"
+	PriorityMedium Priority = "medium"
+	PriorityLow    Priority = "low"
+)
+
+// ResponseMethod is what the playbook asks of responders for the priority.
+func (p Priority) ResponseMethod() string {
+	switch p {
+	case PriorityHigh:
+		return "restore availability immediately"
+	case PriorityMedium:
+		return "restore availability by next working day"
+	}
+	return "restore when possible, add ticket to backlog"
+}
+
+// PriorityOf classifies an estimated loss against thresholds.
+func (th Thresholds) PriorityOf(estimate Money) Priority {
+	switch {
+	case estimate >= th.High:
+		return PriorityHigh
+	case estimate >= th.Medium:
+		return PriorityMedium
+	}
+	return PriorityLow
+}
+
+// Policy is the organisation's pricing and classification rules.
+type Policy struct {
+	Currency     Currency
+	Bands        Bands
+	Shares       ImpactShares
+	Thresholds   Thresholds
+	Horizon      time.Duration // classification horizon, default 1h
+	WorkingHours WorkingHours
+}
+
+// Validate checks the policy; messages name configuration keys.
+func (p Policy) Validate() error {
+	if err := p.Bands.Validate(); err != nil {
+		return err
+	}
+	for name, s := range map[string]Share{"blocked": p.Shares.Blocked, "degraded": p.Shares.Degraded, "partial": p.Shares.Partial} {
+		if s < 0 || s > FullShare {
+			return Errorf(EINVALID, "organisation.impact_shares.%s must be within 0 and 1", name)
+		}
+	}
+	if p.Thresholds.Medium < 0 || p.Thresholds.High <= 0 {
+		return Errorf(EINVALID, "organisation.loss_thresholds: high must be positive and medium not negative")
+	}
+	if p.Thresholds.Medium > p.Thresholds.High {
+		return Errorf(EINVALID, "organisation.loss_thresholds.medium must not exceed high")
+	}
+	if p.Horizon < 0 {
+		return Errorf(EINVALID, "organisation.classification_horizon must not be negative")
+	}
+	return nil
+}
