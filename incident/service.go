@@ -87,6 +87,9 @@ func (bs Bands) Validate() error {
 // Target returns the level of the smallest band whose maximum is at least the
 // exposure; above every band, the top band's level.
 func (bs Bands) Target(exposure Money) Availability {
+	if len(bs) == 0 {
+		return 0
+	}
 	i := sort.Search(len(bs), func(i int) bool { return bs[i].MaxHourlyExposure >= exposure })
 	if i == len(bs) {
 		i = len(bs) - 1
@@ -119,22 +122,23 @@ func OnCallLevels(a Availability) (inHours, outOfHours OnCallLevel) {
 
 // Peak is a window during which a service's exposure is higher.
 type Peak struct {
-	Name           string
-	Start, End     time.Time // half-open: [Start, End)
-	HourlyExposure Money
+	Name           string    `json:"name"`
+	Start          time.Time `json:"start"` // half-open: [Start, End)
+	End            time.Time `json:"end"`
+	HourlyExposure Money     `json:"hourly_exposure"`
 }
 
 func (p Peak) activeAt(t time.Time) bool { return !t.Before(p.Start) && t.Before(p.End) }
 
 // Service is a catalogue entry.
 type Service struct {
-	Name               string
-	Team               string
-	Domain             string
-	HourlyExposure     Money
-	Peaks              []Peak
-	PagerDutyServiceID string
-	Runbook            string
+	Name               string `json:"name"`
+	Team               string `json:"team,omitempty"`
+	Domain             string `json:"domain,omitempty"`
+	HourlyExposure     Money  `json:"hourly_exposure"`
+	Peaks              []Peak `json:"peaks,omitempty"`
+	PagerDutyServiceID string `json:"pagerduty_service_id,omitempty"`
+	Runbook            string `json:"runbook,omitempty"`
 }
 
 // ExposureAt is the hourly exposure in force at t: the highest of the base

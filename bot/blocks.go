@@ -1,0 +1,334 @@
+package bot
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/incidentbot/incidentbot/incident"
+)
+
+// Action IDs of the buttons and inputs the bot renders.
+const (
+	ActTakeCommand    = "take_command"
+	ActImpact         = "set_impact"
+	ActNote           = "add_note"
+	ActResolve        = "resolve"
+	ActConfirmResolve = "confirm_resolve"
+	ActAcknowledge    = "acknowledge"
+
+	ViewDeclare = "declare"
+	ViewNote    = "note"
+	ViewResolve = "resolve"
+)
+
+func mrkdwn(s string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.MarkdownType, clip(s, 3000), false, false)
+}
+
+func plain(s string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.PlainTextType, clip(s, 150), false, false)
+}
+
+func user(id string) string {
+	if id == "" {
+		return "_nobody yet_"
+	}
+	if !strings.HasPrefix(id, "U") && !strings.HasPrefix(id, "W") {
+		return esc(id)
+	}
+	return "<@" + id + ">"
+}
+
+// view bundles what rendering needs.
+type view struct {
+	inc *incident.Incident
+	st  incident.State
+	cat *incident.Catalogue
+	now time.Time
+}
+
+func (v view) money(m incident.Money) string { return v.cat.Currency.Format(m) }
+
+func (v view) classLine() string {
+	icon := "🟡"
+	if v.st.Class == incident.Major {
+		icon = "🔴"
+	}
+	if v.st.Status == incident.StatusResolved {
+		icon = "✅"
+	}
+	return fmt.Sprintf("%s *%s* — %s", icon, v.st.Class.Title(), v.st.Priority.ResponseMethod())
+}
+
+func (v view) serviceLine() string {
+	s := v.inc.Service
+	if v.inc.Unmapped {
+		return "`" + esc(s.Name) + "` ⚠️ _unmapped: not in the service catalogue, so not priced_"
+	}
+	line := fmt.Sprintf("`%s` · team %s · target %s", esc(s.Name), esc(s.Team), v.st.Target)
+	if p, ok := s.PeakAt(v.now); ok {
+		line += fmt.Sprintf(" · 📈 peak *%s* in force: %s/h", esc(p.Name), v.money(p.HourlyExposure))
+	}
+	return line
+}
+
+// cardBlocks is the pinned incident card.
+func cardBlocks(v view) []slack.Block {
+	st := v.st
+	title := fmt.Sprintf("#%d %s", v.inc.Number, v.inc.Title)
+	if st.Security {
+		title = "🔒 " + title
+	}
+	fields := []*slack.TextBlockObject{
+		mrkdwn("*Impact*\n" + esc(st.Impact.String())),
+		mrkdwn("*Loss rate*\n" + v.money(st.Rate) + "/h"),
+		mrkdwn("*Loss so far*\n" + v.money(st.LossSoFar)),
+		mrkdwn("*Estimated loss*\n" + v.money(st.Estimated)),
+		mrkdwn("*Commander*\n" + user(st.Commander)),
+		mrkdwn("*Status*\n" + string(st.Status)),
+	}
+	blocks := []slack.Block{
+		slack.NewHeaderBlock(plain(title)),
+		slack.NewSectionBlock(mrkdwn(v.classLine()), nil, nil),
+		slack.NewSectionBlock(mrkdwn(v.serviceLine()), nil, nil),
+		slack.NewSectionBlock(nil, fields, nil),
+	}
+	var notes []string
+	for _, e := range v.inc.Events {
+		if e.Kind == incident.EventCalloutDeferred && st.Status == incident.StatusOpen && v.now.Before(e.Until) {
+			notes = append(notes, fmt.Sprintf("⏰ Out of hours: the callout of %s is deferred to <!date^%d^{date_short_pretty} {time}|%s>.", esc(e.Text), e.Until.Unix(), e.Until.UTC().Format(time.RFC1123)))
+		}
+	}
+	if st.Status == incident.StatusResolved {
+		notes = append(notes, "Restored in "+incident.FormatShort(st.TimeToRestore)+".")
+		if e := st.Effectiveness; e != nil {
+			notes = append(notes, fmt.Sprintf("Protection effectiveness %d%%: %s protected against %s at tolerable unavailability (%s).", e.Percent(), v.money(e.Protected), v.money(e.LossAtTolerable), incident.FormatHMS(e.TolerableUnavailability)))
+		}
+	}
+	notes = append(notes, fmt.Sprintf("Estimate = loss so far + %s at the current rate + costs · updated <!date^%d^{time}|%s>", incident.FormatShort(v.cat.Horizon), v.now.Unix(), v.now.UTC().Format("15:04 UTC")))
+	blocks = append(blocks, slack.NewContextBlock("", mrkdwn(strings.Join(notes, "\n"))))
+	if st.Status == incident.StatusOpen {
+		impact := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Change impact"), ActImpact,
+			slack.NewOptionBlockObject("blocked", plain("Blocked — journey impossible"), nil),
+			slack.NewOptionBlockObject("degraded", plain("Degraded — journey degraded"), nil),
+			slack.NewOptionBlockObject("partial", plain("Partial — some users affected"), nil),
+		)
+		blocks = append(blocks, slack.NewActionBlock("card_actions",
+			slack.NewButtonBlockElement(ActTakeCommand, "take", plain("Take command")),
+			impact,
+			slack.NewButtonBlockElement(ActNote, "note", plain("Add note")),
+			slack.NewButtonBlockElement(ActResolve, "resolve", plain("Resolve")).WithStyle(slack.StyleDanger),
+		))
+	}
+	return blocks
+}
+
+// cardText is the notification fallback of the card.
+func cardText(v view) string {
+	return fmt.Sprintf("#%d %s — %s, %s/h, estimated %s", v.inc.Number, esc(v.inc.Title), v.st.Class.Title(), v.money(v.st.Rate), v.money(v.st.Estimated))
+}
+
+// topic is the channel topic (Slack allows 250 characters).
+func topic(v view) string {
+	t := fmt.Sprintf("%s · %s · %s/h · est. %s · commander %s", v.st.Class.Title(), v.inc.Service.Name, v.money(v.st.Rate), v.money(v.st.Estimated), commanderName(v.st.Commander))
+	return clip(t, 250)
+}
+
+func commanderName(u string) string {
+	if u == "" {
+		return "none"
+	}
+	return "<@" + u + ">"
+}
+
+// eventLine renders a timeline event as a channel message.
+func eventLine(v view, e incident.Event) string {
+	who := user(e.Actor)
+	switch e.Actor {
+	case incident.ActorSystem:
+		who = "incidentbot"
+	case incident.ActorAlertmanager:
+		who = "Alertmanager"
+	case incident.ActorPagerDuty:
+		who = "PagerDuty"
+	}
+	fig := ""
+	if f := e.Figures; f != nil {
+		fig = fmt.Sprintf(" Loss rate %s/h, so far %s, estimated %s → *%s*.", v.money(f.Rate), v.money(f.LossSoFar), v.money(f.Estimated), f.Class.Title())
+	}
+	switch e.Kind {
+	case incident.EventImpactChanged:
+		return fmt.Sprintf("📉 %s set impact to *%s*.%s", who, esc(e.Impact.String()), fig)
+	case incident.EventCostAdded:
+		return fmt.Sprintf("💸 %s added a cost of %s: %s.%s", who, v.money(e.Amount), esc(e.Text), fig)
+	case incident.EventSecurity:
+		return fmt.Sprintf("🔒 %s marked this a *security incident*: it is Major.", who)
+	case incident.EventClassChanged:
+		return fmt.Sprintf("🏷️ %s made this *%s*: %s", who, e.Class.Title(), esc(e.Text))
+	case incident.EventCommander:
+		return fmt.Sprintf("🎖️ %s is now the incident commander (%s).", user(e.User), esc(e.Text))
+	case incident.EventNote:
+		return fmt.Sprintf("📝 Note from %s: %s", who, esc(e.Text))
+	case incident.EventUpdate:
+		return fmt.Sprintf("📣 Stakeholder update from %s: %s", who, esc(e.Text))
+	case incident.EventResolved:
+		s := fmt.Sprintf("✅ %s resolved the incident after %s. Final loss %s.", who, incident.FormatShort(v.st.TimeToRestore), v.money(v.st.LossSoFar))
+		if eff := v.st.Effectiveness; eff != nil {
+			s += fmt.Sprintf(" Protection effectiveness %d%% (%s protected).", eff.Percent(), v.money(eff.Protected))
+		}
+		if e.Text != "" {
+			s += "\n>" + esc(e.Text)
+		}
+		return s
+	case incident.EventReopened:
+		return fmt.Sprintf("↩️ %s reopened the incident; the loss clock runs again.", who)
+	case incident.EventCalledOut:
+		var us []string
+		for _, u := range e.Users {
+			us = append(us, user(u))
+		}
+		return fmt.Sprintf("📟 Called out %s: %s.", esc(e.Text), strings.Join(us, ", "))
+	case incident.EventAcknowledged:
+		return fmt.Sprintf("👀 %s acknowledged.", who)
+	case incident.EventAlertFired:
+		return fmt.Sprintf("🚨 %s alert firing: %s", who, esc(clip(e.Text, 500)))
+	case incident.EventAlertResolved:
+		return fmt.Sprintf("🟢 %s alert resolved: %s", who, esc(clip(e.Key, 200)))
+	}
+	return fmt.Sprintf("%s: %s", e.Kind, esc(e.Text))
+}
+
+// announceText is the announce-channel post.
+func announceText(v view, kind string, e incident.Event, channelID string) string {
+	ch := "<#" + channelID + ">"
+	if channelID == "" {
+		ch = "its channel"
+	}
+	if v.st.Security {
+		switch kind {
+		case "declared":
+			return fmt.Sprintf("🔒 Security incident #%d declared. Details are with the incident managers.", v.inc.Number)
+		case "resolved":
+			return fmt.Sprintf("🔒 Security incident #%d resolved.", v.inc.Number)
+		}
+		return ""
+	}
+	head := fmt.Sprintf("*#%d %s* (`%s`)", v.inc.Number, esc(v.inc.Title), esc(v.inc.Service.Name))
+	switch kind {
+	case "declared":
+		return fmt.Sprintf("🚨 %s declared — %s. Loss rate %s/h, estimated %s. Join %s.", head, v.classLine(), v.money(v.st.Rate), v.money(v.st.Estimated), ch)
+	case "class":
+		return fmt.Sprintf("🏷️ %s is now *%s*: %s. Estimated loss %s. %s", head, e.Class.Title(), esc(e.Text), v.money(v.st.Estimated), ch)
+	case "update":
+		return fmt.Sprintf("📣 Update on %s from %s: %s", head, user(e.Actor), esc(e.Text))
+	case "resolved":
+		return fmt.Sprintf("✅ %s resolved after %s. Loss %s.", head, incident.FormatShort(v.st.TimeToRestore), v.money(v.st.LossSoFar))
+	case "reopened":
+		return fmt.Sprintf("↩️ %s was reopened. %s", head, ch)
+	}
+	return head
+}
+
+// declareModal is the form behind a bare /incident.
+func declareModal(cat *incident.Catalogue, channelID string) slack.ModalViewRequest {
+	var opts []*slack.OptionBlockObject
+	for _, s := range cat.Services {
+		opts = append(opts, slack.NewOptionBlockObject(s.Name, plain(s.Name+" ("+cat.Currency.Format(s.HourlyExposure)+"/h)"), nil))
+		if len(opts) == 100 {
+			break // Slack's limit for a static select
+		}
+	}
+	impact := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Impact"), "impact",
+		slack.NewOptionBlockObject("none", plain("Not known yet"), nil),
+		slack.NewOptionBlockObject("blocked", plain("Blocked — users cannot complete a journey"), nil),
+		slack.NewOptionBlockObject("degraded", plain("Degraded — journey degraded"), nil),
+		slack.NewOptionBlockObject("partial", plain("Partial — some users affected"), nil),
+	)
+	title := slack.NewPlainTextInputBlockElement(plain("What is happening?"), "title")
+	title.MaxLength = incident.MaxTitle
+	desc := slack.NewPlainTextInputBlockElement(plain("What do you know so far?"), "description")
+	desc.Multiline = true
+	desc.MaxLength = 3000
+	sec := slack.NewCheckboxGroupsBlockElement("security", slack.NewOptionBlockObject("security", plain("This is a security incident (private channel)"), nil))
+	return slack.ModalViewRequest{
+		Type:            slack.VTModal,
+		CallbackID:      ViewDeclare,
+		PrivateMetadata: channelID,
+		Title:           plain("Declare an incident"),
+		Submit:          plain("Declare"),
+		Close:           plain("Cancel"),
+		Blocks: slack.Blocks{BlockSet: []slack.Block{
+			slack.NewInputBlock("service", plain("Service"), nil, slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Pick a service"), "service", opts...)),
+			slack.NewInputBlock("title", plain("Title"), nil, title),
+			slack.NewInputBlock("impact", plain("Impact"), nil, impact).WithOptional(true),
+			slack.NewInputBlock("security", plain("Security"), nil, sec).WithOptional(true),
+			slack.NewInputBlock("description", plain("Description"), nil, desc).WithOptional(true),
+		}},
+	}
+}
+
+// textModal asks for one text (a note, a resolution summary).
+func textModal(callbackID, title, label string, number int64, optional bool) slack.ModalViewRequest {
+	in := slack.NewPlainTextInputBlockElement(plain(label), "text")
+	in.Multiline = true
+	in.MaxLength = 3000
+	return slack.ModalViewRequest{
+		Type:            slack.VTModal,
+		CallbackID:      callbackID,
+		PrivateMetadata: itoa(number),
+		Title:           plain(title),
+		Submit:          plain("Save"),
+		Close:           plain("Cancel"),
+		Blocks: slack.Blocks{BlockSet: []slack.Block{
+			slack.NewInputBlock("text", plain(label), nil, in).WithOptional(optional),
+		}},
+	}
+}
+
+// homeBlocks is a user's App Home.
+func homeBlocks(cat *incident.Catalogue, open []view, now time.Time) []slack.Block {
+	sort.SliceStable(open, func(i, j int) bool {
+		a, b := open[i].st, open[j].st
+		if (a.Class == incident.Major) != (b.Class == incident.Major) {
+			return a.Class == incident.Major
+		}
+		return a.Estimated > b.Estimated
+	})
+	var running incident.Money
+	for _, v := range open {
+		if v.st.Class == incident.Major {
+			running += v.st.LossSoFar
+		}
+	}
+	blocks := []slack.Block{
+		slack.NewHeaderBlock(plain("Open incidents")),
+		slack.NewContextBlock("", mrkdwn(fmt.Sprintf("%d open · running loss of open majors %s · <!date^%d^{date_short_pretty} {time}|now>", len(open), cat.Currency.Format(running), now.Unix()))),
+	}
+	if len(open) == 0 {
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn("No open incidents. 🎉"), nil, nil))
+	}
+	for i, v := range open {
+		if i == 40 { // stay inside Slack's 100-block limit for Home
+			blocks = append(blocks, slack.NewContextBlock("", mrkdwn(fmt.Sprintf("…and %d more: `/incident list`", len(open)-i))))
+			break
+		}
+		label := fmt.Sprintf("*#%d %s* · `%s`", v.inc.Number, esc(v.inc.Title), esc(v.inc.Service.Name))
+		if v.st.Security {
+			label = fmt.Sprintf("*#%d* 🔒 security incident", v.inc.Number)
+		}
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(fmt.Sprintf("%s\n%s · loss so far %s · %s/h · commander %s",
+			label, v.classLine(), v.money(v.st.LossSoFar), v.money(v.st.Rate), user(v.st.Commander))), nil, nil))
+	}
+	blocks = append(blocks,
+		slack.NewDividerBlock(),
+		slack.NewHeaderBlock(plain("Your improvement actions")),
+		slack.NewContextBlock("", mrkdwn("Improvement actions are tracked here once post-incident reviews are enabled.")),
+		slack.NewHeaderBlock(plain("Last 30 days")),
+		slack.NewContextBlock("", mrkdwn("Measures (majors, minors, time to restore, loss, effectiveness) appear here once post-incident reviews are enabled.")),
+	)
+	return blocks
+}

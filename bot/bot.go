@@ -1,0 +1,200 @@
+// Package bot is the Slack adapter of incidentbot. It receives Socket Mode
+// envelopes, acknowledges them at once after writing them to the durable
+// inbox, processes them from the job queue through the incident desk, and
+// performs the Slack side effects the desk plans (channels, cards,
+// announcements, invitations, reminders), retrying them until done.
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/incidentbot/incidentbot/incident"
+	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/desk"
+)
+
+// SlackAPI is the subset of *slack.Client the bot calls.
+type SlackAPI interface {
+	AuthTestContext(ctx context.Context) (*slack.AuthTestResponse, error)
+	CreateConversationContext(ctx context.Context, params slack.CreateConversationParams) (*slack.Channel, error)
+	GetConversationsContext(ctx context.Context, params *slack.GetConversationsParameters) ([]slack.Channel, string, error)
+	SetTopicOfConversationContext(ctx context.Context, channelID, topic string) (*slack.Channel, error)
+	InviteUsersToConversationContext(ctx context.Context, channelID string, users ...string) (*slack.Channel, error)
+	OpenConversationContext(ctx context.Context, params *slack.OpenConversationParameters) (*slack.Channel, bool, bool, error)
+	PostMessageContext(ctx context.Context, channelID string, options ...slack.MsgOption) (string, string, error)
+	UpdateMessageContext(ctx context.Context, channelID, timestamp string, options ...slack.MsgOption) (string, string, string, error)
+	PostEphemeralContext(ctx context.Context, channelID, userID string, options ...slack.MsgOption) (string, error)
+	AddPinContext(ctx context.Context, channel string, item slack.ItemRef) error
+	AddBookmarkContext(ctx context.Context, channelID string, params slack.AddBookmarkParameters) (slack.Bookmark, error)
+	OpenViewContext(ctx context.Context, triggerID string, view slack.ModalViewRequest) (*slack.ViewResponse, error)
+	PublishViewContext(ctx context.Context, req slack.PublishViewContextRequest) (*slack.ViewResponse, error)
+	GetConversationHistoryContext(ctx context.Context, params *slack.GetConversationHistoryParameters) (*slack.GetConversationHistoryResponse, error)
+	JoinConversationContext(ctx context.Context, channelID string) (*slack.Channel, string, []string, error)
+}
+
+// Store is what the bot keeps besides incidents: the inbox and job queue,
+// deduplication, and small adapter state (channel IDs, card timestamps).
+type Store interface {
+	Enqueue(ctx context.Context, jobs ...boltstore.Job) error
+	Put(ctx context.Context, bucket, key string, value []byte) error
+	GetKV(ctx context.Context, bucket, key string) ([]byte, bool, error)
+	Scan(ctx context.Context, bucket, prefix string, fn func(key string, value []byte) error) error
+}
+
+// Options configure a Bot. The zero value is usable.
+type Options struct {
+	Logger          *slog.Logger
+	Now             func() time.Time
+	AnnounceChannel string // name or ID of the org-wide announce channel
+	PublicURL       string
+	// HTTPClient posts to response_url; nil uses a client with a timeout.
+	HTTPClient *http.Client
+	// Wake is called after new jobs were enqueued (the runner's Wake).
+	Wake func()
+}
+
+// Bot is the Slack adapter.
+type Bot struct {
+	api   SlackAPI
+	desk  *desk.Desk
+	store Store
+	cat   *incident.Catalogue
+	log   *slog.Logger
+	now   func() time.Time
+	opts  Options
+	http  *http.Client
+
+	botUserID atomic.Value // string
+	connected atomic.Bool
+}
+
+// New returns a Bot.
+func New(api SlackAPI, d *desk.Desk, store Store, opts Options) *Bot {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = d.Now
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if opts.Wake == nil {
+		opts.Wake = func() {}
+	}
+	b := &Bot{api: api, desk: d, store: store, cat: d.Catalogue(), log: opts.Logger, now: opts.Now, opts: opts, http: opts.HTTPClient}
+	b.botUserID.Store("")
+	return b
+}
+
+// Connected reports whether the Socket Mode connection is up (for /readyz).
+func (b *Bot) Connected() bool { return b.connected.Load() }
+
+func (b *Bot) botUser() string { return b.botUserID.Load().(string) }
+
+// Register installs the bot's job handlers on a runner.
+func (b *Bot) Register(r *desk.Runner) {
+	r.Handle(JobInbox, b.handleInbox)
+	r.Handle(desk.JobChannel, b.ensureChannel)
+	r.Handle(desk.JobCard, b.updateCard)
+	r.Handle(desk.JobPost, b.postEvent)
+	r.Handle(desk.JobAnnounce, b.announce)
+	r.Handle(desk.JobManagers, b.notifyManagers)
+	r.Handle(desk.JobInvite, b.invite)
+	r.Handle(desk.JobRemind, b.remind)
+	r.Handle(desk.JobConfirmResolve, b.confirmResolve)
+	r.Handle(desk.JobHomes, b.publishHomes)
+	r.Handle(JobHome, b.publishHome)
+}
+
+// Classify maps Slack errors to retry decisions for the runner: a 429 waits
+// for its Retry-After; 5xx and network errors back off; Slack's own error
+// codes that retrying cannot fix are permanent.
+func Classify(err error) (time.Duration, bool, bool) {
+	var rl *slack.RateLimitedError
+	if errors.As(err, &rl) {
+		d := rl.RetryAfter
+		if d <= 0 {
+			d = time.Second
+		}
+		return d, false, true
+	}
+	var se slack.SlackErrorResponse
+	if errors.As(err, &se) {
+		switch se.Err {
+		case "internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited":
+			return 0, false, false
+		case "invalid_auth", "not_authed", "token_revoked", "account_inactive", "missing_scope",
+			"invalid_blocks", "msg_too_long", "no_text", "invalid_arguments", "channel_not_found", "is_archived":
+			return 0, true, true
+		}
+	}
+	return 0, false, false
+}
+
+// Bucket names of adapter state.
+const (
+	bucketChannels   = "slack_channels"    // incident number → channelState
+	bucketChannelInc = "slack_channel_inc" // channel ID → incident number
+	bucketHome       = "slack_home"        // user ID → last App Home open
+)
+
+type channelState struct {
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	Private    bool   `json:"private,omitempty"`
+	Attempt    int    `json:"attempt,omitempty"`
+	TopicSet   bool   `json:"topic_set,omitempty"`
+	CardTS     string `json:"card_ts,omitempty"`
+	Pinned     bool   `json:"pinned,omitempty"`
+	Bookmarked bool   `json:"bookmarked,omitempty"`
+}
+
+func (b *Bot) channelOf(ctx context.Context, number int64) (channelState, bool, error) {
+	var cs channelState
+	raw, ok, err := b.store.GetKV(ctx, bucketChannels, itoa(number))
+	if err != nil || !ok {
+		return cs, false, err
+	}
+	return cs, true, json.Unmarshal(raw, &cs)
+}
+
+func (b *Bot) saveChannel(ctx context.Context, number int64, cs channelState) error {
+	raw, _ := json.Marshal(cs)
+	return b.store.Put(ctx, bucketChannels, itoa(number), raw)
+}
+
+// incidentOfChannel maps an incident channel to its incident.
+func (b *Bot) incidentOfChannel(ctx context.Context, channelID string) (int64, bool, error) {
+	raw, ok, err := b.store.GetKV(ctx, bucketChannelInc, channelID)
+	if err != nil || !ok {
+		return 0, false, err
+	}
+	var n int64
+	_, err = fmt.Sscan(string(raw), &n)
+	return n, err == nil, err
+}
+
+// load returns an incident with its state now.
+func (b *Bot) load(ctx context.Context, number int64) (view, error) {
+	inc, err := b.desk.Get(ctx, number)
+	if err != nil {
+		return view{}, err
+	}
+	now := b.now()
+	return view{inc: inc, st: inc.State(b.cat.Policy, now), cat: b.cat, now: now}, nil
+}
+
+// notReady asks the runner to try again soon: the channel is not there yet.
+func notReady(number int64) error {
+	return &desk.RetryAfterError{Delay: 2 * time.Second, Err: fmt.Errorf("incident %d has no channel yet", number)}
+}

@@ -1,0 +1,127 @@
+package bot
+
+import (
+	"strings"
+
+	"github.com/incidentbot/incidentbot/incident"
+)
+
+// Command is a parsed /incident command.
+type Command struct {
+	Verb   string
+	Args   []string // words after the verb
+	Rest   string   // text after the verb, as typed
+	Impact incident.Impact
+	Amount incident.Money
+	User   string // commander: a user ID, or the actor for "me"
+	Class  incident.Class
+}
+
+// channelVerbs only make sense inside an incident channel.
+var channelVerbs = map[string]bool{
+	"status": true, "impact": true, "cost": true, "security": true, "commander": true,
+	"note": true, "update": true, "major": true, "minor": true, "resolve": true,
+	"reopen": true, "action": true, "review": true, "publish": true,
+}
+
+// Usage is the help text.
+const Usage = "*Usage:* `/incident` opens the declare form, or:\n" +
+	"• `/incident declare <service> <title…>` · `/incident list` · `/incident services [name]` · `/incident stats [30d] [service]` · `/incident actions` · `/incident help`\n" +
+	"*In an incident channel:* `/incident status` · `/incident impact blocked|degraded|partial [N%]` · `/incident cost <amount> <what…>` · " +
+	"`/incident security` · `/incident commander <@user|me>` · `/incident note <text…>` · `/incident update <text…>` · " +
+	"`/incident major|minor <reason…>` · `/incident resolve [summary…]` · `/incident reopen` · `/incident action <text…> [@owner]` · " +
+	"`/incident review` · `/incident publish`"
+
+func usage(msg string) error {
+	return incident.Errorf(incident.EINVALID, "%s\n\n%s", msg, Usage)
+}
+
+// ParseCommand parses the text after /incident. It changes nothing; a
+// returned error is an ephemeral usage message for the user.
+func ParseCommand(text, actor string, cur incident.Currency, shares incident.ImpactShares) (Command, error) {
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return Command{Verb: "modal"}, nil
+	}
+	verb, rest, _ := strings.Cut(text, " ")
+	verb = strings.ToLower(verb)
+	rest = strings.TrimSpace(rest)
+	c := Command{Verb: verb, Rest: rest, Args: strings.Fields(rest)}
+	switch verb {
+	case "help", "list", "actions", "status", "security", "reopen", "review", "publish":
+		if len(c.Args) > 0 && verb != "publish" {
+			return c, usage("`/incident " + verb + "` takes no arguments.")
+		}
+		if verb == "publish" && len(c.Args) > 0 && !(len(c.Args) == 1 && strings.EqualFold(c.Args[0], "confirm")) {
+			return c, usage("`/incident publish` takes no arguments (or `confirm`).")
+		}
+	case "services":
+		if len(c.Args) > 1 {
+			return c, usage("`/incident services [name]` takes at most one service name.")
+		}
+	case "stats":
+		if len(c.Args) > 2 {
+			return c, usage("`/incident stats [30d] [service]`")
+		}
+	case "declare":
+		if len(c.Args) < 2 {
+			return c, usage("`/incident declare <service> <title…>` needs a service and a title.")
+		}
+	case "impact":
+		if len(c.Args) < 1 || len(c.Args) > 2 {
+			return c, usage("`/incident impact blocked|degraded|partial [N%]`")
+		}
+		lvl, ok := incident.ParseImpactLevel(c.Args[0])
+		if !ok {
+			return c, usage("Impact is `blocked` (users cannot complete a journey), `degraded` or `partial`.")
+		}
+		c.Impact = shares.Impact(lvl)
+		if len(c.Args) == 2 {
+			sh, err := incident.ParseShare(c.Args[1])
+			if err != nil {
+				return c, usage(incident.ErrorMessage(err))
+			}
+			c.Impact.Share, c.Impact.Explicit = sh, true
+		}
+	case "cost":
+		if len(c.Args) < 2 {
+			return c, usage("`/incident cost <amount> <what…>` needs an amount and what it is for.")
+		}
+		m, err := cur.Parse(c.Args[0])
+		if err != nil {
+			return c, usage(incident.ErrorMessage(err))
+		}
+		if m <= 0 {
+			return c, usage("A cost must be a positive amount.")
+		}
+		c.Amount = m
+		c.Rest = strings.TrimSpace(strings.TrimPrefix(rest, c.Args[0]))
+	case "commander":
+		if len(c.Args) != 1 {
+			return c, usage("`/incident commander <@user|me>`")
+		}
+		if strings.EqualFold(c.Args[0], "me") {
+			c.User = actor
+		} else if u, ok := parseMention(c.Args[0]); ok {
+			c.User = u
+		} else {
+			return c, usage("Name the commander as a mention (`@someone`) or `me`.")
+		}
+	case "note", "update", "action":
+		if rest == "" {
+			return c, usage("`/incident " + verb + " <text…>` needs some text.")
+		}
+	case "major", "minor":
+		if rest == "" {
+			return c, usage("`/incident " + verb + " <reason…>` needs a reason: it is recorded on the timeline.")
+		}
+		c.Class = incident.Class(verb)
+	case "resolve":
+	default:
+		return c, usage("I don't know `" + esc(clip(verb, 40)) + "`.")
+	}
+	return c, nil
+}
+
+// InChannel reports whether the verb needs an incident channel.
+func (c Command) InChannel() bool { return channelVerbs[c.Verb] }

@@ -1,0 +1,309 @@
+package bot_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+
+	"github.com/incidentbot/incidentbot/bot"
+	"github.com/incidentbot/incidentbot/bot/fakeslack"
+	"github.com/incidentbot/incidentbot/incident"
+	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/desk"
+)
+
+// People of the fake workspace.
+const (
+	alice   = "UALICE001" // bedroom-team member, on call this week
+	bob     = "UBOB00002" // bedroom-team member
+	carol   = "UCAROL003" // incident manager
+	dave    = "UDAVE0004" // someone from another team
+	erin    = "UERIN0005" // appointments-team
+	frank   = "UFRANK006" // furniture domain on-call
+	grace   = "UGRACE007" // platform-team
+	announc = "CANNOUNCE1"
+)
+
+// clock is the injected clock: real time passing, plus jumps a test makes.
+type clock struct {
+	mu     sync.Mutex
+	base   time.Time
+	start  time.Time
+	offset time.Duration
+}
+
+func newClock(base time.Time) *clock { return &clock{base: base, start: time.Now()} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.base.Add(time.Since(c.start) + c.offset)
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
+}
+
+// tuesdayNoon is in working hours in London.
+var tuesdayNoon = time.Date(2026, 11, 17, 12, 0, 0, 0, time.UTC)
+
+func catalogue(t testing.TB) *incident.Catalogue {
+	t.Helper()
+	usd := incident.USD
+	loc, _ := time.LoadLocation("Europe/London")
+	wh, err := incident.ParseWorkingHours([]string{"mon", "tue", "wed", "thu", "fri"}, "09:00", "17:30", loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rot := func(users ...string) incident.OnCall {
+		return incident.OnCall{Rotation: incident.Rotation{Users: users, HandoffDay: time.Monday, HandoffMinutes: 9 * 60}}
+	}
+	c := &incident.Catalogue{
+		Policy: incident.Policy{
+			Currency: usd,
+			Bands: incident.Bands{
+				{MaxHourlyExposure: usd.Major(7_000), Availability: 95_000},
+				{MaxHourlyExposure: usd.Major(250_000), Availability: 99_000},
+				{MaxHourlyExposure: usd.Major(800_000), Availability: 99_900},
+			},
+			Shares:       incident.DefaultShares,
+			Thresholds:   incident.Thresholds{High: usd.Major(100_000), Medium: usd.Major(10_000)},
+			Horizon:      time.Hour,
+			WorkingHours: wh,
+		},
+		Domains: []incident.Domain{{Name: "furniture", OnCall: rot(frank)}},
+		Teams: []incident.Team{
+			{Name: "platform-team", Domain: "furniture", Members: []string{grace}, OnCall: rot(grace)},
+			{Name: "appointments-team", Domain: "furniture", Members: []string{erin}, OnCall: rot(erin)},
+			{Name: "bedroom-team", Domain: "furniture", Members: []string{alice, bob}, OnCall: rot(alice)},
+		},
+		Services: []incident.Service{
+			{Name: "ecommerce-platform", Team: "platform-team", HourlyExposure: usd.Major(810_000)},
+			{Name: "appointments", Team: "appointments-team", HourlyExposure: usd.Major(6_000)},
+			{Name: "bedroom", Team: "bedroom-team", HourlyExposure: usd.Major(200_000), Runbook: "https://runbooks.example/bedroom"},
+		},
+		IncidentManagers:      []string{carol},
+		IncidentManagerOnCall: rot(carol),
+	}
+	c.Normalize()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func newFake(t testing.TB) *fakeslack.Server {
+	t.Helper()
+	var users []fakeslack.User
+	for _, u := range []string{alice, bob, carol, dave, erin, frank, grace} {
+		users = append(users, fakeslack.User{ID: u, Name: strings.ToLower(u[1:6]), Email: strings.ToLower(u[1:6]) + "@example.com"})
+	}
+	all := []string{alice, bob, carol, dave, erin, frank, grace, "U0FAKEBOT1"}
+	fs := fakeslack.New(fakeslack.Options{
+		Users:    users,
+		Channels: []fakeslack.ChannelSeed{{ID: announc, Name: "incidents", Members: all}, {Name: "general", Members: all}},
+	})
+	if err := fs.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fs.Close)
+	return fs
+}
+
+// instance is one running bot process, in-process.
+type instance struct {
+	store  *boltstore.Store
+	desk   *desk.Desk
+	bot    *bot.Bot
+	runner *desk.Runner
+	cancel context.CancelFunc
+	done   chan error
+}
+
+type env struct {
+	t     testing.TB
+	fs    *fakeslack.Server
+	clock *clock
+	cat   *incident.Catalogue
+	path  string
+	inst  *instance
+}
+
+func newEnv(t testing.TB, start time.Time) *env {
+	t.Helper()
+	e := &env{t: t, fs: newFake(t), clock: newClock(start), cat: catalogue(t), path: filepath.Join(t.TempDir(), "incidentbot.db")}
+	e.start()
+	t.Cleanup(e.stop)
+	return e
+}
+
+func (e *env) logger() *slog.Logger {
+	if os.Getenv("E2E_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// start runs a bot the way `incidentbot serve` wires it.
+func (e *env) start() {
+	e.t.Helper()
+	log := e.logger()
+	st, err := boltstore.Open(e.path, boltstore.Options{Logger: log, Now: e.clock.Now})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	d := desk.New(st, e.cat, desk.Options{Logger: log, Now: e.clock.Now})
+	runner := desk.NewRunner(st, desk.RunnerOptions{Logger: log, Now: e.clock.Now, Classify: bot.Classify, Poll: 50 * time.Millisecond})
+	api := slack.New(e.fs.BotToken(), slack.OptionAPIURL(e.fs.APIURL()), slack.OptionAppLevelToken(e.fs.AppToken()))
+	b := bot.New(api, d, st, bot.Options{Logger: log, Now: e.clock.Now, AnnounceChannel: "incidents", Wake: runner.Wake})
+	b.Register(runner)
+	(&desk.Duties{Desk: d, OnCall: desk.RotationFinder{Location: e.cat.WorkingHours.Location}, Enqueue: st.Enqueue}).Register(runner)
+	sm := socketmode.New(api)
+	ctx, cancel := context.WithCancel(context.Background())
+	inst := &instance{store: st, desk: d, bot: b, runner: runner, cancel: cancel, done: make(chan error, 2)}
+	go func() { inst.done <- runner.Run(ctx) }()
+	go func() { inst.done <- b.Serve(ctx, sm) }()
+	e.inst = inst
+	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer wcancel()
+	if err := e.fs.WaitConnected(wctx); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// stop shuts the bot down cleanly and checks the database.
+func (e *env) stop() {
+	if e.inst == nil {
+		return
+	}
+	e.inst.cancel()
+	for i := 0; i < 2; i++ {
+		select {
+		case <-e.inst.done:
+		case <-time.After(10 * time.Second):
+			e.t.Errorf("bot did not stop")
+		}
+	}
+	if err := e.inst.store.Check(); err != nil {
+		e.t.Errorf("database check: %v", err)
+	}
+	e.inst.store.Close()
+	e.inst = nil
+}
+
+func (e *env) restart() { e.stop(); e.start() }
+
+func (e *env) ctx() context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	e.t.Cleanup(cancel)
+	return ctx
+}
+
+// waitFor waits until cond holds, or fails the test with what.
+func (e *env) waitFor(what string, cond func() bool) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			e.t.Fatalf("timed out waiting for %s", what)
+		case <-tick.C:
+		}
+	}
+}
+
+func (e *env) slash(userID, channelID, text string) *fakeslack.Ack {
+	e.t.Helper()
+	ack, err := e.fs.SlashCommand(e.ctx(), userID, channelID, text)
+	if err != nil {
+		e.t.Fatalf("/incident %s: %v", text, err)
+	}
+	if ack.Late {
+		e.t.Errorf("/incident %s acknowledged late: %v", text, ack.Latency)
+	}
+	return ack
+}
+
+func (e *env) channelOf(n int) fakeslack.Channel {
+	e.t.Helper()
+	var ch fakeslack.Channel
+	e.waitFor("channel of incident", func() bool {
+		for _, c := range e.fs.Channels() {
+			if strings.HasPrefix(c.Name, "inc-"+itoaT(n)+"-") || c.Name == "inc-"+itoaT(n) {
+				ch = c
+				// Ready once the card is pinned.
+				return len(e.fs.Pins(c.ID)) > 0
+			}
+		}
+		return false
+	})
+	ch, _ = e.fs.Channel(ch.ID)
+	return ch
+}
+
+func itoaT(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+func (e *env) incident(n int64) (*incident.Incident, incident.State) {
+	e.t.Helper()
+	inc, err := e.inst.desk.Get(context.Background(), n)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return inc, inc.State(e.cat.Policy, e.clock.Now())
+}
+
+// botTexts are the texts (and block texts) of the bot's messages.
+func (e *env) botTexts(channelID string) []string {
+	var out []string
+	for _, m := range e.fs.Messages(channelID) {
+		if m.BotID != "" || m.User == e.fs.BotUserID() {
+			out = append(out, m.AllText())
+		}
+	}
+	return out
+}
+
+func (e *env) hasBotText(channelID, substr string) bool {
+	for _, s := range e.botTexts(channelID) {
+		if strings.Contains(s, substr) {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *env) countBotText(channelID, substr string) int {
+	n := 0
+	for _, s := range e.botTexts(channelID) {
+		if strings.Contains(s, substr) {
+			n++
+		}
+	}
+	return n
+}
+
+func (e *env) ephemeralText(userID string) string {
+	var b strings.Builder
+	for _, m := range e.fs.Ephemerals(userID) {
+		b.WriteString(m.Text)
+		b.WriteString(fakeslack.PlainText(m.Blocks))
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+var boltstoreFilterAll = boltstore.Filter{}

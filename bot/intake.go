@@ -1,0 +1,296 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackevents"
+	"github.com/slack-go/slack/socketmode"
+
+	"github.com/incidentbot/incidentbot/incident"
+	"github.com/incidentbot/incidentbot/incident/boltstore"
+)
+
+// Job kinds owned by the bot.
+const (
+	JobInbox = "slack.inbox" // a received envelope, processed once
+	JobHome  = "slack.home"  // publish one user's App Home
+)
+
+// inboxItem is an envelope as written to the durable inbox.
+type inboxItem struct {
+	Type       string          `json:"type"` // slash, interaction, event
+	EnvelopeID string          `json:"envelope_id"`
+	Payload    json.RawMessage `json:"payload"`
+	Received   time.Time       `json:"received"`
+}
+
+// Acker acknowledges Socket Mode envelopes.
+type Acker interface {
+	Ack(req socketmode.Request, payload ...any) error
+}
+
+// Serve runs the Socket Mode client and handles its events until ctx is
+// done. It returns an error when Slack rejects the tokens (invalid_auth,
+// token_revoked): looping on those would never succeed.
+func (b *Bot) Serve(ctx context.Context, sm *socketmode.Client) error {
+	b.identify(ctx)
+	runErr := make(chan error, 1)
+	go func() { runErr <- sm.RunContext(ctx) }()
+	// Envelopes are handled concurrently so that a slow disk write never
+	// blocks the socket reader; bbolt serialises the writes.
+	sem := make(chan struct{}, 64)
+	for {
+		select {
+		case <-ctx.Done():
+			b.connected.Store(false)
+			return nil
+		case err := <-runErr:
+			b.connected.Store(false)
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("slack socket mode stopped: %w (check slack.app_token and slack.bot_token)", err)
+		case evt, ok := <-sm.Events:
+			if !ok {
+				return nil
+			}
+			switch evt.Type {
+			case socketmode.EventTypeConnected, socketmode.EventTypeHello:
+				b.connected.Store(true)
+			case socketmode.EventTypeConnecting, socketmode.EventTypeDisconnect:
+				b.connected.Store(false)
+			case socketmode.EventTypeConnectionError:
+				b.connected.Store(false)
+				b.log.Warn("slack connection error; the client reconnects", "err", evt.Data)
+			case socketmode.EventTypeInvalidAuth:
+				b.connected.Store(false)
+				b.log.Error("slack rejected the app token (invalid_auth)")
+			case socketmode.EventTypeSlashCommand, socketmode.EventTypeInteractive, socketmode.EventTypeEventsAPI:
+				if evt.Request == nil {
+					continue
+				}
+				sem <- struct{}{}
+				go func(evt socketmode.Event) {
+					defer func() { <-sem }()
+					b.Intake(ctx, sm, evt)
+				}(evt)
+			}
+		}
+	}
+}
+
+// identify learns the bot's own user ID (to tell its messages and channels
+// apart). It retries in the background until it succeeds.
+func (b *Bot) identify(ctx context.Context) {
+	try := func() bool {
+		r, err := b.api.AuthTestContext(ctx)
+		if err != nil {
+			b.log.Warn("slack auth.test failed; will retry", "err", err)
+			return false
+		}
+		b.botUserID.Store(r.UserID)
+		return true
+	}
+	if try() {
+		return
+	}
+	go func() {
+		for i := 0; ctx.Err() == nil; i++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(min(time.Duration(1<<min(i, 6))*time.Second, time.Minute)):
+			}
+			if try() {
+				return
+			}
+		}
+	}()
+}
+
+// Intake handles one envelope: validates what can be validated at once,
+// writes it to the durable inbox, and acknowledges it. It never calls the
+// Slack Web API before acknowledging, so a slow Slack cannot delay the ack.
+func (b *Bot) Intake(ctx context.Context, ack Acker, evt socketmode.Event) {
+	req := *evt.Request
+	var (
+		resp any
+		err  error
+	)
+	switch evt.Type {
+	case socketmode.EventTypeSlashCommand:
+		resp, err = b.intakeSlash(ctx, req, evt.Data)
+	case socketmode.EventTypeInteractive:
+		resp, err = b.intakeInteraction(ctx, req, evt.Data)
+	case socketmode.EventTypeEventsAPI:
+		err = b.intakeEvent(ctx, req, evt.Data)
+	}
+	if err != nil {
+		// Not stored: do not acknowledge, so Slack delivers it again.
+		b.log.Error("could not store envelope; leaving it unacknowledged for redelivery", "envelope", req.EnvelopeID, "err", err)
+		return
+	}
+	if resp != nil {
+		err = ack.Ack(req, resp)
+	} else {
+		err = ack.Ack(req)
+	}
+	if err != nil {
+		b.log.Warn("ack failed", "envelope", req.EnvelopeID, "err", err)
+	}
+	b.opts.Wake()
+}
+
+func ephemeral(text string) map[string]any {
+	return map[string]any{"response_type": "ephemeral", "text": text}
+}
+
+func (b *Bot) persist(ctx context.Context, id string, number int64, typ string, req socketmode.Request) error {
+	raw, _ := json.Marshal(inboxItem{Type: typ, EnvelopeID: req.EnvelopeID, Payload: req.Payload, Received: b.now()})
+	return b.store.Enqueue(ctx, boltstore.Job{ID: id, Kind: JobInbox, Incident: number, Payload: raw, DueAt: b.now()})
+}
+
+func (b *Bot) intakeSlash(ctx context.Context, req socketmode.Request, data any) (any, error) {
+	cmd, ok := data.(slack.SlashCommand)
+	if !ok {
+		return nil, nil
+	}
+	parsed, perr := ParseCommand(cmd.Text, cmd.UserID, b.cat.Currency, b.cat.Shares)
+	if perr != nil {
+		return ephemeral(incident.ErrorMessage(perr)), nil
+	}
+	if parsed.Verb == "modal" {
+		go b.openModal(context.WithoutCancel(ctx), cmd.TriggerID, declareModal(b.cat, cmd.ChannelID))
+		return nil, nil
+	}
+	var number int64
+	if parsed.InChannel() {
+		n, ok, err := b.incidentOfChannel(ctx, cmd.ChannelID)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return ephemeral("`/incident " + parsed.Verb + "` works inside an incident channel. Use `/incident list` to find one."), nil
+		}
+		number = n
+	}
+	return nil, b.persist(ctx, "inbox/"+req.EnvelopeID, number, "slash", req)
+}
+
+func (b *Bot) openModal(ctx context.Context, triggerID string, v slack.ModalViewRequest) {
+	if _, err := b.api.OpenViewContext(ctx, triggerID, v); err != nil {
+		b.log.Warn("could not open modal", "callback", v.CallbackID, "err", err)
+	}
+}
+
+func (b *Bot) intakeInteraction(ctx context.Context, req socketmode.Request, data any) (any, error) {
+	cb, ok := data.(slack.InteractionCallback)
+	if !ok {
+		return nil, nil
+	}
+	switch cb.Type {
+	case slack.InteractionTypeBlockActions:
+		if len(cb.ActionCallback.BlockActions) == 0 {
+			return nil, nil
+		}
+		a := cb.ActionCallback.BlockActions[0]
+		n, _, err := b.incidentOfChannel(ctx, cb.Channel.ID)
+		if err != nil {
+			return nil, err
+		}
+		switch a.ActionID {
+		case ActNote:
+			go b.openModal(context.WithoutCancel(ctx), cb.TriggerID, textModal(ViewNote, "Add a note", "Note", n, false))
+			return nil, nil
+		case ActResolve, ActConfirmResolve:
+			go b.openModal(context.WithoutCancel(ctx), cb.TriggerID, textModal(ViewResolve, "Resolve incident", "Summary (optional)", n, true))
+			return nil, nil
+		}
+		return nil, b.persist(ctx, "inbox/"+req.EnvelopeID, n, "interaction", req)
+	case slack.InteractionTypeViewSubmission:
+		if cb.View.CallbackID == ViewDeclare {
+			if errs := b.validateDeclare(cb.View.State); len(errs) > 0 {
+				return map[string]any{"response_action": "errors", "errors": errs}, nil
+			}
+		}
+		n, _ := strconv.ParseInt(cb.View.PrivateMetadata, 10, 64)
+		if cb.View.CallbackID != ViewDeclare && n == 0 {
+			return nil, nil
+		}
+		return nil, b.persist(ctx, "inbox/"+req.EnvelopeID, n, "interaction", req)
+	}
+	return nil, nil
+}
+
+func stateValue(s *slack.ViewState, block, action string) slack.BlockAction {
+	if s == nil {
+		return slack.BlockAction{}
+	}
+	return s.Values[block][action]
+}
+
+func (b *Bot) validateDeclare(s *slack.ViewState) map[string]string {
+	errs := map[string]string{}
+	svc := stateValue(s, "service", "service").SelectedOption.Value
+	if _, ok := b.cat.Service(svc); !ok {
+		errs["service"] = "Pick a service from the catalogue."
+	}
+	if strings.TrimSpace(stateValue(s, "title", "title").Value) == "" {
+		errs["title"] = "Say in a few words what is happening."
+	}
+	return errs
+}
+
+func (b *Bot) intakeEvent(ctx context.Context, req socketmode.Request, data any) error {
+	ev, ok := data.(slackevents.EventsAPIEvent)
+	if !ok || ev.Type != slackevents.CallbackEvent {
+		return nil
+	}
+	var outer struct {
+		EventID string `json:"event_id"`
+	}
+	_ = json.Unmarshal(req.Payload, &outer)
+	id := "inbox/ev/" + outer.EventID
+	if outer.EventID == "" {
+		id = "inbox/" + req.EnvelopeID
+	}
+	channel := ""
+	switch e := ev.InnerEvent.Data.(type) {
+	case *slackevents.MessageEvent:
+		if e.BotID != "" || (e.User != "" && e.User == b.botUser()) || e.SubType == "bot_message" {
+			return nil
+		}
+		channel = e.Channel
+	case *slackevents.ReactionAddedEvent:
+		if e.Reaction != "pushpin" && e.Reaction != "round_pushpin" {
+			return nil
+		}
+		channel = e.Item.Channel
+	case *slackevents.PinAddedEvent:
+		channel = e.Channel
+	case *slackevents.MemberJoinedChannelEvent:
+		channel = e.Channel
+	case *slackevents.AppHomeOpenedEvent:
+		if e.Tab != "" && e.Tab != "home" {
+			return nil
+		}
+		return b.persist(ctx, id, 0, "event", req)
+	default:
+		return nil
+	}
+	n, ok, err := b.incidentOfChannel(ctx, channel)
+	if err != nil || !ok {
+		return err // not an incident channel: nothing to record
+	}
+	return b.persist(ctx, id, n, "event", req)
+}
+
+// errNoChannel is returned when a command needs an incident channel.
+var errNoChannel = errors.New("not an incident channel")

@@ -1,0 +1,465 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/incidentbot/incidentbot/incident"
+)
+
+// Filter selects incidents for List.
+type Filter struct {
+	OpenOnly bool      // only incidents that are open
+	Service  string    // only this service (case-insensitive)
+	Since    time.Time // only incidents that started (StartedAt) at or after Since
+	Limit    int       // at most this many; 0 means no limit
+}
+
+// header is how an incident's header is stored: the Incident without its
+// events. The Events field shadows the embedded one and is always nil, so
+// fields added to incident.Incident are stored without changes here.
+type header struct {
+	*incident.Incident
+	Events *struct{} `json:"events,omitempty"`
+}
+
+func marshalHeader(inc *incident.Incident) ([]byte, error) {
+	return json.Marshal(header{Incident: inc})
+}
+
+// Create numbers a new incident and stores it. In one transaction it takes
+// the next incident number (1, 2, 3…), calls fn with it, stores the header
+// and events fn returns, indexes them and enqueues the jobs (idempotently, see
+// Enqueue). If fn fails, nothing is stored, the number is not used, and fn's
+// error is returned as is.
+//
+// fn runs inside the write transaction: keep it fast and do not call the
+// Store from it.
+func (s *Store) Create(ctx context.Context, fn func(number int64) (*incident.Incident, []Job, error)) (*incident.Incident, error) {
+	var out *incident.Incident
+	var number int64
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		seq, err := tx.Bucket(bIncidents).NextSequence()
+		if err != nil {
+			return fmt.Errorf("boltstore: create incident: next number: %w", err)
+		}
+		number = int64(seq)
+		inc, jobs, err := fn(number)
+		if err != nil {
+			return err // the caller's own error, unwrapped
+		}
+		if inc == nil {
+			return fmt.Errorf("boltstore: create incident %d: fn returned no incident", number)
+		}
+		if inc.Number == 0 {
+			inc.Number = number
+		}
+		if inc.Number != number {
+			return fmt.Errorf("boltstore: create incident %d: fn returned incident number %d", number, inc.Number)
+		}
+		for i, e := range inc.Events {
+			if e.Seq != i+1 {
+				return fmt.Errorf("boltstore: create incident %d: event %d has seq %d; build the timeline with Incident.Append", number, i, e.Seq)
+			}
+		}
+		hdr, err := marshalHeader(inc)
+		if err != nil {
+			return fmt.Errorf("boltstore: create incident %d: encode header: %w", number, err)
+		}
+		key := be64(uint64(number))
+		if err := tx.Bucket(bIncidents).Put(key, hdr); err != nil {
+			return fmt.Errorf("boltstore: create incident %d: %w", number, err)
+		}
+		if _, err := tx.Bucket(bEvents).CreateBucket(key); err != nil {
+			return fmt.Errorf("boltstore: create incident %d: events bucket: %w", number, err)
+		}
+		if err := putEvents(tx, number, inc.Events); err != nil {
+			return fmt.Errorf("boltstore: create incident %d: %w", number, err)
+		}
+		if err := tx.Bucket(bByService).Put(serviceKey(inc.Service.Name, number), empty); err != nil {
+			return fmt.Errorf("boltstore: create incident %d: index service: %w", number, err)
+		}
+		if err := indexTimeline(tx, number, inc.Events, inc.Events); err != nil {
+			return fmt.Errorf("boltstore: create incident %d: %w", number, err)
+		}
+		for i := range jobs {
+			if jobs[i].Incident == 0 {
+				jobs[i].Incident = number
+			}
+		}
+		if _, err := s.enqueueTx(tx, jobs); err != nil {
+			return fmt.Errorf("boltstore: create incident %d: %w", number, err)
+		}
+		out = inc
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.log.Debug("incident created", "number", number, "events", len(out.Events))
+	return out, nil
+}
+
+// errNoChange makes update roll back a transaction that changed nothing, so
+// that a no-op (say, a redelivered event dropped by its Idem key) costs no
+// fsync.
+var errNoChange = errors.New("no change")
+
+// Update loads incident number with its full timeline and calls fn, which
+// appends events with inc.Append. In one transaction it then stores the new
+// events (those with a Seq above the previous last one), updates the indexes
+// and enqueues the jobs fn returns. If fn fails, nothing changes and fn's
+// error is returned as is. An unknown number gives an incident.ENOTFOUND
+// error. The header is immutable: fn must record changes as events.
+//
+// fn runs inside the write transaction: keep it fast and do not call the
+// Store from it. Update does not use DB.Batch, so fn runs exactly once.
+func (s *Store) Update(ctx context.Context, number int64, fn func(inc *incident.Incident) ([]Job, error)) (*incident.Incident, error) {
+	var out *incident.Incident
+	var added int
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		inc, err := loadIncident(tx, number)
+		if err != nil {
+			return fmt.Errorf("boltstore: update incident %d: %w", number, err)
+		}
+		// Compare headers as this version encodes them, so that a field added
+		// to incident.Incident since the header was stored is no change.
+		hdr, err := marshalHeader(inc)
+		if err != nil {
+			return fmt.Errorf("boltstore: update incident %d: encode header: %w", number, err)
+		}
+		prevLen := len(inc.Events)
+		prevSeq := 0
+		if prevLen > 0 {
+			prevSeq = inc.Events[prevLen-1].Seq
+		}
+		jobs, err := fn(inc)
+		if err != nil {
+			return err // the caller's own error, unwrapped
+		}
+		// Only appending is allowed.
+		if newHdr, err := marshalHeader(inc); err != nil {
+			return fmt.Errorf("boltstore: update incident %d: encode header: %w", number, err)
+		} else if !bytes.Equal(newHdr, hdr) {
+			return fmt.Errorf("boltstore: update incident %d: fn changed the incident header, which is immutable; record the change as an event", number)
+		}
+		if len(inc.Events) < prevLen {
+			return fmt.Errorf("boltstore: update incident %d: fn removed events from the timeline (%d → %d); the timeline is append-only", number, prevLen, len(inc.Events))
+		}
+		newEvents := inc.Events[prevLen:]
+		for i, e := range newEvents {
+			if e.Seq != prevSeq+1+i {
+				return fmt.Errorf("boltstore: update incident %d: new event has seq %d, want %d; append with Incident.Append", number, e.Seq, prevSeq+1+i)
+			}
+		}
+		if err := putEvents(tx, number, newEvents); err != nil {
+			return fmt.Errorf("boltstore: update incident %d: %w", number, err)
+		}
+		if err := indexTimeline(tx, number, inc.Events, newEvents); err != nil {
+			return fmt.Errorf("boltstore: update incident %d: %w", number, err)
+		}
+		n, err := s.enqueueTx(tx, jobs)
+		if err != nil {
+			return fmt.Errorf("boltstore: update incident %d: %w", number, err)
+		}
+		out, added = inc, len(newEvents)
+		if added == 0 && n == 0 {
+			return errNoChange
+		}
+		return nil
+	})
+	if errors.Is(err, errNoChange) {
+		err = nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.log.Debug("incident updated", "number", number, "new_events", added)
+	return out, nil
+}
+
+// Get returns incident number with its full timeline, or an
+// incident.ENOTFOUND error.
+func (s *Store) Get(ctx context.Context, number int64) (*incident.Incident, error) {
+	var inc *incident.Incident
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		inc, err = loadIncident(tx, number)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: get incident %d: %w", number, err)
+	}
+	return inc, nil
+}
+
+// List returns the incidents matching f, newest (highest number) first, each
+// with its full timeline.
+func (s *Store) List(ctx context.Context, f Filter) ([]*incident.Incident, error) {
+	var out []*incident.Incident
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		open := tx.Bucket(bOpen)
+		visit := func(number int64) (bool, error) {
+			if f.OpenOnly && open.Get(be64(uint64(number))) == nil {
+				return true, nil
+			}
+			inc, err := loadHeader(tx, number)
+			if err != nil {
+				return false, err
+			}
+			if !f.Since.IsZero() && inc.StartedAt.Before(f.Since) {
+				return true, nil
+			}
+			if inc.Events, err = loadEvents(tx, number); err != nil {
+				return false, err
+			}
+			out = append(out, inc)
+			return f.Limit <= 0 || len(out) < f.Limit, nil
+		}
+		switch {
+		case f.Service != "":
+			return eachByService(tx, f.Service, visit)
+		case f.OpenOnly:
+			return eachNumber(open.Cursor(), visit)
+		default:
+			return eachNumber(tx.Bucket(bIncidents).Cursor(), visit)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: list incidents: %w", err)
+	}
+	return out, nil
+}
+
+// OpenByService returns the open incidents of a service (case-insensitive),
+// newest first.
+func (s *Store) OpenByService(ctx context.Context, service string) ([]*incident.Incident, error) {
+	out, err := s.List(ctx, Filter{OpenOnly: true, Service: service})
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: open incidents of %q: %w", service, err)
+	}
+	return out, nil
+}
+
+// ByAlertKey returns the incident an alert key (Alertmanager groupKey,
+// PagerDuty incident id: the Key of an alert_fired event) is attached to.
+// A key stays with the first incident it fired on while that incident is
+// open; once that incident is resolved, the next incident the key fires on
+// takes it over.
+// ByIdem returns the incident whose timeline holds an event with the
+// idempotency key: the first incident created by a redelivered declaration.
+func (s *Store) ByIdem(ctx context.Context, key string) (int64, bool, error) {
+	var n int64
+	var ok bool
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bIdem).Get([]byte(key)); len(v) == 8 {
+			n, ok = int64(binary.BigEndian.Uint64(v)), true
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("boltstore: idempotency key %q: %w", key, err)
+	}
+	return n, ok, nil
+}
+
+func (s *Store) ByAlertKey(ctx context.Context, key string) (int64, bool, error) {
+	var n int64
+	var ok bool
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bAlertKeys).Get([]byte(key)); len(v) == 8 {
+			n, ok = int64(binary.BigEndian.Uint64(v)), true
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("boltstore: alert key %q: %w", key, err)
+	}
+	return n, ok, nil
+}
+
+// eachNumber walks a bucket keyed by be64(number) from the newest.
+func eachNumber(c *bolt.Cursor, visit func(int64) (bool, error)) error {
+	for k, _ := c.Last(); k != nil; k, _ = c.Prev() {
+		if len(k) != 8 {
+			continue
+		}
+		more, err := visit(int64(binary.BigEndian.Uint64(k)))
+		if err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+// eachByService walks a service's incidents from the newest.
+func eachByService(tx *bolt.Tx, service string, visit func(int64) (bool, error)) error {
+	prefix := serviceKey(service, 0)
+	prefix = prefix[:len(prefix)-8]
+	c := tx.Bucket(bByService).Cursor()
+	// Seek past the last key of the service, then step back.
+	end := append(clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+	k, _ := c.Seek(end)
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
+		if len(k) != len(prefix)+8 {
+			continue // a longer service name that happens to share the prefix
+		}
+		more, err := visit(int64(binary.BigEndian.Uint64(k[len(prefix):])))
+		if err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+// serviceKey is the by_service key: the lower-cased service name, 0x00, and
+// the number.
+func serviceKey(service string, number int64) []byte {
+	k := make([]byte, 0, len(service)+9)
+	k = append(k, strings.ToLower(service)...)
+	k = append(k, 0)
+	return append(k, be64(uint64(number))...)
+}
+
+func notFound(number int64) error {
+	return incident.Errorf(incident.ENOTFOUND, "There is no incident #%d.", number)
+}
+
+// loadHeader reads an incident's header (no events).
+func loadHeader(tx *bolt.Tx, number int64) (*incident.Incident, error) {
+	v := tx.Bucket(bIncidents).Get(be64(uint64(number)))
+	if v == nil {
+		return nil, notFound(number)
+	}
+	inc := new(incident.Incident)
+	if err := json.Unmarshal(v, inc); err != nil {
+		return nil, fmt.Errorf("decode header: %w", err)
+	}
+	return inc, nil
+}
+
+// loadIncident reads an incident with its timeline.
+func loadIncident(tx *bolt.Tx, number int64) (*incident.Incident, error) {
+	inc, err := loadHeader(tx, number)
+	if err != nil {
+		return nil, err
+	}
+	if inc.Events, err = loadEvents(tx, number); err != nil {
+		return nil, err
+	}
+	return inc, nil
+}
+
+func loadEvents(tx *bolt.Tx, number int64) ([]incident.Event, error) {
+	b := tx.Bucket(bEvents).Bucket(be64(uint64(number)))
+	if b == nil {
+		return nil, fmt.Errorf("events of incident %d are missing", number)
+	}
+	c := b.Cursor()
+	var evs []incident.Event
+	if k, _ := c.Last(); len(k) == 8 {
+		// Seqs are 1..n, so the last key sizes the timeline.
+		evs = make([]incident.Event, 0, min(binary.BigEndian.Uint64(k), 1<<20))
+	}
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		var e incident.Event
+		if err := json.Unmarshal(v, &e); err != nil {
+			return nil, fmt.Errorf("decode event %x of incident %d: %w", k, number, err)
+		}
+		evs = append(evs, e)
+	}
+	return evs, nil
+}
+
+func putEvents(tx *bolt.Tx, number int64, evs []incident.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	b := tx.Bucket(bEvents).Bucket(be64(uint64(number)))
+	if b == nil {
+		return fmt.Errorf("events of incident %d are missing", number)
+	}
+	// Appending in key order lets bbolt fill pages completely.
+	b.FillPercent = 0.9
+	for _, e := range evs {
+		v, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("encode event %d: %w", e.Seq, err)
+		}
+		if err := b.Put(be64(uint64(e.Seq)), v); err != nil {
+			return fmt.Errorf("store event %d: %w", e.Seq, err)
+		}
+	}
+	return nil
+}
+
+// isOpen says whether a timeline is open: it is unless its last resolved or
+// reopened event is a resolution.
+func isOpen(evs []incident.Event) bool {
+	for i := len(evs) - 1; i >= 0; i-- {
+		switch evs[i].Kind {
+		case incident.EventResolved:
+			return false
+		case incident.EventReopened:
+			return true
+		}
+	}
+	return true
+}
+
+// indexTimeline updates the open set from the whole timeline and the alert
+// keys from the new events.
+func indexTimeline(tx *bolt.Tx, number int64, all, added []incident.Event) error {
+	key := be64(uint64(number))
+	open := tx.Bucket(bOpen)
+	if isOpen(all) {
+		if open.Get(key) == nil {
+			if err := open.Put(key, empty); err != nil {
+				return fmt.Errorf("index open: %w", err)
+			}
+		}
+	} else if open.Get(key) != nil {
+		if err := open.Delete(key); err != nil {
+			return fmt.Errorf("index open: %w", err)
+		}
+	}
+	idem := tx.Bucket(bIdem)
+	for _, e := range added {
+		if e.Idem != "" && idem.Get([]byte(e.Idem)) == nil {
+			if err := idem.Put([]byte(e.Idem), key); err != nil {
+				return fmt.Errorf("index idempotency key: %w", err)
+			}
+		}
+	}
+	keys := tx.Bucket(bAlertKeys)
+	for _, e := range added {
+		if e.Kind != incident.EventAlertFired || e.Key == "" {
+			continue
+		}
+		cur := keys.Get([]byte(e.Key))
+		if len(cur) == 8 {
+			owner := binary.BigEndian.Uint64(cur)
+			// Keep the first mapping while its incident is open.
+			if int64(owner) == number || open.Get(cur) != nil {
+				continue
+			}
+		}
+		if err := keys.Put([]byte(e.Key), key); err != nil {
+			return fmt.Errorf("index alert key %q: %w", e.Key, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,320 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/incidentbot/incidentbot/incident"
+)
+
+// Job is a side effect to carry out (create a Slack channel, post the card,
+// page PagerDuty…), stored durably so that it survives crashes and outages
+// and is retried until it is done. ID is its idempotency key: a job is
+// enqueued once, however often the state that asks for it is replayed.
+type Job struct {
+	ID        string          `json:"id"` // unique, e.g. "slack.create_channel/12"
+	Kind      string          `json:"kind"`
+	Incident  int64           `json:"incident,omitempty"`
+	Payload   json.RawMessage `json:"payload,omitempty"`
+	DueAt     time.Time       `json:"due_at"`
+	Attempts  int             `json:"attempts,omitempty"`
+	LastError string          `json:"last_error,omitempty"`
+	// Coalesce marks a job that always acts on the latest state (refresh a
+	// card, publish App Home): enqueueing it while it is pending or running
+	// asks for one more run instead of being ignored, and completing it
+	// leaves no tombstone, so it can be asked for again later.
+	Coalesce bool `json:"coalesce,omitempty"`
+	// Gen counts the requests a pending coalescing job has absorbed.
+	Gen int `json:"gen,omitempty"`
+}
+
+// Enqueue adds jobs to the queue, durably. It is idempotent on Job.ID: a job
+// that is already pending is left as it is (its due time, attempts and
+// payload unchanged), and a job that was completed is not added again. A job
+// without a due time is due now.
+func (s *Store) Enqueue(ctx context.Context, jobs ...Job) error {
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		if n, err := s.enqueueTx(tx, jobs); err != nil {
+			return err
+		} else if n == 0 {
+			return errNoChange
+		}
+		return nil
+	})
+	if err != nil && err != errNoChange {
+		return fmt.Errorf("boltstore: enqueue: %w", err)
+	}
+	return nil
+}
+
+// enqueueTx adds the jobs that are neither pending nor done and returns how
+// many it added.
+func (s *Store) enqueueTx(tx *bolt.Tx, jobs []Job) (int, error) {
+	pending, due, done := tx.Bucket(bJobs), tx.Bucket(bJobsDue), tx.Bucket(bJobsDone)
+	added := 0
+	for _, j := range jobs {
+		if j.ID == "" || j.Kind == "" {
+			return added, incident.Errorf(incident.EINVALID, "job %q (kind %q) needs an ID and a kind", j.ID, j.Kind)
+		}
+		id := []byte(j.ID)
+		if j.DueAt.IsZero() {
+			j.DueAt = s.now()
+		}
+		if j.Coalesce {
+			cur, err := getJob(tx, j.ID)
+			if err != nil {
+				return added, err
+			}
+			if cur != nil {
+				if err := due.Delete(dueKey(cur.DueAt, cur.ID)); err != nil {
+					return added, err
+				}
+				cur.Gen++
+				if j.DueAt.Before(cur.DueAt) {
+					cur.DueAt = j.DueAt
+				}
+				cur.Payload = j.Payload
+				j = *cur
+			}
+		} else if pending.Get(id) != nil || done.Get(id) != nil {
+			continue
+		}
+		v, err := json.Marshal(j)
+		if err != nil {
+			return added, fmt.Errorf("job %s: encode: %w", j.ID, err)
+		}
+		if err := pending.Put(id, v); err != nil {
+			return added, fmt.Errorf("job %s: %w", j.ID, err)
+		}
+		if err := due.Put(dueKey(j.DueAt, j.ID), empty); err != nil {
+			return added, fmt.Errorf("job %s: index: %w", j.ID, err)
+		}
+		added++
+	}
+	return added, nil
+}
+
+// Due returns up to limit pending jobs due at or before now, ordered by due
+// time then ID. A limit of 0 or less means no limit.
+func (s *Store) Due(ctx context.Context, now time.Time, limit int) ([]Job, error) {
+	var out []Job
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		out, err = scanDue(tx, timeKey(now), limit)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: due jobs: %w", err)
+	}
+	return out, nil
+}
+
+// Pending returns every pending job, ordered by due time then ID.
+func (s *Store) Pending(ctx context.Context) ([]Job, error) {
+	var out []Job
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		out, err = scanDue(tx, 1<<64-1, 0)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: pending jobs: %w", err)
+	}
+	return out, nil
+}
+
+func scanDue(tx *bolt.Tx, until uint64, limit int) ([]Job, error) {
+	var out []Job
+	pending := tx.Bucket(bJobs)
+	c := tx.Bucket(bJobsDue).Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		if len(k) < 9 {
+			return nil, fmt.Errorf("bad jobs_due key %x", k)
+		}
+		if binary.BigEndian.Uint64(k) > until || (limit > 0 && len(out) >= limit) {
+			break
+		}
+		id := k[9:]
+		v := pending.Get(id)
+		if v == nil {
+			return nil, fmt.Errorf("jobs_due names job %q, which is not pending", id)
+		}
+		var j Job
+		if err := json.Unmarshal(v, &j); err != nil {
+			return nil, fmt.Errorf("job %s: decode: %w", id, err)
+		}
+		out = append(out, j)
+	}
+	return out, nil
+}
+
+// NextDue returns the earliest due time of the pending jobs; ok is false
+// when no job is pending.
+func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var at time.Time
+	var ok bool
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		k, _ := tx.Bucket(bJobsDue).Cursor().First()
+		if k == nil {
+			return nil
+		}
+		jobs, err := scanDue(tx, binary.BigEndian.Uint64(k), 1)
+		if err != nil {
+			return err
+		}
+		if len(jobs) == 1 {
+			at, ok = jobs[0].DueAt, true
+		}
+		return nil
+	})
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("boltstore: next due job: %w", err)
+	}
+	return at, ok, nil
+}
+
+// Complete removes a pending job and records that it is done (a tombstone
+// with the completion time), so that enqueueing it again does nothing.
+// Completing a job that is already done does nothing; an unknown job gives an
+// incident.ENOTFOUND error.
+func (s *Store) Complete(ctx context.Context, id string) error {
+	return s.complete(ctx, id, -1)
+}
+
+// CompleteJob completes the job as it was run: a coalescing job that was
+// asked for again since (its Gen moved on) stays pending and runs again.
+func (s *Store) CompleteJob(ctx context.Context, run Job) error {
+	if !run.Coalesce {
+		return s.complete(ctx, run.ID, -1)
+	}
+	return s.complete(ctx, run.ID, run.Gen)
+}
+
+func (s *Store) complete(ctx context.Context, id string, gen int) error {
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		j, err := getJob(tx, id)
+		if err != nil {
+			return err
+		}
+		if j == nil {
+			if tx.Bucket(bJobsDone).Get([]byte(id)) != nil {
+				return errNoChange
+			}
+			return incident.Errorf(incident.ENOTFOUND, "There is no job %q.", id)
+		}
+		if gen >= 0 && j.Gen != gen {
+			return errNoChange // asked for again while running: run once more
+		}
+		if err := tx.Bucket(bJobsDue).Delete(dueKey(j.DueAt, id)); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bJobs).Delete([]byte(id)); err != nil {
+			return err
+		}
+		if j.Coalesce {
+			return nil
+		}
+		return tx.Bucket(bJobsDone).Put([]byte(id), be64(timeKey(s.now())))
+	})
+	if err != nil && err != errNoChange {
+		return fmt.Errorf("boltstore: complete job %s: %w", id, err)
+	}
+	return nil
+}
+
+// Retry records a failed attempt of a pending job: Attempts+1, LastError,
+// and the new due time. An unknown or completed job gives an
+// incident.ENOTFOUND error.
+func (s *Store) Retry(ctx context.Context, id string, due time.Time, errText string) error {
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		j, err := getJob(tx, id)
+		if err != nil {
+			return err
+		}
+		if j == nil {
+			return incident.Errorf(incident.ENOTFOUND, "There is no pending job %q.", id)
+		}
+		if err := tx.Bucket(bJobsDue).Delete(dueKey(j.DueAt, id)); err != nil {
+			return err
+		}
+		j.Attempts++
+		j.LastError = errText
+		j.DueAt = due
+		v, err := json.Marshal(j)
+		if err != nil {
+			return fmt.Errorf("encode: %w", err)
+		}
+		if err := tx.Bucket(bJobs).Put([]byte(id), v); err != nil {
+			return err
+		}
+		return tx.Bucket(bJobsDue).Put(dueKey(due, id), empty)
+	})
+	if err != nil {
+		return fmt.Errorf("boltstore: retry job %s: %w", id, err)
+	}
+	return nil
+}
+
+// PruneDone forgets completion tombstones recorded before olderThan and
+// returns how many it removed. A pruned job ID can be enqueued again, so keep
+// tombstones for longer than anything may replay the state that enqueues
+// the job.
+func (s *Store) PruneDone(ctx context.Context, olderThan time.Time) (int, error) {
+	n := 0
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		limit := timeKey(olderThan)
+		b := tx.Bucket(bJobsDone)
+		var old [][]byte
+		err := b.ForEach(func(k, v []byte) error {
+			if len(v) == 8 && binary.BigEndian.Uint64(v) < limit {
+				old = append(old, clone(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range old {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(old)
+		if n == 0 {
+			return errNoChange
+		}
+		return nil
+	})
+	if err != nil && err != errNoChange {
+		return 0, fmt.Errorf("boltstore: prune done jobs: %w", err)
+	}
+	return n, nil
+}
+
+func getJob(tx *bolt.Tx, id string) (*Job, error) {
+	v := tx.Bucket(bJobs).Get([]byte(id))
+	if v == nil {
+		return nil, nil
+	}
+	j := new(Job)
+	if err := json.Unmarshal(v, j); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	return j, nil
+}
+
+// dueKey is the jobs_due key: be64(unix nanos) 0x00 id.
+func dueKey(due time.Time, id string) []byte {
+	var b bytes.Buffer
+	b.Grow(9 + len(id))
+	b.Write(be64(timeKey(due)))
+	b.WriteByte(0)
+	b.WriteString(id)
+	return b.Bytes()
+}

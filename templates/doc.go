@@ -1,0 +1,2 @@
+// Package templates holds the files incidentbot ships inside its binary.
+package templates
