@@ -307,3 +307,7 @@ func (e *env) ephemeralText(userID string) string {
 }
 
 var boltstoreFilterAll = boltstore.Filter{}
+
+func fakeslackSeed(name, creator string) fakeslack.ChannelSeed {
+	return fakeslack.ChannelSeed{Name: name, Members: []string{creator}, Creator: creator}
+}

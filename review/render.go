@@ -433,10 +433,10 @@ func (rd *Renderer) RenderIndex(w io.Writer, reviews []*Review, f IndexFilter) e
 		}
 		return list[i].Number > list[j].Number
 	})
-	for _, s := range sortedPeople(services) {
+	for _, s := range sortedKeys(services) {
 		v.Services = append(v.Services, option{s, strings.EqualFold(s, f.Service)})
 	}
-	for _, t := range sortedPeople(teams) {
+	for _, t := range sortedKeys(teams) {
 		v.Teams = append(v.Teams, option{t, strings.EqualFold(t, f.Team)})
 	}
 	for _, r := range list {

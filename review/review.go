@@ -338,8 +338,8 @@ func (r *Review) Read(reader string, at time.Time) bool {
 // ReaderCount is the number of unique readers.
 func (r *Review) ReaderCount() int { return len(r.Readers) }
 
-// sortedPeople returns the keys of a set, sorted.
-func sortedPeople(m map[string]bool) []string {
+// sortedKeys returns the keys of a set, sorted.
+func sortedKeys(m map[string]bool) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

@@ -56,7 +56,7 @@ func TestStatsHandChecked(t *testing.T) {
 		{ID: "1-2", Incident: 1, Service: "bedroom", CreatedAt: day(10), DoneAt: day(16)},      // 6 days
 		{ID: "3-1", Incident: 3, Service: "appointments", CreatedAt: day(10), DoneAt: day(11)}, // 1 day
 		{ID: "7-1", Incident: 7, CreatedAt: time.Date(2026, 10, 20, 12, 0, 0, 0, time.UTC), DoneAt: day(20)},
-		{ID: "4-1", Incident: 4, Service: "ecommerce-platform", CreatedAt: day(20)}, // open
+		{ID: "4-1", Incident: 4, Service: "ecommerce-platform", CreatedAt: day(20)},       // open
 		{ID: "1-1", Incident: 1, Service: "bedroom", CreatedAt: day(10), DoneAt: day(12)}, // duplicate
 	}
 	reviews := []*review.Review{

@@ -13,7 +13,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+
+	"github.com/incidentbot/incidentbot/bot"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/desk"
 )
 
 // shutdownTimeout bounds the graceful shutdown of the HTTP server.
@@ -56,14 +61,61 @@ func (a *app) serve(args []string) int {
 	}()
 	if *sandbox {
 		log.Warn("sandbox: Slack is disabled")
+		if err := a.serveHTTP(ctx, log, s.HTTP.Listen, newMux()); err != nil {
+			log.Error("http server", "err", err)
+			return 1
+		}
+		log.Info("incidentbot stopped")
+		return 0
 	}
 
-	if err := a.serveHTTP(ctx, log, s.HTTP.Listen, newMux()); err != nil {
-		log.Error("http server", "err", err)
-		return 1
+	w := wire(s, store, log)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 3)
+	go func() { errc <- w.runner.Run(ctx) }()
+	go func() { errc <- w.bot.Serve(ctx, w.socket) }()
+	go func() { errc <- a.serveHTTP(ctx, log, s.HTTP.Listen, newMux()) }()
+	code := 0
+	for i := 0; i < 3; i++ {
+		err := <-errc
+		if err != nil && !errors.Is(err, context.Canceled) {
+			log.Error("incidentbot is stopping", "err", err)
+			code = 1
+		}
+		cancel()
 	}
 	log.Info("incidentbot stopped")
-	return 0
+	return code
+}
+
+// wired is the running bot's parts.
+type wired struct {
+	desk   *desk.Desk
+	runner *desk.Runner
+	bot    *bot.Bot
+	socket *socketmode.Client
+}
+
+// wire assembles the bot from settings: the store is the source of truth,
+// the desk applies operations and plans effects, the runner carries them
+// out through the Slack adapter and the duties.
+func wire(s Settings, store *boltstore.Store, log *slog.Logger) wired {
+	cat := s.Catalogue
+	effects := []string{"slack"}
+	if s.PagerDuty.Enabled() {
+		effects = append(effects, "pagerduty")
+	}
+	d := desk.New(store, &cat, desk.Options{
+		Logger: log, GroupingWindow: s.GroupingWindow, CommanderTimeout: s.CommanderTimeout,
+		UpdateInterval: s.UpdateInterval, Effects: effects,
+	})
+	runner := desk.NewRunner(store, desk.RunnerOptions{Logger: log, Classify: bot.Classify})
+	api := slack.New(s.Slack.BotToken.Reveal(), slack.OptionAPIURL(s.Slack.APIURL), slack.OptionAppLevelToken(s.Slack.AppToken.Reveal()))
+	b := bot.New(api, d, store, bot.Options{Logger: log, AnnounceChannel: s.Slack.AnnounceChannel, PublicURL: s.HTTP.PublicURL, Wake: runner.Wake})
+	b.Register(runner)
+	(&desk.Duties{Desk: d, OnCall: desk.RotationFinder{Location: cat.WorkingHours.Location}, Enqueue: store.Enqueue}).Register(runner)
+	return wired{desk: d, runner: runner, bot: b, socket: socketmode.New(api)}
 }
 
 // newMux routes the HTTP endpoints served so far.

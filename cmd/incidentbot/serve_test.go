@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/incidentbot/incidentbot/bot/fakeslack"
+)
+
+// TestServeRunsTheBotAgainstSlack starts `incidentbot serve` configured from
+// the environment alone against a fake Slack, declares an incident with a
+// slash command and sees its channel open; then a revoked token stops serve
+// with a clear error instead of looping.
+func TestServeRunsTheBotAgainstSlack(t *testing.T) {
+	fs := fakeslack.New(fakeslack.Options{
+		Channels: []fakeslack.ChannelSeed{{Name: "incidents", Members: []string{"U0FAKEBOT1", "UALICE001"}}},
+		Users:    []fakeslack.User{{ID: "UALICE001", Name: "alice"}},
+	})
+	if err := fs.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a := &app{
+		env: envMap(map[string]string{
+			"INCIDENTBOT_HTTP_LISTEN":                         "127.0.0.1:0",
+			"INCIDENTBOT_STORAGE_PATH":                        filepath.Join(dir, "incidentbot.db"),
+			"INCIDENTBOT_SLACK_BOT_TOKEN":                     fs.BotToken(),
+			"INCIDENTBOT_SLACK_APP_TOKEN":                     fs.AppToken(),
+			"INCIDENTBOT_SLACK_API_URL":                       fs.APIURL(),
+			"INCIDENTBOT_SLACK_ANNOUNCE_CHANNEL":              "incidents",
+			"INCIDENTBOT_ORGANISATION_LOSS_THRESHOLDS_HIGH":   "100000",
+			"INCIDENTBOT_ORGANISATION_LOSS_THRESHOLDS_MEDIUM": "10000",
+			"INCIDENTBOT_ORGANISATION_EXPOSURE_BANDS":         `[{"max_hourly_exposure":7000,"availability":95.0},{"max_hourly_exposure":250000,"availability":99.0}]`,
+			"INCIDENTBOT_TEAMS":                               `[{"name":"bedroom-team","members":["UALICE001"],"oncall":{"rotation":["UALICE001"],"handoff":"mon 09:00"}}]`,
+			"INCIDENTBOT_SERVICES":                            `[{"name":"bedroom","team":"bedroom-team","hourly_exposure":200000}]`,
+		}),
+		ctx:      ctx,
+		onListen: func(net.Addr) {},
+	}
+	var stdout bytes.Buffer
+	stderr := &lockedWriter{w: &bytes.Buffer{}}
+	a.stdout, a.stderr, a.now = &stdout, stderr, time.Now
+	done := make(chan int, 1)
+	go func() { done <- a.run([]string{"serve"}) }()
+
+	wctx, wcancel := context.WithTimeout(ctx, 15*time.Second)
+	defer wcancel()
+	if err := fs.WaitConnected(wctx); err != nil {
+		t.Fatalf("the bot did not connect over Socket Mode: %v\n%s", err, stderr.String())
+	}
+	announce, _ := fs.Channel("incidents")
+	ack, err := fs.SlashCommand(wctx, "UALICE001", announce.ID, "declare bedroom Beds cannot be ordered")
+	if err != nil || ack.Late {
+		t.Fatalf("slash command: %v late=%v", err, ack != nil && ack.Late)
+	}
+	err = fs.WaitFor(wctx, func() bool {
+		ch, ok := fs.Channel("inc-1-beds-cannot-be-ordered")
+		return ok && len(ch.Pins) == 1
+	})
+	if err != nil {
+		t.Fatalf("no incident channel with a pinned card: %v\n%s", err, stderr.String())
+	}
+
+	fs.RevokeToken()
+	fs.DropConnection()
+	select {
+	case code := <-done:
+		if code == 0 {
+			t.Errorf("serve exited 0 after the token was revoked")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve kept running with a revoked token")
+	}
+	logs := stderr.String()
+	if !strings.Contains(logs, "token_revoked") && !strings.Contains(logs, "invalid_auth") {
+		t.Errorf("logs do not say why serve stopped:\n%s", logs)
+	}
+	if strings.Contains(logs, fs.BotToken()) || strings.Contains(logs, fs.AppToken()) {
+		t.Errorf("a token was logged")
+	}
+}

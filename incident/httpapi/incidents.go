@@ -1,0 +1,223 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/incidentbot/incidentbot/incident"
+	"github.com/incidentbot/incidentbot/incident/boltstore"
+)
+
+// List sizes.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+// IncidentList is the body of GET /api/incidents.
+type IncidentList struct {
+	Incidents []Incident `json:"incidents"` // newest first, without timelines
+	Count     int        `json:"count"`
+	Limit     int        `json:"limit"`
+	AsOf      time.Time  `json:"as_of"`
+}
+
+// listIncidents serves GET /api/incidents[?status=open|resolved][&service=x][&limit=N].
+func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	status := strings.ToLower(strings.TrimSpace(q.Get("status")))
+	switch status {
+	case "", "all", string(incident.StatusOpen), string(incident.StatusResolved):
+	default:
+		WriteError(w, http.StatusBadRequest, "status must be open or resolved")
+		return
+	}
+	service := strings.TrimSpace(q.Get("service"))
+	if len(service) > 200 || !utf8.ValidString(service) {
+		WriteError(w, http.StatusBadRequest, "service is not a service name")
+		return
+	}
+	limit := DefaultLimit
+	if v := strings.TrimSpace(q.Get("limit")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxLimit {
+			WriteError(w, http.StatusBadRequest, "limit must be a whole number from 1 to "+strconv.Itoa(MaxLimit))
+			return
+		}
+		limit = n
+	}
+
+	ctx := r.Context()
+	f := boltstore.Filter{Service: service, Limit: limit, OpenOnly: status == string(incident.StatusOpen)}
+	if status == string(incident.StatusResolved) {
+		// The store indexes open incidents only. Every incident is open or
+		// resolved, so the newest limit+open incidents hold the newest limit
+		// resolved ones (open incidents are few).
+		open, err := s.desk.List(ctx, boltstore.Filter{OpenOnly: true, Service: service})
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		f.Limit = limit + len(open)
+	}
+	incs, err := s.desk.List(ctx, f)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	now := s.now()
+	p := s.desk.Policy()
+	out := IncidentList{Incidents: []Incident{}, Limit: limit, AsOf: now.UTC()}
+	for _, inc := range incs {
+		if len(out.Incidents) == limit {
+			break
+		}
+		v := incidentView(p, inc, now, false)
+		if status != "" && status != "all" && v.Status != status {
+			continue
+		}
+		out.Incidents = append(out.Incidents, v)
+	}
+	out.Count = len(out.Incidents)
+	WriteJSON(w, http.StatusOK, out)
+}
+
+// getIncident serves GET /api/incidents/{number}.
+func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) {
+	raw := r.PathValue("number")
+	n, err := strconv.ParseInt(strings.TrimPrefix(raw, "#"), 10, 64)
+	if err != nil || n < 1 {
+		WriteError(w, http.StatusBadRequest, "the incident number must be a positive whole number")
+		return
+	}
+	inc, err := s.desk.Get(r.Context(), n)
+	if incident.ErrorCode(err) == incident.ENOTFOUND {
+		WriteError(w, http.StatusNotFound, "there is no incident "+strconv.FormatInt(n, 10))
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, incidentView(s.desk.Policy(), inc, s.now(), true))
+}
+
+// internal logs err and answers 500 without its detail.
+func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		return // the client has gone
+	}
+	s.log.Error("api request failed", "path", r.URL.Path, "err", err)
+	WriteError(w, http.StatusInternalServerError, "something went wrong on our side; it has been logged")
+}
+
+// Catalogue is the body of GET /api/services.
+type Catalogue struct {
+	Currency      string        `json:"currency"`
+	ExposureBands []Band        `json:"exposure_bands"`
+	Services      []ServiceInfo `json:"services"`
+	AsOf          time.Time     `json:"as_of"`
+}
+
+// Band is an exposure band.
+type Band struct {
+	MaxHourlyExposure       Money    `json:"max_hourly_exposure"`
+	Availability            string   `json:"availability"`
+	TolerableUnavailability string   `json:"tolerable_unavailability"`
+	Tolerable               Duration `json:"tolerable_unavailability_per_week"`
+}
+
+// Level is a service's availability target with what follows from it.
+type Level struct {
+	Target                  string   `json:"target"` // "99.0%"
+	TolerableUnavailability string   `json:"tolerable_unavailability"`
+	Tolerable               Duration `json:"tolerable_unavailability_per_week"`
+	OnCall                  OnCall   `json:"oncall"`
+}
+
+// OnCall is who is called in and out of working hours: team, domain or none.
+type OnCall struct {
+	InHours    string `json:"in_hours"`
+	OutOfHours string `json:"out_of_hours"`
+}
+
+// ServiceInfo is a catalogue entry.
+type ServiceInfo struct {
+	Name               string     `json:"name"`
+	Team               string     `json:"team"`
+	Domain             string     `json:"domain"`
+	HourlyExposure     Money      `json:"hourly_exposure"`
+	Level                         // the target at the base exposure
+	CurrentPeak        *PeakInfo  `json:"current_peak"` // null outside peaks
+	Peaks              []PeakInfo `json:"peaks"`
+	Runbook            string     `json:"runbook,omitempty"`
+	PagerDutyServiceID string     `json:"pagerduty_service_id,omitempty"`
+}
+
+// PeakInfo is a peak window with the target in force during it.
+type PeakInfo struct {
+	Name           string    `json:"name"`
+	Start          time.Time `json:"start"`
+	End            time.Time `json:"end"`
+	HourlyExposure Money     `json:"hourly_exposure"`
+	Level
+}
+
+func level(a incident.Availability) Level {
+	in, out := incident.OnCallLevels(a)
+	tol := a.TolerableUnavailability()
+	return Level{
+		Target:                  a.String(),
+		TolerableUnavailability: incident.FormatHMS(tol),
+		Tolerable:               duration(tol),
+		OnCall:                  OnCall{InHours: string(in), OutOfHours: string(out)},
+	}
+}
+
+// listServices serves GET /api/services.
+func (s *Server) listServices(w http.ResponseWriter, r *http.Request) {
+	cat := s.desk.Catalogue()
+	c := cat.Currency
+	now := s.now()
+	out := Catalogue{Currency: c.Code, ExposureBands: []Band{}, Services: []ServiceInfo{}, AsOf: now.UTC()}
+	for _, b := range cat.Bands {
+		tol := b.Availability.TolerableUnavailability()
+		out.ExposureBands = append(out.ExposureBands, Band{
+			MaxHourlyExposure:       money(c, b.MaxHourlyExposure),
+			Availability:            b.Availability.String(),
+			TolerableUnavailability: incident.FormatHMS(tol),
+			Tolerable:               duration(tol),
+		})
+	}
+	peak := func(p incident.Peak, base incident.Money) PeakInfo {
+		// During a peak the higher of the base and peak exposure is in force.
+		e := max(p.HourlyExposure, base)
+		return PeakInfo{
+			Name: p.Name, Start: p.Start.UTC(), End: p.End.UTC(),
+			HourlyExposure: money(c, p.HourlyExposure),
+			Level:          level(cat.Bands.Target(e)),
+		}
+	}
+	for _, svc := range cat.Services {
+		si := ServiceInfo{
+			Name: svc.Name, Team: svc.Team, Domain: svc.Domain,
+			HourlyExposure:     money(c, svc.HourlyExposure),
+			Level:              level(cat.Bands.Target(svc.HourlyExposure)),
+			Peaks:              []PeakInfo{},
+			Runbook:            svc.Runbook,
+			PagerDutyServiceID: svc.PagerDutyServiceID,
+		}
+		for _, p := range svc.Peaks {
+			si.Peaks = append(si.Peaks, peak(p, svc.HourlyExposure))
+		}
+		if p, ok := svc.PeakAt(now); ok {
+			pi := peak(p, svc.HourlyExposure)
+			si.CurrentPeak = &pi
+		}
+		out.Services = append(out.Services, si)
+	}
+	WriteJSON(w, http.StatusOK, out)
+}

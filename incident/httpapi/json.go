@@ -1,0 +1,303 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/incidentbot/incidentbot/incident"
+)
+
+// WriteJSON writes v as the JSON body of a response with the status. The
+// body is encoded before anything is sent, so an encoding failure becomes
+// a 500 with a JSON error instead of a truncated body.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+		status = http.StatusInternalServerError
+		buf.Reset()
+		_ = json.NewEncoder(&buf).Encode(errorBody{Error: "the response could not be encoded"})
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Del("Content-Disposition")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+// WriteError writes the JSON error body {"error": msg} with the status.
+// msg is shown to the client: keep internal detail in the log.
+func WriteError(w http.ResponseWriter, status int, msg string) {
+	WriteJSON(w, status, errorBody{Error: msg})
+}
+
+// Money is an amount in the organisation's currency, both exact and as
+// people read it.
+type Money struct {
+	MinorUnits int64  `json:"minor_units"` // cents for USD
+	Formatted  string `json:"formatted"`   // "$100,000"
+}
+
+func money(c incident.Currency, m incident.Money) Money {
+	return Money{MinorUnits: int64(m), Formatted: c.Format(m)}
+}
+
+// Duration is a span of time in seconds and as h:mm:ss.
+type Duration struct {
+	Seconds float64 `json:"seconds"`
+	HMS     string  `json:"hms"` // "1:40:48"
+}
+
+func duration(d time.Duration) Duration {
+	return Duration{Seconds: d.Seconds(), HMS: incident.FormatHMS(d)}
+}
+
+func utcPtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// Incident is an incident as the API shows it.
+type Incident struct {
+	Number         int64      `json:"number"`
+	Title          string     `json:"title"`
+	Service        ServiceRef `json:"service"`
+	Unmapped       bool       `json:"unmapped"`
+	Status         string     `json:"status"` // open, resolved
+	Security       bool       `json:"security"`
+	Class          string     `json:"class"`    // major, minor
+	Priority       string     `json:"priority"` // high, medium, low
+	ResponseMethod string     `json:"response_method"`
+	Impact         Impact     `json:"impact"`
+	Figures        Figures    `json:"figures"`
+	Commander      *string    `json:"commander"` // Slack user ID; null when nobody has command
+	Participants   []string   `json:"participants"`
+	Acknowledged   bool       `json:"acknowledged"`
+	Review         string     `json:"review"` // "", drafted, published
+	StartedAt      time.Time  `json:"started_at"`
+	DeclaredAt     time.Time  `json:"declared_at"`
+	ResolvedAt     *time.Time `json:"resolved_at"`
+	UpgradedAt     *time.Time `json:"upgraded_at,omitempty"`
+	TimeToRestore  *Duration  `json:"time_to_restore"` // null while open
+	Effectiveness  *Effect    `json:"effectiveness"`   // null while open or without impact
+	Alerts         []Alert    `json:"alerts"`
+	Timeline       []Event    `json:"timeline,omitempty"` // only on GET /api/incidents/{number}
+	AsOf           time.Time  `json:"as_of"`              // the instant the figures are for
+	TimelineLength int        `json:"timeline_length"`
+}
+
+// ServiceRef is the catalogue entry an incident was declared for, as it was
+// at declaration, with the target that applies to the incident.
+type ServiceRef struct {
+	Name                    string   `json:"name"`
+	Team                    string   `json:"team"`
+	Domain                  string   `json:"domain"`
+	HourlyExposure          Money    `json:"hourly_exposure"`
+	Target                  string   `json:"target"` // "99.0%"
+	TolerableUnavailability string   `json:"tolerable_unavailability"`
+	Tolerable               Duration `json:"tolerable_unavailability_per_week"`
+	Runbook                 string   `json:"runbook,omitempty"`
+	PagerDutyServiceID      string   `json:"pagerduty_service_id,omitempty"`
+}
+
+// Impact is the stated user impact.
+type Impact struct {
+	Level       string `json:"level"` // none, blocked, degraded, partial
+	Share       string `json:"share"` // "100%"
+	ShareBP     int64  `json:"share_bp"`
+	Explicit    bool   `json:"explicit"`
+	Description string `json:"description"`
+}
+
+func impact(i incident.Impact) Impact {
+	lvl := i.Level
+	if lvl == "" {
+		lvl = incident.ImpactNone
+	}
+	return Impact{Level: string(lvl), Share: i.Share.String(), ShareBP: int64(i.Share), Explicit: i.Explicit, Description: lvl.Describe()}
+}
+
+// Figures are an incident's money at an instant.
+type Figures struct {
+	Currency  string `json:"currency"`
+	Exposure  Money  `json:"exposure"`    // hourly exposure in force
+	Rate      Money  `json:"rate"`        // loss per hour
+	LossSoFar Money  `json:"loss_so_far"` // includes costs
+	Costs     Money  `json:"costs"`
+	Estimated Money  `json:"estimated"`
+	Class     string `json:"class"`
+	Priority  string `json:"priority"`
+}
+
+func figures(c incident.Currency, f incident.Figures) Figures {
+	return Figures{
+		Currency:  c.Code,
+		Exposure:  money(c, f.Exposure),
+		Rate:      money(c, f.Rate),
+		LossSoFar: money(c, f.LossSoFar),
+		Costs:     money(c, f.Costs),
+		Estimated: money(c, f.Estimated),
+		Class:     string(f.Class),
+		Priority:  string(f.Priority),
+	}
+}
+
+// Effect is the financial loss protection effectiveness of a restoration.
+type Effect struct {
+	TolerableUnavailability string   `json:"tolerable_unavailability"` // "1:40:48"
+	Tolerable               Duration `json:"tolerable_unavailability_per_week"`
+	AverageRate             Money    `json:"average_rate"` // per hour
+	LossAtTolerable         Money    `json:"loss_at_tolerable"`
+	ActualLoss              Money    `json:"actual_loss"`
+	Protected               Money    `json:"protected"` // may be negative
+	RatioBP                 int64    `json:"ratio_bp"`  // basis points; may be negative
+	Percent                 int64    `json:"percent"`   // rounded
+	Negative                bool     `json:"negative"`  // restoration was slower than tolerable
+}
+
+func effect(c incident.Currency, e *incident.Effectiveness) *Effect {
+	if e == nil {
+		return nil
+	}
+	return &Effect{
+		TolerableUnavailability: incident.FormatHMS(e.TolerableUnavailability),
+		Tolerable:               duration(e.TolerableUnavailability),
+		AverageRate:             money(c, e.AverageRate),
+		LossAtTolerable:         money(c, e.LossAtTolerable),
+		ActualLoss:              money(c, e.ActualLoss),
+		Protected:               money(c, e.Protected),
+		RatioBP:                 int64(e.Ratio),
+		Percent:                 e.Percent(),
+		Negative:                e.Ratio < 0,
+	}
+}
+
+// Alert is the last known state of a linked alert.
+type Alert struct {
+	Key        string            `json:"key"`
+	Source     string            `json:"source"`
+	Firing     bool              `json:"firing"`
+	Summary    string            `json:"summary,omitempty"`
+	Labels     map[string]string `json:"labels,omitempty"`
+	FiredAt    time.Time         `json:"fired_at"`
+	ResolvedAt *time.Time        `json:"resolved_at"`
+}
+
+// Event is one timeline entry.
+type Event struct {
+	Seq     int               `json:"seq"`
+	At      time.Time         `json:"at"`
+	Kind    string            `json:"kind"`
+	Actor   string            `json:"actor,omitempty"`
+	Text    string            `json:"text,omitempty"`
+	Impact  *Impact           `json:"impact,omitempty"`
+	Amount  *Money            `json:"amount,omitempty"`
+	Class   string            `json:"class,omitempty"`
+	User    string            `json:"user,omitempty"`
+	Users   []string          `json:"users,omitempty"`
+	Key     string            `json:"key,omitempty"`
+	Source  string            `json:"source,omitempty"`
+	Labels  map[string]string `json:"labels,omitempty"`
+	Until   *time.Time        `json:"until,omitempty"`
+	Figures *Figures          `json:"figures,omitempty"`
+}
+
+func event(c incident.Currency, e incident.Event) Event {
+	out := Event{
+		Seq: e.Seq, At: e.At.UTC(), Kind: string(e.Kind), Actor: e.Actor, Text: e.Text,
+		Class: string(e.Class), User: e.User, Users: e.Users, Key: e.Key, Source: e.Source,
+		Labels: e.Labels, Until: utcPtr(e.Until),
+	}
+	if e.Impact != nil {
+		i := impact(*e.Impact)
+		out.Impact = &i
+	}
+	if e.Amount != 0 {
+		m := money(c, e.Amount)
+		out.Amount = &m
+	}
+	if e.Figures != nil {
+		f := figures(c, *e.Figures)
+		out.Figures = &f
+	}
+	return out
+}
+
+// incidentView builds the API view of inc at now; withTimeline adds the
+// timeline.
+func incidentView(p incident.Policy, inc *incident.Incident, now time.Time, withTimeline bool) Incident {
+	c := p.Currency
+	st := inc.State(p, now)
+	svc := inc.Service
+	tol := st.Target.TolerableUnavailability()
+	out := Incident{
+		Number: inc.Number,
+		Title:  inc.Title,
+		Service: ServiceRef{
+			Name: svc.Name, Team: svc.Team, Domain: svc.Domain,
+			HourlyExposure:          money(c, svc.HourlyExposure),
+			Target:                  st.Target.String(),
+			TolerableUnavailability: incident.FormatHMS(tol),
+			Tolerable:               duration(tol),
+			Runbook:                 svc.Runbook,
+			PagerDutyServiceID:      svc.PagerDutyServiceID,
+		},
+		Unmapped:       inc.Unmapped,
+		Status:         string(st.Status),
+		Security:       st.Security,
+		Class:          string(st.Class),
+		Priority:       string(st.Priority),
+		ResponseMethod: st.Priority.ResponseMethod(),
+		Impact:         impact(st.Impact),
+		Figures:        figures(c, st.Figures),
+		Participants:   st.Participants,
+		Acknowledged:   st.Acknowledged,
+		Review:         string(st.Review),
+		StartedAt:      inc.StartedAt.UTC(),
+		DeclaredAt:     inc.DeclaredAt().UTC(),
+		ResolvedAt:     utcPtr(st.ResolvedAt),
+		UpgradedAt:     utcPtr(st.UpgradedAt),
+		Effectiveness:  effect(c, st.Effectiveness),
+		Alerts:         []Alert{},
+		AsOf:           now.UTC(),
+		TimelineLength: len(inc.Events),
+	}
+	if out.Participants == nil {
+		out.Participants = []string{}
+	}
+	if st.Commander != "" {
+		cmd := st.Commander
+		out.Commander = &cmd
+	}
+	if st.Status == incident.StatusResolved {
+		d := duration(st.TimeToRestore)
+		out.TimeToRestore = &d
+	}
+	for _, a := range st.Alerts {
+		out.Alerts = append(out.Alerts, Alert{
+			Key: a.Key, Source: a.Source, Firing: a.Firing, Summary: a.Summary, Labels: a.Labels,
+			FiredAt: a.FiredAt.UTC(), ResolvedAt: utcPtr(a.ClosedAt),
+		})
+	}
+	if withTimeline {
+		out.Timeline = make([]Event, 0, len(inc.Events))
+		for _, e := range inc.Events {
+			if e.At.After(now) {
+				break // the figures are as of now; so is the timeline
+			}
+			out.Timeline = append(out.Timeline, event(c, e))
+		}
+	}
+	return out
+}
