@@ -158,28 +158,32 @@ func (e *env) logger() *slog.Logger {
 // start runs a bot the way `incidentbot serve` wires it.
 func (e *env) start() {
 	e.t.Helper()
-	log := e.logger()
-	st, err := boltstore.Open(e.path, boltstore.Options{Logger: log, Now: e.clock.Now})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	d := desk.New(st, e.cat, desk.Options{Logger: log, Now: e.clock.Now})
-	runner := desk.NewRunner(st, desk.RunnerOptions{Logger: log, Now: e.clock.Now, Classify: bot.Classify, Poll: 50 * time.Millisecond})
-	api := slack.New(e.fs.BotToken(), slack.OptionAPIURL(e.fs.APIURL()), slack.OptionAppLevelToken(e.fs.AppToken()))
-	b := bot.New(api, d, st, bot.Options{Logger: log, Now: e.clock.Now, AnnounceChannel: "incidents", Wake: runner.Wake})
-	b.Register(runner)
-	(&desk.Duties{Desk: d, OnCall: desk.RotationFinder{Location: e.cat.WorkingHours.Location}, Enqueue: st.Enqueue}).Register(runner)
-	sm := socketmode.New(api)
-	ctx, cancel := context.WithCancel(context.Background())
-	inst := &instance{store: st, desk: d, bot: b, runner: runner, cancel: cancel, done: make(chan error, 2)}
-	go func() { inst.done <- runner.Run(ctx) }()
-	go func() { inst.done <- b.Serve(ctx, sm) }()
-	e.inst = inst
+	e.inst = startBot(e.t, e.fs.APIURL(), e.fs.BotToken(), e.fs.AppToken(), e.path, e.clock, e.cat, e.logger())
 	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer wcancel()
 	if err := e.fs.WaitConnected(wctx); err != nil {
 		e.t.Fatal(err)
 	}
+}
+
+func startBot(t testing.TB, apiURL, botToken, appToken, path string, clk *clock, cat *incident.Catalogue, log *slog.Logger) *instance {
+	t.Helper()
+	st, err := boltstore.Open(path, boltstore.Options{Logger: log, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := desk.New(st, cat, desk.Options{Logger: log, Now: clk.Now})
+	runner := desk.NewRunner(st, desk.RunnerOptions{Logger: log, Now: clk.Now, Classify: bot.Classify, Poll: 50 * time.Millisecond})
+	api := slack.New(botToken, slack.OptionAPIURL(apiURL), slack.OptionAppLevelToken(appToken))
+	b := bot.New(api, d, st, bot.Options{Logger: log, Now: clk.Now, AnnounceChannel: "incidents", Wake: runner.Wake})
+	b.Register(runner)
+	(&desk.Duties{Desk: d, OnCall: desk.RotationFinder{Location: cat.WorkingHours.Location}, Enqueue: st.Enqueue}).Register(runner)
+	sm := socketmode.New(api)
+	ctx, cancel := context.WithCancel(context.Background())
+	inst := &instance{store: st, desk: d, bot: b, runner: runner, cancel: cancel, done: make(chan error, 2)}
+	go func() { inst.done <- runner.Run(ctx) }()
+	go func() { inst.done <- b.Serve(ctx, sm) }()
+	return inst
 }
 
 // stop shuts the bot down cleanly and checks the database.
@@ -311,3 +315,7 @@ var boltstoreFilterAll = boltstore.Filter{}
 func fakeslackSeed(name, creator string) fakeslack.ChannelSeed {
 	return fakeslack.ChannelSeed{Name: name, Members: []string{creator}, Creator: creator}
 }
+
+type fakeslackMessage = fakeslack.Message
+
+func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
