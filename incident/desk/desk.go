@@ -384,12 +384,12 @@ func (d *Desk) Reclassify(ctx context.Context, number int64, op Op, c incident.C
 	})
 }
 
-// SetCommander hands command to user. A person may take command themselves;
-// appointing someone else needs the commander, an incident manager or the
-// owning team.
+// SetCommander hands command to user. Anyone may volunteer while nobody
+// commands; handing over from a sitting commander needs the commander, an
+// incident manager or the owning team.
 func (d *Desk) SetCommander(ctx context.Context, number int64, op Op, user, how string) (*incident.Incident, error) {
 	return d.personal(ctx, number, op, func(inc *incident.Incident, st incident.State, now time.Time) ([]incident.Event, error) {
-		if user != op.Actor && st.Commander != "" && !d.CanManage(inc, st, op.Actor) {
+		if st.Commander != "" && isPerson(op.Actor) && !d.CanManage(inc, st, op.Actor) {
 			return nil, forbidden("hand over command")
 		}
 		return inc.SetCommander(d.cat.Policy, now, op.Actor, user, how)

@@ -1,0 +1,175 @@
+package desk_test
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/incidentbot/incidentbot/incident"
+	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/desk"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time         { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+func setup(t *testing.T) (*desk.Desk, *boltstore.Store, *clock) {
+	t.Helper()
+	usd := incident.USD
+	c := &incident.Catalogue{
+		Policy: incident.Policy{
+			Currency:   usd,
+			Bands:      incident.Bands{{MaxHourlyExposure: usd.Major(7_000), Availability: 95_000}, {MaxHourlyExposure: usd.Major(250_000), Availability: 99_000}},
+			Shares:     incident.DefaultShares,
+			Thresholds: incident.Thresholds{High: usd.Major(100_000), Medium: usd.Major(10_000)},
+			Horizon:    time.Hour,
+		},
+		Teams:            []incident.Team{{Name: "bedroom-team", Members: []string{"UA"}}},
+		Services:         []incident.Service{{Name: "bedroom", Team: "bedroom-team", HourlyExposure: usd.Major(200_000)}},
+		IncidentManagers: []string{"UM"},
+	}
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "x.db"), boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := st.Check(); err != nil {
+			t.Errorf("check: %v", err)
+		}
+		st.Close()
+	})
+	clk := &clock{t: time.Date(2026, 11, 17, 12, 0, 0, 0, time.UTC)}
+	return desk.New(st, c, desk.Options{Now: clk.Now, GroupingWindow: 30 * time.Minute}), st, clk
+}
+
+func TestDeclareIsIdempotent(t *testing.T) {
+	d, st, _ := setup(t)
+	ctx := context.Background()
+	req := desk.DeclareRequest{Service: "bedroom", Title: "Beds", Actor: "UA", Idem: "env-1"}
+	a, err := d.Declare(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := d.Declare(ctx, req)
+	if err != nil || b.Number != a.Number {
+		t.Fatalf("redelivered declaration made incident %d (first %d): %v", b.Number, a.Number, err)
+	}
+	if _, err := d.Declare(ctx, desk.DeclareRequest{Service: "nope", Title: "x"}); incident.ErrorCode(err) != incident.ENOTFOUND {
+		t.Errorf("unknown service: %v", err)
+	}
+	incs, _ := st.List(ctx, boltstore.Filter{})
+	if len(incs) != 1 {
+		t.Errorf("%d incidents", len(incs))
+	}
+	// The declaration planned the channel, announcement and callout jobs.
+	jobs, _ := st.Pending(ctx)
+	kinds := map[string]bool{}
+	for _, j := range jobs {
+		kinds[j.Kind] = true
+	}
+	for _, k := range []string{desk.JobChannel, desk.JobAnnounce, desk.JobCallout} {
+		if !kinds[k] {
+			t.Errorf("no %s job planned: %v", k, kinds)
+		}
+	}
+}
+
+func TestAlertGrouping(t *testing.T) {
+	d, st, clk := setup(t)
+	ctx := context.Background()
+	fire := func(key, svc, idem string) desk.AlertResult {
+		t.Helper()
+		r, err := d.Alert(ctx, desk.Alert{Source: incident.ActorAlertmanager, Key: key, Service: svc, Title: "alert " + key, Firing: true, Idem: idem})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	first := fire("g1", "bedroom", "n1")
+	if !first.Created {
+		t.Fatalf("first alert did not open an incident: %+v", first)
+	}
+	if r := fire("g1", "bedroom", "n2"); !r.Attached || r.Number != first.Number {
+		t.Errorf("same key: %+v", r)
+	}
+	if r := fire("g2", "bedroom", "n3"); !r.Attached || r.Number != first.Number {
+		t.Errorf("same service within the window: %+v", r)
+	}
+	if r := fire("g1", "bedroom", "n1"); r.Number != first.Number {
+		t.Errorf("a repeated notification: %+v", r)
+	}
+	clk.Advance(31 * time.Minute)
+	if r := fire("g3", "bedroom", "n4"); !r.Created {
+		t.Errorf("a new group after the window should open a new incident: %+v", r)
+	}
+	if r := fire("g9", "warehouse-robots", "n5"); !r.Created {
+		t.Errorf("unknown service: %+v", r)
+	} else if inc, _ := st.Get(ctx, r.Number); !inc.Unmapped || inc.Service.Name != "warehouse-robots" {
+		t.Errorf("unmapped incident: %+v", inc)
+	}
+	// Resolved notifications go on the timeline.
+	if r, err := d.Alert(ctx, desk.Alert{Source: incident.ActorAlertmanager, Key: "g1", Service: "bedroom", Firing: false, Idem: "n6"}); err != nil || r.Number != first.Number {
+		t.Fatalf("resolved: %+v %v", r, err)
+	}
+	inc, _ := st.Get(ctx, first.Number)
+	st1 := inc.State(d.Policy(), clk.Now())
+	firing := 0
+	for _, a := range st1.Alerts {
+		if a.Firing {
+			firing++
+		}
+	}
+	if len(st1.Alerts) != 2 || firing != 1 {
+		t.Errorf("alerts = %+v", st1.Alerts)
+	}
+	// A resolved notification for nothing known is ignored.
+	if r, _ := d.Alert(ctx, desk.Alert{Source: incident.ActorAlertmanager, Key: "zzz", Service: "bedroom", Firing: false}); !r.Ignored {
+		t.Errorf("unknown resolved: %+v", r)
+	}
+}
+
+func TestPermissions(t *testing.T) {
+	d, _, _ := setup(t)
+	ctx := context.Background()
+	inc, err := d.Declare(ctx, desk.DeclareRequest{Service: "bedroom", Title: "Beds", Actor: "UX", Impact: incident.DefaultShares.Impact(incident.ImpactBlocked)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := inc.Number
+	if _, err := d.Resolve(ctx, n, desk.Op{Actor: "UX"}, ""); incident.ErrorCode(err) != incident.EFORBIDDEN {
+		t.Errorf("outsider resolve: %v", err)
+	}
+	if _, err := d.Reclassify(ctx, n, desk.Op{Actor: "UX"}, incident.Minor, "meh"); incident.ErrorCode(err) != incident.EFORBIDDEN {
+		t.Errorf("outsider downgrade: %v", err)
+	}
+	// Anyone may volunteer; then only the commander, managers or team hand over.
+	if _, err := d.SetCommander(ctx, n, desk.Op{Actor: "UY"}, "UY", "volunteered"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.SetCommander(ctx, n, desk.Op{Actor: "UX"}, "UX", "volunteered"); incident.ErrorCode(err) != incident.EFORBIDDEN {
+		t.Errorf("an outsider took command from the sitting commander: %v", err)
+	}
+	if _, err := d.SetCommander(ctx, n, desk.Op{Actor: "UY"}, "UX", "handed over"); err != nil {
+		t.Errorf("the commander hands over: %v", err)
+	}
+	if _, err := d.Resolve(ctx, n, desk.Op{Actor: "UX", Idem: "e1"}, "fixed"); err != nil {
+		t.Errorf("the commander may resolve: %v", err)
+	}
+	// Repeating the same envelope changes nothing.
+	if _, err := d.Resolve(ctx, n, desk.Op{Actor: "UX", Idem: "e1"}, "fixed"); err != nil {
+		t.Errorf("redelivered resolve: %v", err)
+	}
+	if _, err := d.Reopen(ctx, n, desk.Op{Actor: "UM"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Resolve(ctx, n, desk.Op{Actor: "UM"}, ""); err != nil {
+		t.Errorf("an incident manager may resolve: %v", err)
+	}
+}
