@@ -114,6 +114,7 @@ func (b *Bot) Register(r *desk.Runner) {
 	r.Handle(desk.JobConfirmResolve, b.confirmResolve)
 	r.Handle(desk.JobHomes, b.publishHomes)
 	r.Handle(JobHome, b.publishHome)
+	r.Handle(JobCatchUp, b.catchUp)
 }
 
 // Classify maps Slack errors to retry decisions for the runner: a 429 waits

@@ -503,3 +503,50 @@ func (b *Bot) publishHome(ctx context.Context, j boltstore.Job) error {
 	})
 	return err
 }
+
+// catchUp records the human messages of open incident channels that the
+// timeline lacks (sent while the bot was disconnected, never replayed).
+func (b *Bot) catchUp(ctx context.Context, _ boltstore.Job) error {
+	incs, err := b.desk.List(ctx, boltstore.Filter{OpenOnly: true})
+	if err != nil {
+		return err
+	}
+	for _, inc := range incs {
+		cs, ok, err := b.channelOf(ctx, inc.Number)
+		if err != nil || !ok || cs.ID == "" {
+			continue
+		}
+		known := map[string]bool{}
+		oldest := ""
+		for _, e := range inc.Events {
+			if e.Kind == incident.EventMessage {
+				known[e.Key] = true
+				if e.Key > oldest {
+					oldest = e.Key
+				}
+			}
+		}
+		cursor := ""
+		for {
+			h, err := b.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: cs.ID, Oldest: oldest, Cursor: cursor, Limit: 200})
+			if err != nil {
+				return fmt.Errorf("catch up incident %d: %w", inc.Number, err)
+			}
+			// History is newest first; record oldest first.
+			for i := len(h.Messages) - 1; i >= 0; i-- {
+				m := h.Messages[i]
+				if m.SubType != "" || m.BotID != "" || m.User == "" || m.User == b.botUser() || known[m.Timestamp] {
+					continue
+				}
+				if _, err := b.desk.Record(ctx, inc.Number, incident.Event{Kind: incident.EventMessage, Actor: m.User, Key: m.Timestamp, Text: m.Text, Idem: "msg/" + m.Timestamp}); err != nil && incident.ErrorCode(err) != incident.EINVALID {
+					return err
+				}
+			}
+			if !h.HasMore || h.ResponseMetaData.NextCursor == "" {
+				break
+			}
+			cursor = h.ResponseMetaData.NextCursor
+		}
+	}
+	return nil
+}

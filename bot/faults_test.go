@@ -153,6 +153,7 @@ func TestRedeliveredEventsProcessedOnce(t *testing.T) {
 	e := newEnv(t, tuesdayNoon)
 	e.slash(alice, announc, "declare bedroom Duplicates")
 	ch := e.channelOf(1)
+	e.waitMember(alice, ch.ID)
 	if _, err := e.fs.PostUserMessage(e.ctx(), alice, ch.ID, "the db is on fire"); err != nil {
 		t.Fatal(err)
 	}
@@ -198,5 +199,40 @@ func TestRestartMidIncidentResumesWork(t *testing.T) {
 	e.waitFor("impact posted", func() bool { return e.hasBotText(ch.ID, "partial (10%)") })
 	if e.incidentChannels() != 1 || e.countBotText(announc, "#1 Restart me") != 1 {
 		t.Errorf("channels %d announcements %d", e.incidentChannels(), e.countBotText(announc, "#1 Restart me"))
+	}
+}
+
+// Messages sent while the bot was away, whose events Slack never replays,
+// are read back from the channel history on reconnection, once.
+func TestCatchUpAfterLongOutage(t *testing.T) {
+	e := newEnv(t, tuesdayNoon)
+	e.slash(alice, announc, "declare bedroom Catch up")
+	ch := e.channelOf(1)
+	e.waitMember(alice, ch.ID)
+	if _, err := e.fs.PostUserMessage(e.ctx(), alice, ch.ID, "before the outage"); err != nil {
+		t.Fatal(err)
+	}
+	e.waitFor("first message", func() bool { _, st := e.incident(1); return len(st.Messages) == 1 })
+	if err := e.fs.JoinChannel(e.ctx(), bob, ch.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.stop()
+	// The bot is gone: the fake stores the message but cannot deliver it.
+	_, _ = e.fs.PostUserMessage(e.ctx(), alice, ch.ID, "while you were away")
+	_, _ = e.fs.PostUserMessage(e.ctx(), bob, ch.ID, "and this too")
+	e.start()
+	e.waitFor("missed messages recorded", func() bool { _, st := e.incident(1); return len(st.Messages) == 3 })
+	e.fs.Disconnect("refresh_requested") // another catch-up must add nothing
+	e.waitFor("reconnected", func() bool { return e.fs.TotalConnections() >= 3 && e.fs.Connections() >= 1 })
+	time.Sleep(500 * time.Millisecond)
+	inc, st := e.incident(1)
+	n := 0
+	for _, ev := range inc.Events {
+		if ev.Kind == incident.EventMessage {
+			n++
+		}
+	}
+	if n != 3 || st.Messages[1].Text != "while you were away" {
+		t.Errorf("%d message events: %+v", n, st.Messages)
 	}
 }

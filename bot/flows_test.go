@@ -16,6 +16,7 @@ func TestTimelineCapture(t *testing.T) {
 	e.slash(alice, announc, "declare bedroom Capture")
 	ch := e.channelOf(1)
 	ctx := e.ctx()
+	e.waitMember(alice, ch.ID)
 	if err := e.fs.JoinChannel(ctx, bob, ch.ID); err != nil {
 		t.Fatal(err)
 	}

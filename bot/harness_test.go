@@ -319,3 +319,8 @@ func fakeslackSeed(name, creator string) fakeslack.ChannelSeed {
 type fakeslackMessage = fakeslack.Message
 
 func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func (e *env) waitMember(user, channelID string) {
+	e.t.Helper()
+	e.waitFor(user+" in the channel", func() bool { return strings.Contains(strings.Join(e.fs.Members(channelID), ","), user) })
+}

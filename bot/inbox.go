@@ -302,8 +302,11 @@ func (b *Bot) runEvent(ctx context.Context, j boltstore.Job, ev slackevents.Even
 		return b.store.Enqueue(ctx, homeJob(e.User))
 	case *slackevents.MessageEvent:
 		switch e.SubType {
-		case "":
-			return record(incident.Event{Kind: incident.EventMessage, Actor: e.User, Key: e.TimeStamp, Text: e.Text})
+		case "", "thread_broadcast":
+			// Keyed by the message ts, like the catch-up after an outage,
+			// so a message is recorded once whichever path sees it first.
+			_, err := b.desk.Record(ctx, n, incident.Event{Kind: incident.EventMessage, Actor: e.User, Key: e.TimeStamp, Text: e.Text, Idem: "msg/" + e.TimeStamp})
+			return err
 		case "message_changed":
 			if e.Message == nil {
 				return nil

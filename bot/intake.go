@@ -21,6 +21,9 @@ import (
 const (
 	JobInbox = "slack.inbox" // a received envelope, processed once
 	JobHome  = "slack.home"  // publish one user's App Home
+	// JobCatchUp reads back the history of open incident channels after a
+	// (re)connection and records human messages the timeline lacks.
+	JobCatchUp = "slack.catchup"
 )
 
 // inboxItem is an envelope as written to the durable inbox.
@@ -62,8 +65,16 @@ func (b *Bot) Serve(ctx context.Context, sm *socketmode.Client) error {
 				return nil
 			}
 			switch evt.Type {
-			case socketmode.EventTypeConnected, socketmode.EventTypeHello:
+			case socketmode.EventTypeConnected:
 				b.connected.Store(true)
+			case socketmode.EventTypeHello:
+				b.connected.Store(true)
+				// Events sent while we were away may never be replayed:
+				// read back what the incident channels missed.
+				if err := b.store.Enqueue(ctx, boltstore.Job{ID: JobCatchUp, Kind: JobCatchUp, Coalesce: true, DueAt: b.now()}); err != nil {
+					b.log.Warn("could not schedule the catch-up", "err", err)
+				}
+				b.opts.Wake()
 			case socketmode.EventTypeConnecting, socketmode.EventTypeDisconnect:
 				b.connected.Store(false)
 			case socketmode.EventTypeConnectionError:

@@ -74,18 +74,33 @@ func needText(s, what string) (string, error) {
 	return s, validText(s)
 }
 
+// Priced reports whether an event kind changes the money or the
+// classification. Only these need the timeline replayed when recorded; a
+// chat message on a long timeline costs no replay.
+func (k EventKind) Priced() bool {
+	switch k {
+	case EventDeclared, EventImpactChanged, EventCostAdded, EventClassChanged, EventSecurity, EventResolved, EventReopened:
+		return true
+	}
+	return false
+}
+
 // settle attaches figures to the money events from index i on and appends
 // the automatic upgrade to Major if the estimate has crossed the threshold.
+// Time alone can also cross it: callers tick periodically for that.
 func (inc *Incident) settle(p Policy, now time.Time, from int) {
+	priced := false
 	for i := from; i < len(inc.Events); i++ {
-		switch inc.Events[i].Kind {
-		case EventDeclared, EventImpactChanged, EventCostAdded, EventClassChanged, EventSecurity, EventResolved, EventReopened:
+		if inc.Events[i].Kind.Priced() {
+			priced = true
 			st := inc.State(p, inc.Events[i].At)
 			f := st.Figures
 			inc.Events[i].Figures = &f
 		}
 	}
-	inc.Tick(p, now)
+	if priced {
+		inc.Tick(p, now)
+	}
 }
 
 // Tick records an automatic upgrade to Major when the estimate has crossed

@@ -19,6 +19,7 @@ import (
 	"github.com/incidentbot/incidentbot/bot"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
 	"github.com/incidentbot/incidentbot/incident/desk"
+	"github.com/incidentbot/incidentbot/incident/httpapi"
 )
 
 // shutdownTimeout bounds the graceful shutdown of the HTTP server.
@@ -75,7 +76,17 @@ func (a *app) serve(args []string) int {
 	errc := make(chan error, 3)
 	go func() { errc <- w.runner.Run(ctx) }()
 	go func() { errc <- w.bot.Serve(ctx, w.socket) }()
-	go func() { errc <- a.serveHTTP(ctx, log, s.HTTP.Listen, newMux()) }()
+	mux := http.NewServeMux()
+	httpapi.New(httpapi.Options{
+		Desk: w.desk, Store: store, APIToken: s.HTTP.APIToken.Reveal(), Logger: log, Version: ver,
+		Ready: func() (bool, string) {
+			if w.bot.Connected() {
+				return true, ""
+			}
+			return false, "slack is not connected"
+		},
+	}).Routes(mux)
+	go func() { errc <- a.serveHTTP(ctx, log, s.HTTP.Listen, mux) }()
 	code := 0
 	for i := 0; i < 3; i++ {
 		err := <-errc

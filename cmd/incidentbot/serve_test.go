@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,6 +28,7 @@ func TestServeRunsTheBotAgainstSlack(t *testing.T) {
 	}
 	defer fs.Close()
 	dir := t.TempDir()
+	addrc := make(chan net.Addr, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	a := &app{
@@ -36,6 +39,7 @@ func TestServeRunsTheBotAgainstSlack(t *testing.T) {
 			"INCIDENTBOT_SLACK_APP_TOKEN":                     fs.AppToken(),
 			"INCIDENTBOT_SLACK_API_URL":                       fs.APIURL(),
 			"INCIDENTBOT_SLACK_ANNOUNCE_CHANNEL":              "incidents",
+			"INCIDENTBOT_HTTP_API_TOKEN":                      "api-secret",
 			"INCIDENTBOT_ORGANISATION_LOSS_THRESHOLDS_HIGH":   "100000",
 			"INCIDENTBOT_ORGANISATION_LOSS_THRESHOLDS_MEDIUM": "10000",
 			"INCIDENTBOT_ORGANISATION_EXPOSURE_BANDS":         `[{"max_hourly_exposure":7000,"availability":95.0},{"max_hourly_exposure":250000,"availability":99.0}]`,
@@ -43,7 +47,7 @@ func TestServeRunsTheBotAgainstSlack(t *testing.T) {
 			"INCIDENTBOT_SERVICES":                            `[{"name":"bedroom","team":"bedroom-team","hourly_exposure":200000}]`,
 		}),
 		ctx:      ctx,
-		onListen: func(net.Addr) {},
+		onListen: func(addr net.Addr) { addrc <- addr },
 	}
 	var stdout bytes.Buffer
 	stderr := &lockedWriter{w: &bytes.Buffer{}}
@@ -67,6 +71,30 @@ func TestServeRunsTheBotAgainstSlack(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatalf("no incident channel with a pinned card: %v\n%s", err, stderr.String())
+	}
+
+	addr := (<-addrc).String()
+	get := func(path, token string) (int, string) {
+		req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, body := get("/readyz", ""); code != 200 {
+		t.Errorf("readyz while connected: %d %s", code, body)
+	}
+	if code, _ := get("/api/incidents/1", ""); code != 401 {
+		t.Errorf("API without a token: %d", code)
+	}
+	if code, body := get("/api/incidents/1", "api-secret"); code != 200 || !strings.Contains(body, "Beds cannot be ordered") {
+		t.Errorf("API: %d %s", code, body)
 	}
 
 	fs.RevokeToken()

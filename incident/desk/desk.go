@@ -281,10 +281,21 @@ func (d *Desk) findTarget(ctx context.Context, a Alert, now time.Time) (int64, e
 func (d *Desk) apply(ctx context.Context, number int64, op func(inc *incident.Incident, now time.Time) ([]incident.Event, error)) (*incident.Incident, error) {
 	return d.store.Update(ctx, number, func(inc *incident.Incident) ([]boltstore.Job, error) {
 		now := d.now()
-		before := inc.State(d.cat.Policy, now)
+		n := len(inc.Events)
 		added, err := op(inc, now)
 		if err != nil {
 			return nil, err
+		}
+		// The state before the operation is only needed to see a change
+		// of class; replaying a long timeline for every chat message would
+		// make busy channels slow.
+		var before incident.State
+		before.Class = incident.Major
+		for _, e := range added {
+			if e.Kind.Priced() {
+				before = (&incident.Incident{Number: inc.Number, Service: inc.Service, StartedAt: inc.StartedAt, Events: inc.Events[:n]}).State(d.cat.Policy, now)
+				break
+			}
 		}
 		return d.plan(inc, &before, added, now), nil
 	})

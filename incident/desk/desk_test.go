@@ -17,10 +17,10 @@ type clock struct {
 	t  time.Time
 }
 
-func (c *clock) Now() time.Time         { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
-func setup(t *testing.T) (*desk.Desk, *boltstore.Store, *clock) {
+func setup(t testing.TB) (*desk.Desk, *boltstore.Store, *clock) {
 	t.Helper()
 	usd := incident.USD
 	c := &incident.Catalogue{

@@ -73,7 +73,15 @@ func (d *Desk) plan(inc *incident.Incident, before *incident.State, added []inci
 	add := func(j boltstore.Job) { jobs = append(jobs, j) }
 	slack := d.wants("slack")
 	pd := d.wants("pagerduty")
-	after := inc.State(p, now)
+	// The state after is computed once, and only if a decision needs it.
+	var afterState *incident.State
+	state := func() incident.State {
+		if afterState == nil {
+			st := inc.State(p, now)
+			afterState = &st
+		}
+		return *afterState
+	}
 	seq := func(e incident.Event) string { return fmt.Sprint(e.Seq) }
 
 	if before == nil {
@@ -83,7 +91,7 @@ func (d *Desk) plan(inc *incident.Incident, before *incident.State, added []inci
 			add(JobFor(JobRefresh, n, "", now.Add(refreshEvery), Payload{}))
 		}
 		if !inc.Unmapped {
-			co := d.cat.CalloutFor(inc.Service, after.Class, now)
+			co := d.cat.CalloutFor(inc.Service, state().Class, now)
 			if !co.DeferredUntil.IsZero() {
 				evs := inc.Append(incident.Event{At: now, Kind: incident.EventCalloutDeferred, Actor: incident.ActorSystem, Until: co.DeferredUntil, Text: co.Owner})
 				added = append(added, evs...)
@@ -94,8 +102,8 @@ func (d *Desk) plan(inc *incident.Incident, before *incident.State, added []inci
 			}
 			add(JobFor(JobCallout, n, "", due, Payload{Level: co.Level, Owner: co.Owner}))
 		}
-		if after.Class == incident.Major {
-			jobs = append(jobs, d.majorJobs(inc, after, 1, now)...)
+		if state().Class == incident.Major {
+			jobs = append(jobs, d.majorJobs(inc, state(), 1, now)...)
 		}
 	}
 
@@ -134,8 +142,8 @@ func (d *Desk) plan(inc *incident.Incident, before *incident.State, added []inci
 			if slack {
 				add(JobFor(JobAnnounce, n, seq(e), now, Payload{Seq: e.Seq, Kind: "class"}))
 			}
-			if before.Class != incident.Major && after.Class == incident.Major {
-				jobs = append(jobs, d.majorJobs(inc, after, e.Seq, now)...)
+			if before.Class != incident.Major && state().Class == incident.Major {
+				jobs = append(jobs, d.majorJobs(inc, state(), e.Seq, now)...)
 			}
 		case incident.EventUpdate:
 			if slack {
@@ -162,7 +170,7 @@ func (d *Desk) plan(inc *incident.Incident, before *incident.State, added []inci
 				add(JobFor(JobRefresh, n, "", now.Add(refreshEvery), Payload{}))
 			}
 		case incident.EventAlertResolved:
-			if after.Status == incident.StatusOpen && len(after.Alerts) > 0 && allResolved(after.Alerts) && slack {
+			if st := state(); st.Status == incident.StatusOpen && len(st.Alerts) > 0 && allResolved(st.Alerts) && slack {
 				add(JobFor(JobConfirmResolve, n, seq(e), now, Payload{Seq: e.Seq}))
 			}
 		}

@@ -84,7 +84,7 @@ type Incident struct {
 	Commander      *string    `json:"commander"` // Slack user ID; null when nobody has command
 	Participants   []string   `json:"participants"`
 	Acknowledged   bool       `json:"acknowledged"`
-	Review         string     `json:"review"` // "", drafted, published
+	Review         string     `json:"review"` // none, drafted, published
 	StartedAt      time.Time  `json:"started_at"`
 	DeclaredAt     time.Time  `json:"declared_at"`
 	ResolvedAt     *time.Time `json:"resolved_at"`
@@ -263,7 +263,7 @@ func incidentView(p incident.Policy, inc *incident.Incident, now time.Time, with
 		Figures:        figures(c, st.Figures),
 		Participants:   st.Participants,
 		Acknowledged:   st.Acknowledged,
-		Review:         string(st.Review),
+		Review:         reviewStatus(st.Review),
 		StartedAt:      inc.StartedAt.UTC(),
 		DeclaredAt:     inc.DeclaredAt().UTC(),
 		ResolvedAt:     utcPtr(st.ResolvedAt),
@@ -300,4 +300,11 @@ func incidentView(p incident.Policy, inc *incident.Incident, now time.Time, with
 		}
 	}
 	return out
+}
+
+func reviewStatus(r incident.ReviewStatus) string {
+	if r == incident.ReviewNone {
+		return "none"
+	}
+	return string(r)
 }

@@ -1,0 +1,268 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/incidentbot/incidentbot/incident"
+	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/desk"
+	"github.com/incidentbot/incidentbot/incident/httpapi"
+)
+
+// People of the furniture retailer.
+const (
+	alice = "UALICE001" // bedroom-team
+	carol = "UCAROL003" // incident manager
+	erin  = "UERIN0005" // appointments-team
+	frank = "UFRANK006" // furniture domain on-call
+	grace = "UGRACE007" // platform-team
+
+	token = "s3cret-api-token-for-tests"
+)
+
+// tuesdayNoon is in working hours in London.
+var tuesdayNoon = time.Date(2026, 11, 17, 12, 0, 0, 0, time.UTC)
+
+// blackFriday is the appointments service's peak.
+var blackFriday = incident.Peak{
+	Name:  "Black Friday",
+	Start: time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC),
+	End:   time.Date(2026, 11, 30, 23, 59, 59, 0, time.UTC),
+}
+
+// clock is a settable clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
+}
+
+// catalogue is the playbook's furniture retailer.
+func catalogue(t testing.TB) *incident.Catalogue {
+	t.Helper()
+	usd := incident.USD
+	loc, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wh, err := incident.ParseWorkingHours([]string{"mon", "tue", "wed", "thu", "fri"}, "09:00", "17:30", loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rot := func(users ...string) incident.OnCall {
+		return incident.OnCall{Rotation: incident.Rotation{Users: users, HandoffDay: time.Monday, HandoffMinutes: 9 * 60}}
+	}
+	peak := blackFriday
+	peak.HourlyExposure = usd.Major(300_000)
+	c := &incident.Catalogue{
+		Policy: incident.Policy{
+			Currency: usd,
+			Bands: incident.Bands{
+				{MaxHourlyExposure: usd.Major(7_000), Availability: 95_000},
+				{MaxHourlyExposure: usd.Major(250_000), Availability: 99_000},
+				{MaxHourlyExposure: usd.Major(800_000), Availability: 99_900},
+			},
+			Shares:       incident.DefaultShares,
+			Thresholds:   incident.Thresholds{High: usd.Major(100_000), Medium: usd.Major(10_000)},
+			Horizon:      time.Hour,
+			WorkingHours: wh,
+		},
+		Domains: []incident.Domain{{Name: "furniture", OnCall: rot(frank)}},
+		Teams: []incident.Team{
+			{Name: "platform-team", Domain: "furniture", Members: []string{grace}, OnCall: rot(grace)},
+			{Name: "appointments-team", Domain: "furniture", Members: []string{erin}, OnCall: rot(erin)},
+			{Name: "bedroom-team", Domain: "furniture", Members: []string{alice}, OnCall: rot(alice)},
+		},
+		Services: []incident.Service{
+			{Name: "ecommerce-platform", Team: "platform-team", HourlyExposure: usd.Major(810_000)},
+			{Name: "appointments", Team: "appointments-team", HourlyExposure: usd.Major(6_000), Peaks: []incident.Peak{peak}},
+			{Name: "bedroom", Team: "bedroom-team", HourlyExposure: usd.Major(200_000),
+				Runbook: "https://runbooks.example/bedroom", PagerDutyServiceID: "PBEDROOM"},
+		},
+		IncidentManagers:      []string{carol},
+		IncidentManagerOnCall: rot(carol),
+	}
+	c.Normalize()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// env is a store, a desk and the API served over HTTP.
+type env struct {
+	t      testing.TB
+	clock  *clock
+	store  *boltstore.Store
+	desk   *desk.Desk
+	srv    *httptest.Server
+	api    *httpapi.Server
+	ready  atomic.Bool
+	reason atomic.Value // string
+	logs   *syncBuffer
+	ctx    context.Context
+}
+
+type envOptions struct {
+	token   string
+	noToken bool
+}
+
+func newEnv(t testing.TB, o envOptions) *env {
+	t.Helper()
+	if o.token == "" && !o.noToken {
+		o.token = token
+	}
+	e := &env{t: t, clock: &clock{t: tuesdayNoon}, logs: &syncBuffer{}, ctx: context.Background()}
+	e.ready.Store(true)
+	e.reason.Store("")
+	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "incidentbot.db"), boltstore.Options{Logger: log, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	e.store = st
+	e.desk = desk.New(st, catalogue(t), desk.Options{Logger: log, Now: e.clock.Now})
+	e.api = httpapi.New(httpapi.Options{
+		Desk: e.desk, Store: st, APIToken: o.token, Logger: log, Version: "v1.2.3",
+		Ready: func() (bool, string) { return e.ready.Load(), e.reason.Load().(string) },
+	})
+	mux := http.NewServeMux()
+	e.api.Routes(mux)
+	e.srv = httptest.NewServer(mux)
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// declare opens an incident with an impact level ("" for none).
+func (e *env) declare(service, title string, level incident.ImpactLevel, security bool) *incident.Incident {
+	e.t.Helper()
+	imp := incident.Impact{Level: incident.ImpactNone}
+	if level != "" {
+		imp = incident.DefaultShares.Impact(level)
+	}
+	inc, err := e.desk.Declare(e.ctx, desk.DeclareRequest{Service: service, Title: title, Impact: imp, Security: security, Actor: alice})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return inc
+}
+
+func (e *env) resolve(number int64, actor string) {
+	e.t.Helper()
+	if _, err := e.desk.Resolve(e.ctx, number, desk.Op{Actor: actor}, "restored"); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// response is an answer with its body read.
+type response struct {
+	*http.Response
+	body []byte
+}
+
+func (r response) json(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("%s: body is not JSON: %v\n%s", r.Request.URL, err, r.body)
+	}
+}
+
+// do sends a request; auth is the Authorization header ("" for none).
+func (e *env) do(method, path, auth string) response {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.srv.URL+path, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return response{resp, body}
+}
+
+func (e *env) get(path string) response { return e.do(http.MethodGet, path, "Bearer "+token) }
+
+// wantStatus checks the status and, for JSON answers, the headers.
+func wantStatus(t testing.TB, r response, status int) {
+	t.Helper()
+	if r.StatusCode != status {
+		t.Fatalf("%s %s: status %d, want %d; body %s", r.Request.Method, r.Request.URL.Path, r.StatusCode, status, r.body)
+	}
+	if got := r.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+		t.Errorf("%s: X-Content-Type-Options %q", r.Request.URL.Path, got)
+	}
+}
+
+func wantJSONError(t testing.TB, r response, status int) string {
+	t.Helper()
+	wantStatus(t, r, status)
+	if ct := r.Header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
+		t.Errorf("%s: Content-Type %q", r.Request.URL, ct)
+	}
+	var body map[string]any
+	r.json(t, &body)
+	msg, ok := body["error"].(string)
+	if !ok || msg == "" || len(body) != 1 {
+		t.Errorf("%s: error body %s, want {\"error\": msg}", r.Request.URL, r.body)
+	}
+	return msg
+}
+
+// syncBuffer is a log sink safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func deskOp(actor string) desk.Op { return desk.Op{Actor: actor} }
