@@ -290,7 +290,7 @@ func textModal(callbackID, title, label string, number int64, optional bool) sla
 }
 
 // homeBlocks is a user's App Home.
-func homeBlocks(cat *incident.Catalogue, open []view, now time.Time) []slack.Block {
+func homeBlocks(cat *incident.Catalogue, open []view, now time.Time, extra []slack.Block) []slack.Block {
 	sort.SliceStable(open, func(i, j int) bool {
 		a, b := open[i].st, open[j].st
 		if (a.Class == incident.Major) != (b.Class == incident.Major) {
@@ -323,12 +323,6 @@ func homeBlocks(cat *incident.Catalogue, open []view, now time.Time) []slack.Blo
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(fmt.Sprintf("%s\n%s · loss so far %s · %s/h · commander %s",
 			label, v.classLine(), v.money(v.st.LossSoFar), v.money(v.st.Rate), user(v.st.Commander))), nil, nil))
 	}
-	blocks = append(blocks,
-		slack.NewDividerBlock(),
-		slack.NewHeaderBlock(plain("Your improvement actions")),
-		slack.NewContextBlock("", mrkdwn("Improvement actions are tracked here once post-incident reviews are enabled.")),
-		slack.NewHeaderBlock(plain("Last 30 days")),
-		slack.NewContextBlock("", mrkdwn("Measures (majors, minors, time to restore, loss, effectiveness) appear here once post-incident reviews are enabled.")),
-	)
-	return blocks
+	blocks = append(blocks, slack.NewDividerBlock())
+	return append(blocks, extra...)
 }

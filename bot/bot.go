@@ -115,6 +115,7 @@ func (b *Bot) Register(r *desk.Runner) {
 	r.Handle(desk.JobHomes, b.publishHomes)
 	r.Handle(JobHome, b.publishHome)
 	r.Handle(JobCatchUp, b.catchUp)
+	r.Handle(desk.JobReview, b.draftReview)
 }
 
 // Classify maps Slack errors to retry decisions for the runner: a 429 waits

@@ -499,7 +499,7 @@ func (b *Bot) publishHome(ctx context.Context, j boltstore.Job) error {
 	}
 	_, err = b.api.PublishViewContext(ctx, slack.PublishViewContextRequest{
 		UserID: p.User,
-		View:   slack.HomeTabViewRequest{Type: slack.VTHomeTab, Blocks: slack.Blocks{BlockSet: homeBlocks(b.cat, open, now)}},
+		View:   slack.HomeTabViewRequest{Type: slack.VTHomeTab, Blocks: slack.Blocks{BlockSet: homeBlocks(b.cat, open, now, b.reviewHome(ctx, p.User))}},
 	})
 	return err
 }

@@ -134,7 +134,7 @@ func (b *Bot) runCommand(ctx context.Context, j boltstore.Job, cmd slack.SlashCo
 	case "services":
 		return b.reply(ctx, to, b.servicesText(c.Args))
 	case "stats", "actions", "action", "review", "publish":
-		return b.reply(ctx, to, "Post-incident reviews, improvement actions and measures are not enabled in this version of incidentbot yet.")
+		return b.reviewCommand(ctx, j, cmd, c, to)
 	case "status":
 		v, err := b.load(ctx, n)
 		if err != nil {
@@ -230,6 +230,9 @@ func (b *Bot) runInteraction(ctx context.Context, j boltstore.Job, cb slack.Inte
 	n := j.Incident
 	switch cb.Type {
 	case slack.InteractionTypeBlockActions:
+		if handled, err := b.reviewInteraction(ctx, j, cb, to); handled {
+			return err
+		}
 		if len(cb.ActionCallback.BlockActions) == 0 || n == 0 {
 			return nil
 		}
@@ -250,6 +253,9 @@ func (b *Bot) runInteraction(ctx context.Context, j boltstore.Job, cb slack.Inte
 		return b.outcome(ctx, to, err, "")
 	case slack.InteractionTypeViewSubmission:
 		to = replyTo{user: cb.User.ID}
+		if handled, err := b.reviewInteraction(ctx, j, cb, to); handled {
+			return err
+		}
 		st := cb.View.State
 		text := stateValue(st, "text", "text").Value
 		var err error

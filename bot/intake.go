@@ -212,6 +212,9 @@ func (b *Bot) intakeInteraction(ctx context.Context, req socketmode.Request, dat
 			return nil, nil
 		}
 		a := cb.ActionCallback.BlockActions[0]
+		if b.reviewIntake(ctx, cb, a) {
+			return nil, nil
+		}
 		n, _, err := b.incidentOfChannel(ctx, cb.Channel.ID)
 		if err != nil {
 			return nil, err
@@ -232,6 +235,10 @@ func (b *Bot) intakeInteraction(ctx context.Context, req socketmode.Request, dat
 			}
 		}
 		n, _ := strconv.ParseInt(cb.View.PrivateMetadata, 10, 64)
+		if cb.View.CallbackID != ViewDeclare && cb.View.CallbackID != ViewNote && cb.View.CallbackID != ViewResolve {
+			// A review modal: stored for reviewInteraction.
+			return nil, b.persist(ctx, "inbox/"+req.EnvelopeID, 0, "interaction", req)
+		}
 		if cb.View.CallbackID != ViewDeclare && n == 0 {
 			return nil, nil
 		}
