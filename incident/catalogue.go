@@ -48,7 +48,14 @@ func (c *Catalogue) Validate() error {
 		teams[t.Name] = true
 	}
 	seen := map[string]bool{}
+	pdIDs := map[string]string{}
 	for i, s := range c.Services {
+		if id := s.PagerDutyServiceID; id != "" {
+			if other, dup := pdIDs[id]; dup {
+				return Errorf(EINVALID, "services[%d].pagerduty_service_id: %s is already the PagerDuty service of %s", i, id, other)
+			}
+			pdIDs[id] = s.Name
+		}
 		switch {
 		case strings.TrimSpace(s.Name) == "":
 			return Errorf(EINVALID, "services[%d].name is required", i)

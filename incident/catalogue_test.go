@@ -116,6 +116,9 @@ func TestCatalogueValidation(t *testing.T) {
 		{"services[1].peaks[0].end", func(c *incident.Catalogue) { p := &c.Services[1].Peaks[0]; p.End = p.Start }},
 		{"organisation.loss_thresholds.medium", func(c *incident.Catalogue) { c.Thresholds.Medium = c.Thresholds.High + 1 }},
 		{"organisation.impact_shares.blocked", func(c *incident.Catalogue) { c.Shares.Blocked = 10_001 }},
+		{"services[1].pagerduty_service_id", func(c *incident.Catalogue) {
+			c.Services[0].PagerDutyServiceID, c.Services[1].PagerDutyServiceID = "PX", "PX"
+		}},
 	} {
 		c := furniture(t)
 		tc.mutate(c)

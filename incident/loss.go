@@ -14,6 +14,9 @@ const FullShare Share = 10_000
 
 // String writes the share as a percentage: 100%, 50%, 2.5%.
 func (s Share) String() string {
+	if s < 0 {
+		return "-" + (-s).String()
+	}
 	w, f := int64(s)/100, int64(s)%100
 	if f == 0 {
 		return strconv.FormatInt(w, 10) + "%"

@@ -345,6 +345,9 @@ func TestMoneyParseFormat(t *testing.T) {
 }
 
 func TestParseShareAndAvailability(t *testing.T) {
+	if got := incident.Share(-2350).String(); got != "-23.5%" {
+		t.Errorf("negative share = %s", got)
+	}
 	for in, want := range map[string]incident.Share{"30%": 3000, "30": 3000, "2.5%": 250, "100%": 10000, "0%": 0} {
 		if got, err := incident.ParseShare(in); err != nil || got != want {
 			t.Errorf("ParseShare(%q) = %d %v", in, got, err)
