@@ -3,6 +3,7 @@ module github.com/incidentbot/incidentbot
 go 1.26.8
 
 require (
+	github.com/PagerDuty/go-pagerduty v1.8.0
 	github.com/gorilla/websocket v1.5.3
 	github.com/slack-go/slack v0.35.0
 	github.com/spf13/viper v1.21.0
@@ -11,7 +12,6 @@ require (
 )
 
 require (
-	github.com/PagerDuty/go-pagerduty v1.8.0 // indirect
 	github.com/fsnotify/fsnotify v1.9.0 // indirect
 	github.com/go-viper/mapstructure/v2 v2.4.0 // indirect
 	github.com/google/go-querystring v1.1.0 // indirect

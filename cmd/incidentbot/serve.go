@@ -17,9 +17,11 @@ import (
 	"github.com/slack-go/slack/socketmode"
 
 	"github.com/incidentbot/incidentbot/bot"
+	"github.com/incidentbot/incidentbot/incident/alertmanager"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
 	"github.com/incidentbot/incidentbot/incident/desk"
 	"github.com/incidentbot/incidentbot/incident/httpapi"
+	"github.com/incidentbot/incidentbot/incident/pagerduty"
 )
 
 // shutdownTimeout bounds the graceful shutdown of the HTTP server.
@@ -70,22 +72,14 @@ func (a *app) serve(args []string) int {
 		return 0
 	}
 
-	w := wire(s, store, log)
+	w := wire(s, store, log, ver)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 3)
 	go func() { errc <- w.runner.Run(ctx) }()
 	go func() { errc <- w.bot.Serve(ctx, w.socket) }()
 	mux := http.NewServeMux()
-	httpapi.New(httpapi.Options{
-		Desk: w.desk, Store: store, APIToken: s.HTTP.APIToken.Reveal(), Logger: log, Version: ver,
-		Ready: func() (bool, string) {
-			if w.bot.Connected() {
-				return true, ""
-			}
-			return false, "slack is not connected"
-		},
-	}).Routes(mux)
+	w.routes(mux)
 	go func() { errc <- a.serveHTTP(ctx, log, s.HTTP.Listen, mux) }()
 	code := 0
 	for i := 0; i < 3; i++ {
@@ -98,35 +92,6 @@ func (a *app) serve(args []string) int {
 	}
 	log.Info("incidentbot stopped")
 	return code
-}
-
-// wired is the running bot's parts.
-type wired struct {
-	desk   *desk.Desk
-	runner *desk.Runner
-	bot    *bot.Bot
-	socket *socketmode.Client
-}
-
-// wire assembles the bot from settings: the store is the source of truth,
-// the desk applies operations and plans effects, the runner carries them
-// out through the Slack adapter and the duties.
-func wire(s Settings, store *boltstore.Store, log *slog.Logger) wired {
-	cat := s.Catalogue
-	effects := []string{"slack"}
-	if s.PagerDuty.Enabled() {
-		effects = append(effects, "pagerduty")
-	}
-	d := desk.New(store, &cat, desk.Options{
-		Logger: log, GroupingWindow: s.GroupingWindow, CommanderTimeout: s.CommanderTimeout,
-		UpdateInterval: s.UpdateInterval, Effects: effects,
-	})
-	runner := desk.NewRunner(store, desk.RunnerOptions{Logger: log, Classify: bot.Classify})
-	api := slack.New(s.Slack.BotToken.Reveal(), slack.OptionAPIURL(s.Slack.APIURL), slack.OptionAppLevelToken(s.Slack.AppToken.Reveal()))
-	b := bot.New(api, d, store, bot.Options{Logger: log, AnnounceChannel: s.Slack.AnnounceChannel, PublicURL: s.HTTP.PublicURL, Wake: runner.Wake})
-	b.Register(runner)
-	(&desk.Duties{Desk: d, OnCall: desk.RotationFinder{Location: cat.WorkingHours.Location}, Enqueue: store.Enqueue}).Register(runner)
-	return wired{desk: d, runner: runner, bot: b, socket: socketmode.New(api)}
 }
 
 // newMux routes the HTTP endpoints served so far.
@@ -171,4 +136,70 @@ func (a *app) serveHTTP(ctx context.Context, log *slog.Logger, addr string, h ht
 		return err
 	}
 	return nil
+}
+
+// wired is the running bot's parts.
+type wired struct {
+	desk   *desk.Desk
+	runner *desk.Runner
+	bot    *bot.Bot
+	socket *socketmode.Client
+	routes func(mux *http.ServeMux)
+}
+
+// wire assembles the bot from settings: the store is the source of truth,
+// the desk applies operations and plans effects, the runner carries them
+// out through the Slack and PagerDuty adapters and the duties.
+func wire(s Settings, store *boltstore.Store, log *slog.Logger, version string) wired {
+	cat := s.Catalogue
+	loc := cat.WorkingHours.Location
+	effects := []string{"slack"}
+	if s.PagerDuty.Enabled() {
+		effects = append(effects, "pagerduty")
+	}
+	d := desk.New(store, &cat, desk.Options{
+		Logger: log, GroupingWindow: s.GroupingWindow, CommanderTimeout: s.CommanderTimeout,
+		UpdateInterval: s.UpdateInterval, Effects: effects,
+	})
+	runner := desk.NewRunner(store, desk.RunnerOptions{Logger: log, Classify: bot.Classify})
+	api := slack.New(s.Slack.BotToken.Reveal(), slack.OptionAPIURL(s.Slack.APIURL), slack.OptionAppLevelToken(s.Slack.AppToken.Reveal()))
+	b := bot.New(api, d, store, bot.Options{Logger: log, AnnounceChannel: s.Slack.AnnounceChannel, PublicURL: s.HTTP.PublicURL, Wake: runner.Wake})
+	b.Register(runner)
+
+	finder := desk.OnCallFinder(desk.RotationFinder{Location: loc})
+	var pdc *pagerduty.Client
+	if s.PagerDuty.Enabled() {
+		users := pagerduty.NewSlackUsers(api, pagerduty.SlackUsersOptions{})
+		pdc = pagerduty.NewClient(pagerduty.ClientOptions{Token: s.PagerDuty.APIToken.Reveal(), APIURL: s.PagerDuty.APIURL,
+			FromEmail: s.PagerDuty.FromEmail, Users: users, Logger: log})
+		finder = pagerduty.Finder{PD: pdc, Fallback: desk.RotationFinder{Location: loc}, Logger: log}
+		pagerduty.NewSync(pdc, d, pagerduty.SyncOptions{ManagerPolicy: s.PagerDuty.IncidentManagerEscalationPolicy, KV: store, Logger: log}).Register(runner)
+	}
+	(&desk.Duties{Desk: d, OnCall: finder, Enqueue: store.Enqueue}).Register(runner)
+
+	routes := func(mux *http.ServeMux) {
+		api := httpapi.New(httpapi.Options{
+			Desk: d, Store: store, APIToken: s.HTTP.APIToken.Reveal(), Logger: log, Version: version,
+			Ready: func() (bool, string) {
+				if b.Connected() {
+					return true, ""
+				}
+				return false, "slack is not connected"
+			},
+		})
+		api.Routes(mux)
+		m := api.Metrics()
+		mux.Handle("POST "+alertmanager.Path, m.Instrument(alertmanager.Path, alertmanager.Handler(d, alertmanager.Options{
+			BearerToken: s.Alertmanager.BearerToken.Reveal(), ServiceLabel: s.Alertmanager.ServiceLabel,
+			AutoResolve: s.Alertmanager.AutoResolve, Logger: log,
+		})))
+		if s.PagerDuty.WebhookSecret != "" {
+			o := pagerduty.Options{Secret: s.PagerDuty.WebhookSecret.Reveal(), Logger: log}
+			if pdc != nil {
+				o.Incidents = pdc
+			}
+			mux.Handle("POST "+pagerduty.WebhookPath, m.Instrument(pagerduty.WebhookPath, pagerduty.WebhookHandler(d, store, o)))
+		}
+	}
+	return wired{desk: d, runner: runner, bot: b, socket: socketmode.New(api), routes: routes}
 }

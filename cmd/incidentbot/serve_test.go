@@ -97,6 +97,24 @@ func TestServeRunsTheBotAgainstSlack(t *testing.T) {
 		t.Errorf("API: %d %s", code, body)
 	}
 
+	// An Alertmanager notification for a service outside the catalogue opens a second, unmapped incident with its channel.
+	payload := `{"version":"4","groupKey":"{}:{alertname=\"BedsDown\"}","status":"firing","receiver":"incidentbot",
+		"groupLabels":{"alertname":"BedsDown"},"commonLabels":{"alertname":"BedsDown","service":"search"},
+		"commonAnnotations":{"summary":"Bed orders failing"},"externalURL":"http://am","alerts":[{"status":"firing",
+		"labels":{"alertname":"BedsDown","service":"search"},"annotations":{"summary":"Bed orders failing"},
+		"startsAt":"2026-11-17T11:58:00Z","endsAt":"0001-01-01T00:00:00Z","fingerprint":"abc"}]}`
+	resp, err := http.Post("http://"+addr+"/webhooks/alertmanager", "application/json", strings.NewReader(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("alertmanager webhook: %d", resp.StatusCode)
+	}
+	if err := fs.WaitFor(wctx, func() bool { ch, ok := fs.Channel("inc-2-bed-orders-failing"); return ok && len(ch.Pins) == 1 }); err != nil {
+		t.Fatalf("no channel for the alert: %v", err)
+	}
+
 	fs.RevokeToken()
 	fs.DropConnection()
 	select {

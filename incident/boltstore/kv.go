@@ -37,6 +37,25 @@ func (s *Store) Seen(ctx context.Context, namespace, key string, at time.Time) (
 	return first, nil
 }
 
+// WasSeen reports whether key was recorded with Seen in namespace, without
+// recording it: a handler can skip a redelivery up front and call Seen only
+// once its effect is stored.
+func (s *Store) WasSeen(ctx context.Context, namespace, key string) (bool, error) {
+	k, err := seenKey(namespace, key)
+	if err != nil {
+		return false, fmt.Errorf("boltstore: was seen %s/%s: %w", namespace, key, err)
+	}
+	var seen bool
+	err = s.view(ctx, func(tx *bolt.Tx) error {
+		seen = tx.Bucket(bSeen).Get(k) != nil
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("boltstore: was seen %s/%s: %w", namespace, key, err)
+	}
+	return seen, nil
+}
+
 // PruneSeen forgets the keys seen before olderThan and returns how many it
 // removed. Keep them for longer than senders redeliver (Slack and PagerDuty
 // retry for minutes to hours).

@@ -255,7 +255,8 @@ func (d *Desk) findTarget(ctx context.Context, a Alert, now time.Time) (int64, e
 			}
 		}
 	}
-	if !a.Firing {
+	if !a.Firing || strings.TrimSpace(a.Service) == "" {
+		// Without a service there is nothing to group by but the key.
 		return 0, nil
 	}
 	open, err := d.store.OpenByService(ctx, a.Service)

@@ -114,6 +114,10 @@ func TestAlertGrouping(t *testing.T) {
 	} else if inc, _ := st.Get(ctx, r.Number); !inc.Unmapped || inc.Service.Name != "warehouse-robots" {
 		t.Errorf("unmapped incident: %+v", inc)
 	}
+	// Alerts without a service group only by key, never with everything open.
+	if r := fire("g10", "", "n7"); !r.Created {
+		t.Errorf("an alert without a service joined an unrelated incident: %+v", r)
+	}
 	// Resolved notifications go on the timeline.
 	if r, err := d.Alert(ctx, desk.Alert{Source: incident.ActorAlertmanager, Key: "g1", Service: "bedroom", Firing: false, Idem: "n6"}); err != nil || r.Number != first.Number {
 		t.Fatalf("resolved: %+v %v", r, err)

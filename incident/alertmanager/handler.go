@@ -1,0 +1,213 @@
+// Package alertmanager receives Alertmanager webhooks (payload version 4) and
+// turns each notification into an alert on the incident desk: a firing group
+// opens an incident or attaches to one, a resolved group goes on the
+// timeline and, when configured, resolves the incident once every linked
+// alert is resolved.
+//
+// Alertmanager retries only on 5xx, so the handler answers 2xx only once the
+// notification is durably stored, 5xx when storage failed, and 4xx (nothing
+// stored) for requests that can never succeed.
+package alertmanager
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/incidentbot/incidentbot/incident"
+	"github.com/incidentbot/incidentbot/incident/desk"
+)
+
+// Path is where the handler is mounted.
+const Path = "/webhooks/alertmanager"
+
+// Options configure the webhook handler.
+type Options struct {
+	// BearerToken, when set, must be presented as "Authorization: Bearer …"
+	// (Alertmanager's http_config.authorization).
+	BearerToken string
+	// ServiceLabel names the label that carries the catalogue service;
+	// default "service".
+	ServiceLabel string
+	// AutoResolve resolves an incident when a resolved notification leaves
+	// every alert linked to it resolved.
+	AutoResolve bool
+	Logger      *slog.Logger
+	// MaxBody is the largest body accepted; default 1 MiB.
+	MaxBody int64
+}
+
+// UnknownService is the service of a notification without the service label.
+const UnknownService = "unknown"
+
+// Response is the JSON body of a successful answer.
+type Response struct {
+	Incident int64 `json:"incident"`
+	Created  bool  `json:"created"`
+	Ignored  bool  `json:"ignored,omitempty"`  // a resolved notification for no known incident
+	Resolved bool  `json:"resolved,omitempty"` // this notification resolved the incident
+}
+
+// Handler returns the http.Handler for POST /webhooks/alertmanager.
+func Handler(d *desk.Desk, opts Options) http.Handler {
+	if opts.ServiceLabel == "" {
+		opts.ServiceLabel = "service"
+	}
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = 1 << 20
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	h := &handler{desk: d, opts: opts, log: opts.Logger}
+	if opts.BearerToken != "" {
+		sum := sha256.Sum256([]byte(opts.BearerToken))
+		h.token = sum[:]
+	}
+	return h
+}
+
+type handler struct {
+	desk  *desk.Desk
+	opts  Options
+	log   *slog.Logger
+	token []byte // sha256 of the bearer token, nil if none is required
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, http.StatusMethodNotAllowed, "use POST")
+		return
+	}
+	if !h.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="incidentbot"`)
+		writeError(w, http.StatusUnauthorized, "a valid bearer token is required")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", h.opts.MaxBody))
+			return
+		}
+		writeError(w, http.StatusBadRequest, "the body could not be read")
+		return
+	}
+	var n Notification
+	if err := json.Unmarshal(body, &n); err != nil {
+		writeError(w, http.StatusBadRequest, "malformed JSON: "+err.Error())
+		return
+	}
+	if err := n.Validate(); err != nil {
+		writeError(w, http.StatusBadRequest, "not an Alertmanager notification: "+err.Error())
+		return
+	}
+	if n.Version != "" && n.Version != "4" {
+		h.log.Warn("alertmanager webhook with an unexpected payload version; reading it as version 4", "version", n.Version)
+	}
+	resp, err := h.handle(r.Context(), &n)
+	if err != nil {
+		switch incident.ErrorCode(err) {
+		case incident.EINVALID:
+			writeError(w, http.StatusBadRequest, incident.ErrorMessage(err))
+		default:
+			// Alertmanager retries on 5xx: nothing is lost.
+			h.log.Error("alertmanager notification not stored; Alertmanager will retry", "group_key", n.GroupKey, "status", n.Status, "err", err)
+			writeError(w, http.StatusInternalServerError, "the notification could not be stored; retry")
+		}
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// authorized checks the bearer token in constant time (comparing hashes, so
+// the token's length does not leak either).
+func (h *handler) authorized(r *http.Request) bool {
+	if h.token == nil {
+		return true
+	}
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+	return subtle.ConstantTimeCompare(sum[:], h.token) == 1
+}
+
+// handle stores the notification and, for a resolved one, resolves the
+// incident when asked to and every linked alert is resolved.
+func (h *handler) handle(ctx context.Context, n *Notification) (Response, error) {
+	a := n.DeskAlert(h.opts.ServiceLabel)
+	if a.Service == "" {
+		// The desk opens such incidents as "unknown"; name it here too, so
+		// that grouping by service only joins other service-less alerts.
+		a.Service = UnknownService
+	}
+	res, err := h.desk.Alert(ctx, a)
+	if err != nil {
+		return Response{}, err
+	}
+	out := Response{Incident: res.Number, Created: res.Created, Ignored: res.Ignored}
+	h.log.Debug("alertmanager notification stored", "group_key", n.GroupKey, "status", n.Status,
+		"alerts", len(n.Alerts), "incident", res.Number, "created", res.Created, "ignored", res.Ignored)
+	if a.Firing || !h.opts.AutoResolve || res.Number == 0 {
+		return out, nil
+	}
+	inc, err := h.desk.Get(ctx, res.Number)
+	if err != nil {
+		return Response{}, err
+	}
+	st := h.desk.State(inc)
+	if st.Status != incident.StatusOpen || len(st.Alerts) == 0 {
+		return out, nil
+	}
+	for _, al := range st.Alerts {
+		if al.Firing {
+			return out, nil
+		}
+	}
+	_, err = h.desk.Resolve(ctx, res.Number, desk.Op{Actor: incident.ActorAlertmanager, Idem: a.Idem + "/resolve"},
+		"Every linked alert is resolved (Alertmanager).")
+	switch incident.ErrorCode(err) {
+	case "":
+		out.Resolved = true
+		h.log.Info("incident resolved: every linked alert is resolved", "incident", res.Number)
+	case incident.ECONFLICT:
+		// Resolved meanwhile by someone else.
+	default:
+		return Response{}, err
+	}
+	return out, nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+		status = http.StatusInternalServerError
+		buf.Reset()
+		buf.WriteString(`{"error":"the response could not be encoded"}` + "\n")
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, struct {
+		Error string `json:"error"`
+	}{msg})
+}

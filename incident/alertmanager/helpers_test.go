@@ -1,0 +1,232 @@
+package alertmanager_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/incidentbot/incidentbot/incident"
+	"github.com/incidentbot/incidentbot/incident/alertmanager"
+	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/desk"
+)
+
+const token = "s3cret-alertmanager-token"
+
+// catalogue is the playbook's furniture retailer.
+func catalogue(t testing.TB) *incident.Catalogue {
+	t.Helper()
+	usd := incident.USD
+	loc, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wh, err := incident.ParseWorkingHours([]string{"mon", "tue", "wed", "thu", "fri"}, "09:00", "17:30", loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rot := func(users ...string) incident.OnCall {
+		return incident.OnCall{Rotation: incident.Rotation{Users: users, HandoffDay: time.Monday, HandoffMinutes: 9 * 60}}
+	}
+	c := &incident.Catalogue{
+		Policy: incident.Policy{
+			Currency: usd,
+			Bands: incident.Bands{
+				{MaxHourlyExposure: usd.Major(7_000), Availability: 95_000},
+				{MaxHourlyExposure: usd.Major(250_000), Availability: 99_000},
+				{MaxHourlyExposure: usd.Major(800_000), Availability: 99_900},
+			},
+			Shares:       incident.DefaultShares,
+			Thresholds:   incident.Thresholds{High: usd.Major(100_000), Medium: usd.Major(10_000)},
+			Horizon:      time.Hour,
+			WorkingHours: wh,
+		},
+		Domains: []incident.Domain{{Name: "furniture", OnCall: rot("UFRANK006")}},
+		Teams: []incident.Team{
+			{Name: "platform-team", Domain: "furniture", Members: []string{"UGRACE007"}, OnCall: rot("UGRACE007")},
+			{Name: "appointments-team", Domain: "furniture", Members: []string{"UERIN0005"}, OnCall: rot("UERIN0005")},
+			{Name: "bedroom-team", Domain: "furniture", Members: []string{"UALICE001", "UBOB00002"}, OnCall: rot("UALICE001")},
+		},
+		Services: []incident.Service{
+			{Name: "ecommerce-platform", Team: "platform-team", HourlyExposure: usd.Major(810_000)},
+			{Name: "appointments", Team: "appointments-team", HourlyExposure: usd.Major(6_000)},
+			{Name: "bedroom", Team: "bedroom-team", HourlyExposure: usd.Major(200_000), PagerDutyServiceID: "PBEDROOM"},
+		},
+		IncidentManagers:      []string{"UCAROL003"},
+		IncidentManagerOnCall: rot("UCAROL003"),
+	}
+	c.Normalize()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// flakyStore is the real store with a switch that makes writes fail, as a
+// full disk or a closed database would.
+type flakyStore struct {
+	*boltstore.Store
+	fail atomic.Bool
+}
+
+var errDisk = errors.New("disk on fire")
+
+func (s *flakyStore) Create(ctx context.Context, fn func(int64) (*incident.Incident, []boltstore.Job, error)) (*incident.Incident, error) {
+	if s.fail.Load() {
+		return nil, errDisk
+	}
+	return s.Store.Create(ctx, fn)
+}
+
+func (s *flakyStore) Update(ctx context.Context, n int64, fn func(*incident.Incident) ([]boltstore.Job, error)) (*incident.Incident, error) {
+	if s.fail.Load() {
+		return nil, errDisk
+	}
+	return s.Store.Update(ctx, n, fn)
+}
+
+type env struct {
+	t     testing.TB
+	store *flakyStore
+	desk  *desk.Desk
+	cat   *incident.Catalogue
+	h     http.Handler
+}
+
+func newEnv(t testing.TB, opts alertmanager.Options) *env {
+	t.Helper()
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "incidentbot.db"), boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := st.Check(); err != nil {
+			t.Errorf("database check: %v", err)
+		}
+		st.Close()
+	})
+	fs := &flakyStore{Store: st}
+	cat := catalogue(t)
+	d := desk.New(fs, cat, desk.Options{})
+	return &env{t: t, store: fs, desk: d, cat: cat, h: alertmanager.Handler(d, opts)}
+}
+
+// post sends a body to the handler directly.
+func (e *env) post(body []byte, auth string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, alertmanager.Path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, req)
+	return rec
+}
+
+func (e *env) send(n alertmanager.Notification) alertmanager.Response {
+	e.t.Helper()
+	rec := e.post(mustJSON(e.t, n), "Bearer "+token)
+	if rec.Code != http.StatusOK {
+		e.t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	var r alertmanager.Response
+	if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil {
+		e.t.Fatalf("response %q: %v", rec.Body, err)
+	}
+	return r
+}
+
+func (e *env) incidents() []*incident.Incident {
+	e.t.Helper()
+	all, err := e.desk.List(context.Background(), boltstore.Filter{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return all
+}
+
+func (e *env) get(n int64) (*incident.Incident, incident.State) {
+	e.t.Helper()
+	inc, err := e.desk.Get(context.Background(), n)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return inc, e.desk.State(inc)
+}
+
+// assertNothingStored checks that no incident and no job exist.
+func (e *env) assertNothingStored() {
+	e.t.Helper()
+	if n := len(e.incidents()); n != 0 {
+		e.t.Errorf("%d incidents stored, want none", n)
+	}
+	jobs, err := e.store.Pending(context.Background())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if len(jobs) != 0 {
+		e.t.Errorf("%d jobs stored, want none", len(jobs))
+	}
+}
+
+func mustJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// notification builds a v4 notification of one group.
+func notification(groupKey, status string, common map[string]string, alerts ...alertmanager.Alert) alertmanager.Notification {
+	return alertmanager.Notification{
+		Version: "4", GroupKey: groupKey, Status: status, Receiver: "incidentbot",
+		GroupLabels: common, CommonLabels: common,
+		CommonAnnotations: map[string]string{},
+		ExternalURL:       "http://alertmanager.example:9093",
+		Alerts:            alerts,
+	}
+}
+
+func firing(fp string, startsAt time.Time, labels map[string]string, summary string) alertmanager.Alert {
+	return alertmanager.Alert{Status: alertmanager.StatusFiring, Labels: labels, Fingerprint: fp, StartsAt: startsAt,
+		Annotations: map[string]string{"summary": summary}}
+}
+
+func resolved(a alertmanager.Alert, endsAt time.Time) alertmanager.Alert {
+	a.Status, a.EndsAt = alertmanager.StatusResolved, endsAt
+	return a
+}
+
+func labels(kv ...string) map[string]string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return m
+}
+
+func countKind(inc *incident.Incident, k incident.EventKind) int {
+	n := 0
+	for _, e := range inc.Events {
+		if e.Kind == k {
+			n++
+		}
+	}
+	return n
+}
+
+func gk(service, alertname string) string {
+	return fmt.Sprintf(`{}:{alertname="%s", service="%s"}`, alertname, service)
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

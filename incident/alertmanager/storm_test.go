@@ -1,0 +1,215 @@
+package alertmanager_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+
+	"github.com/incidentbot/incidentbot/bot"
+	"github.com/incidentbot/incidentbot/bot/fakeslack"
+	"github.com/incidentbot/incidentbot/incident"
+	"github.com/incidentbot/incidentbot/incident/alertmanager"
+	"github.com/incidentbot/incidentbot/incident/desk"
+)
+
+// stormNotifications builds perGroup notifications for each of groups
+// groups, each group for its own service. Every tenth notification is an
+// identical re-send of the one before it.
+func stormNotifications(groups, perGroup int) [][]alertmanager.Notification {
+	base := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	out := make([][]alertmanager.Notification, groups)
+	for g := range groups {
+		svc := fmt.Sprintf("storm-svc-%02d", g)
+		common := labels("alertname", "Storm", "service", svc)
+		for k := range perGroup {
+			if k%10 == 9 {
+				out[g] = append(out[g], out[g][k-1])
+				continue
+			}
+			var alerts []alertmanager.Alert
+			for a := range 1 + k%3 {
+				al := firing(fmt.Sprintf("g%d-k%d-a%d", g, k, a), base.Add(time.Duration(k)*time.Second),
+					labels("alertname", "Storm", "service", svc, "instance", fmt.Sprint("host-", a)), "disk filling")
+				alerts = append(alerts, al)
+			}
+			out[g] = append(out[g], notification(fmt.Sprintf(`{}:{alertname="Storm", service="%s"}`, svc), "firing", common, alerts...))
+		}
+	}
+	return out
+}
+
+// TestAlertStorm sends 5,000 notifications across 50 groups from 16
+// concurrent senders: exactly one incident per group, and every
+// notification is either on a timeline or recognised as a re-send.
+func TestAlertStorm(t *testing.T) {
+	t.Parallel()
+	const groups, perGroup, workers = 50, 100, 16
+	e := newEnv(t, alertmanager.Options{BearerToken: token})
+	storm := stormNotifications(groups, perGroup)
+
+	// Interleave groups so that every sender hits many groups.
+	type item struct {
+		g    int
+		body []byte
+	}
+	work := make(chan item)
+	want := map[string]int{} // idempotency key → group
+	var items []item
+	for k := range perGroup {
+		for g := range groups {
+			n := storm[g][k]
+			want[n.Idem()] = g
+			items = append(items, item{g, mustJSON(t, n)})
+		}
+	}
+	var mu sync.Mutex
+	codes := map[int]int{}
+	byGroup := map[int]map[int64]bool{}
+	var wg sync.WaitGroup
+	startedAt := time.Now()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := range work {
+				rec := e.post(it.body, "Bearer "+token)
+				var r alertmanager.Response
+				_ = jsonUnmarshal(rec.Body.Bytes(), &r)
+				mu.Lock()
+				codes[rec.Code]++
+				if byGroup[it.g] == nil {
+					byGroup[it.g] = map[int64]bool{}
+				}
+				byGroup[it.g][r.Incident] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, it := range items {
+		work <- it
+	}
+	close(work)
+	wg.Wait()
+	elapsed := time.Since(startedAt)
+	t.Logf("%d notifications in %s (%.0f/s)", len(items), elapsed, float64(len(items))/elapsed.Seconds())
+
+	if codes[http.StatusOK] != len(items) {
+		t.Fatalf("answers %v, want %d × 200", codes, len(items))
+	}
+	all := e.incidents()
+	if len(all) != groups {
+		t.Fatalf("%d incidents, want %d", len(all), groups)
+	}
+	for g, ns := range byGroup {
+		if len(ns) != 1 {
+			t.Errorf("group %d was answered with incidents %v", g, ns)
+		}
+	}
+	// Every distinct notification is on exactly one timeline, on its
+	// group's incident; re-sends added nothing.
+	found := map[string]int{}
+	for _, inc := range all {
+		keys := map[string]bool{}
+		for _, ev := range inc.Events {
+			if ev.Kind == incident.EventAlertFired {
+				keys[ev.Key] = true
+			}
+			if ev.Idem == "" {
+				continue
+			}
+			if ev.Kind != incident.EventDeclared && ev.Kind != incident.EventAlertFired {
+				continue
+			}
+			found[ev.Idem]++
+			g, ok := want[ev.Idem]
+			if !ok {
+				t.Errorf("incident %d has an unknown notification %s", inc.Number, ev.Idem)
+			} else if svc := fmt.Sprintf("storm-svc-%02d", g); inc.Service.Name != svc {
+				t.Errorf("notification of %s is on incident %d of %s", svc, inc.Number, inc.Service.Name)
+			}
+		}
+		if len(keys) != 1 {
+			t.Errorf("incident %d has alert keys %v", inc.Number, keys)
+		}
+		if !inc.Unmapped {
+			t.Errorf("incident %d is not flagged unmapped", inc.Number)
+		}
+	}
+	if len(found) != len(want) {
+		t.Errorf("%d distinct notifications on timelines, want %d (lost %d)", len(found), len(want), len(want)-len(found))
+	}
+	for k, n := range found {
+		if n != 1 {
+			t.Errorf("notification %s is on timelines %d times", k, n)
+		}
+	}
+	if wantDistinct := groups * (perGroup - perGroup/10); len(want) != wantDistinct {
+		t.Errorf("test built %d distinct notifications, want %d", len(want), wantDistinct)
+	}
+	slackStart := time.Now()
+	stormSlack(t, e, groups)
+	t.Logf("%d channels in %s", groups, time.Since(slackStart))
+}
+
+// stormSlack runs the Slack side over the incidents the storm opened,
+// against the fake Slack, as `incidentbot serve` wires it: one channel per
+// incident, not a channel storm.
+func stormSlack(t *testing.T, e *env, want int) {
+	fs := fakeslack.New(fakeslack.Options{
+		Users:    []fakeslack.User{{ID: "UALICE001", Name: "alice", Email: "alice@example.com"}},
+		Channels: []fakeslack.ChannelSeed{{ID: "CANNOUNCE1", Name: "incidents", Members: []string{"UALICE001", "U0FAKEBOT1"}}},
+	})
+	if err := fs.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fs.Close)
+	api := slack.New(fs.BotToken(), slack.OptionAPIURL(fs.APIURL()), slack.OptionAppLevelToken(fs.AppToken()))
+	runner := desk.NewRunner(e.store, desk.RunnerOptions{Classify: bot.Classify, Poll: 20 * time.Millisecond, Concurrency: 8})
+	b := bot.New(api, e.desk, e.store, bot.Options{AnnounceChannel: "incidents", Wake: runner.Wake})
+	b.Register(runner)
+	(&desk.Duties{Desk: e.desk, OnCall: desk.RotationFinder{}, Enqueue: e.store.Enqueue}).Register(runner)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, 2)
+	go func() { _ = runner.Run(ctx); done <- struct{}{} }()
+	go func() { _ = b.Serve(ctx, socketmode.New(api)); done <- struct{}{} }()
+	defer func() {
+		cancel()
+		<-done
+		<-done
+	}()
+	incChannels := func() int {
+		n := 0
+		for _, c := range fs.Channels() {
+			if strings.HasPrefix(c.Name, "inc-") {
+				n++
+			}
+		}
+		return n
+	}
+	channelJobs := func() int {
+		jobs, err := e.store.Pending(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, j := range jobs {
+			if j.Kind == desk.JobChannel {
+				n++
+			}
+		}
+		return n
+	}
+	waitFor(t, fmt.Sprintf("%d incident channels", want), 60*time.Second, func() bool {
+		return incChannels() >= want && channelJobs() == 0
+	})
+	if n := incChannels(); n != want {
+		t.Errorf("%d incident channels, want %d", n, want)
+	}
+}
