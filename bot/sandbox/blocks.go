@@ -3,7 +3,6 @@ package sandbox
 import (
 	"encoding/json"
 	"html/template"
-	"sort"
 	"strconv"
 )
 
@@ -16,9 +15,6 @@ type scope struct {
 	TS      string
 	ViewID  string // view scope (modal or Home)
 	Modal   bool   // inputs are fields of the modal's form
-	// Disabled renders interactive elements inert (e.g. a message being
-	// shown without a user to act as).
-	Disabled bool
 }
 
 // blockVM is one block, ready for the templates.
@@ -313,14 +309,5 @@ func withSelected(all []optVM, initial string, initials any) []optVM {
 		o.Selected = sel[o.Value]
 		out[i] = o
 	}
-	return out
-}
-
-func sortedOpts(m map[string]string, prefix string) []optVM {
-	out := make([]optVM, 0, len(m))
-	for id, name := range m {
-		out = append(out, optVM{Value: id, Text: prefix + name})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Text < out[j].Text })
 	return out
 }

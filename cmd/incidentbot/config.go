@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -234,6 +235,16 @@ type loadedConfig struct {
 // through env keeps tests independent of the process environment. The effect
 // is that of BindEnv for every key.
 func loadConfig(path string, env func(string) string) (loadedConfig, error) {
+	return loadConfigOr(path, env, nil)
+}
+
+// builtinConfigName names the built-in example when it is read instead of a
+// file.
+const builtinConfigName = "(built-in furniture-retailer example)"
+
+// loadConfigOr is loadConfig that reads builtin (YAML) when there is no
+// file at all: `serve --sandbox` runs on the furniture-retailer example.
+func loadConfigOr(path string, env func(string) string, builtin []byte) (loadedConfig, error) {
 	var out loadedConfig
 	v := viper.New()
 	v.SetConfigType("yaml")
@@ -258,6 +269,11 @@ func loadConfig(path string, env func(string) string) (loadedConfig, error) {
 		for _, k := range unknownKeys(v.AllSettings(), reflect.TypeOf(Config{}), "") {
 			out.Warnings = append(out.Warnings, fmt.Sprintf("warning: %s: unknown key %q is ignored (a typo?)", file, k))
 		}
+	} else if builtin != nil {
+		if err := v.ReadConfig(bytes.NewReader(builtin)); err != nil {
+			return out, fmt.Errorf("config: %s: %s", builtinConfigName, oneLine(err.Error()))
+		}
+		out.File = builtinConfigName
 	}
 
 	for k, val := range defaults {

@@ -148,7 +148,12 @@ func flagExit(err error) int {
 // error it prints the message (and a hint when no file was found) and the
 // caller exits 1.
 func (a *app) loadSettings(path string) (Settings, loadedConfig, bool) {
-	lc, err := loadConfig(path, a.env)
+	return a.loadSettingsOr(path, nil)
+}
+
+// loadSettingsOr falls back to the builtin YAML when there is no file.
+func (a *app) loadSettingsOr(path string, builtin []byte) (Settings, loadedConfig, bool) {
+	lc, err := loadConfigOr(path, a.env, builtin)
 	if err != nil {
 		fmt.Fprintln(a.stderr, err)
 		return Settings{}, lc, false

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,11 +16,14 @@ import (
 	"github.com/slack-go/slack/socketmode"
 
 	"github.com/incidentbot/incidentbot/bot"
+	"github.com/incidentbot/incidentbot/bot/fakeslack"
+	"github.com/incidentbot/incidentbot/bot/sandbox"
 	"github.com/incidentbot/incidentbot/incident/alertmanager"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
 	"github.com/incidentbot/incidentbot/incident/desk"
 	"github.com/incidentbot/incidentbot/incident/httpapi"
 	"github.com/incidentbot/incidentbot/incident/pagerduty"
+	"github.com/incidentbot/incidentbot/templates"
 )
 
 // shutdownTimeout bounds the graceful shutdown of the HTTP server.
@@ -30,30 +32,58 @@ const shutdownTimeout = 15 * time.Second
 func (a *app) serve(args []string) int {
 	flags := a.newFlags("serve", "serve [--config FILE] [--sandbox]")
 	path := flags.String("config", "", "configuration file (default ./incidentbot.yaml if present)")
-	sandbox := flags.Bool("sandbox", false, "run without Slack: no tokens needed")
+	sandboxMode := flags.Bool("sandbox", false, "run against a built-in Slack-compatible workspace at /sandbox: no tokens, no config needed")
 	if _, err := parseFlags(flags, args, 0); err != nil {
 		return flagExit(err)
 	}
-	s, _, ok := a.loadSettings(*path)
+	var builtin []byte
+	if *sandboxMode {
+		builtin, _ = templates.Starter.ReadFile("starter/incidentbot.yaml")
+	}
+	s, _, ok := a.loadSettingsOr(*path, builtin)
 	if !ok {
 		return 1
 	}
-	if !*sandbox {
+	if !*sandboxMode {
 		if err := requireSlack(s); err != nil {
 			fmt.Fprintln(a.stderr, err)
 			return 1
 		}
+	} else if s.Storage.Path == defaultStoragePath {
+		// The sandbox never touches the real database.
+		s.Storage.Path = sandboxStoragePath
 	}
 
 	log := slog.New(slog.NewJSONHandler(a.stderr, nil))
 	ver, rev, _, _ := buildVersion()
-	log.Info("incidentbot starting", "version", ver, "commit", rev, "sandbox", *sandbox, "settings", s)
 
 	ctx, stop := signal.NotifyContext(a.ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	// Listen first: the sandbox's Slack lives on this listener, and the bot
+	// should find it up when it connects.
+	ln, err := net.Listen("tcp", s.HTTP.Listen)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "listen on %s (http.listen): %v\n", s.HTTP.Listen, err)
+		return 1
+	}
+	var workspace *fakeslack.Server
+	if *sandboxMode {
+		fsOpts, cat := sandbox.Workspace(&s.Catalogue)
+		fsOpts.BaseURL = sandbox.LocalBaseURL(ln.Addr().String())
+		workspace = fakeslack.New(fsOpts)
+		defer workspace.Close()
+		s.Catalogue = *cat
+		s.Slack.APIURL = workspace.APIURL()
+		s.Slack.BotToken, s.Slack.AppToken = Secret(workspace.BotToken()), Secret(workspace.AppToken())
+		s.Slack.AnnounceChannel = sandbox.AnnounceChannel
+		s.PagerDuty = PagerDutySettings{}
+	}
+	log.Info("incidentbot starting", "version", ver, "commit", rev, "sandbox", *sandboxMode, "settings", s)
+
 	store, err := boltstore.Open(s.Storage.Path, boltstore.Options{Logger: log})
 	if err != nil {
+		ln.Close()
 		log.Error("cannot open storage", "path", s.Storage.Path, "err", err)
 		return 1
 	}
@@ -62,25 +92,26 @@ func (a *app) serve(args []string) int {
 			log.Error("closing storage", "err", err)
 		}
 	}()
-	if *sandbox {
-		log.Warn("sandbox: Slack is disabled")
-		if err := a.serveHTTP(ctx, log, s.HTTP.Listen, newMux()); err != nil {
-			log.Error("http server", "err", err)
-			return 1
-		}
-		log.Info("incidentbot stopped")
-		return 0
-	}
 
 	w := wire(s, store, log, ver)
+	mux := http.NewServeMux()
+	w.routes(mux)
+	if workspace != nil {
+		base := sandbox.LocalBaseURL(ln.Addr().String())
+		sandbox.New(workspace, sandbox.Options{
+			Catalogue: &s.Catalogue, AlertWebhookURL: base + alertmanager.Path,
+			AlertBearerToken: s.Alertmanager.BearerToken.Reveal(), ServiceLabel: s.Alertmanager.ServiceLabel, Logger: log,
+		}).Routes(mux)
+		log.Info("sandbox: open " + base + sandbox.DefaultPrefix + " in a browser")
+		fmt.Fprintf(a.stdout, "incidentbot sandbox: open %s%s\n", base, sandbox.DefaultPrefix)
+	}
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 3)
+	go func() { errc <- a.serveHTTP(ctx, log, ln, mux) }()
 	go func() { errc <- w.runner.Run(ctx) }()
 	go func() { errc <- w.bot.Serve(ctx, w.socket) }()
-	mux := http.NewServeMux()
-	w.routes(mux)
-	go func() { errc <- a.serveHTTP(ctx, log, s.HTTP.Listen, mux) }()
 	code := 0
 	for i := 0; i < 3; i++ {
 		err := <-errc
@@ -94,22 +125,14 @@ func (a *app) serve(args []string) int {
 	return code
 }
 
-// newMux routes the HTTP endpoints served so far.
-func newMux() *http.ServeMux {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]string{"status": "ok"})
-	})
-	return mux
-}
+// Storage paths: the default, and the sandbox's own.
+const (
+	defaultStoragePath = "incidentbot.db"
+	sandboxStoragePath = "incidentbot-sandbox.db"
+)
 
-// serveHTTP serves h on addr until ctx is done, then shuts down gracefully.
-func (a *app) serveHTTP(ctx context.Context, log *slog.Logger, addr string, h http.Handler) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s (http.listen): %w", addr, err)
-	}
+// serveHTTP serves h on ln until ctx is done, then shuts down gracefully.
+func (a *app) serveHTTP(ctx context.Context, log *slog.Logger, ln net.Listener, h http.Handler) error {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -131,5 +132,65 @@ func TestServeRunsTheBotAgainstSlack(t *testing.T) {
 	}
 	if strings.Contains(logs, fs.BotToken()) || strings.Contains(logs, fs.AppToken()) {
 		t.Errorf("a token was logged")
+	}
+}
+
+// TestSandboxWithNoConfig is the README's first command on a fresh machine:
+// no config file, no tokens. It serves /sandbox, keeps its data in
+// incidentbot-sandbox.db, and prints where to look.
+func TestSandboxWithNoConfig(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addrc := make(chan net.Addr, 1)
+	a := &app{
+		env:      envMap(map[string]string{"INCIDENTBOT_HTTP_LISTEN": "127.0.0.1:0"}),
+		ctx:      ctx,
+		onListen: func(addr net.Addr) { addrc <- addr },
+	}
+	stdout := &lockedWriter{w: &bytes.Buffer{}}
+	stderr := &lockedWriter{w: &bytes.Buffer{}}
+	a.stdout, a.stderr, a.now = stdout, stderr, time.Now
+	done := make(chan int, 1)
+	go func() { done <- a.run([]string{"serve", "--sandbox"}) }()
+	var addr string
+	select {
+	case ad := <-addrc:
+		addr = ad.String()
+	case code := <-done:
+		t.Fatalf("serve --sandbox exited %d:\n%s", code, stderr.String())
+	case <-time.After(15 * time.Second):
+		t.Fatal("no listener")
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	var body string
+	for {
+		resp, err := http.Get("http://" + addr + "/sandbox")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = string(b)
+			if resp.StatusCode == 200 && strings.Contains(body, "bedroom") {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /sandbox never showed the catalogue: %v %s\n%s", err, body, stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "incidentbot-sandbox.db")); err != nil {
+		t.Errorf("sandbox database: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "incidentbot.db")); err == nil {
+		t.Errorf("the sandbox wrote the real database file")
+	}
+	if !strings.Contains(stdout.String(), "/sandbox") {
+		t.Errorf("serve --sandbox did not print the URL: %q", stdout.String())
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("exit %d:\n%s", code, stderr.String())
 	}
 }
