@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +21,8 @@ import (
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
 	"github.com/incidentbot/incidentbot/incident/desk"
+	"github.com/incidentbot/incidentbot/review"
+	"github.com/incidentbot/incidentbot/review/reviewstore"
 )
 
 // SlackAPI is the subset of *slack.Client the bot calls.
@@ -60,6 +63,9 @@ type Options struct {
 	HTTPClient *http.Client
 	// Wake is called after new jobs were enqueued (the runner's Wake).
 	Wake func()
+	// Renderer drafts and renders post-incident reviews; nil uses the
+	// embedded templates (review.Default).
+	Renderer *review.Renderer
 }
 
 // Bot is the Slack adapter.
@@ -75,6 +81,10 @@ type Bot struct {
 
 	botUserID atomic.Value // string
 	connected atomic.Bool
+
+	reviews *reviewstore.Store
+	rd      *review.Renderer
+	names   sync.Map // user ID → display name, for reviews
 }
 
 // New returns a Bot.
@@ -91,7 +101,15 @@ func New(api SlackAPI, d *desk.Desk, store Store, opts Options) *Bot {
 	if opts.Wake == nil {
 		opts.Wake = func() {}
 	}
-	b := &Bot{api: api, desk: d, store: store, cat: d.Catalogue(), log: opts.Logger, now: opts.Now, opts: opts, http: opts.HTTPClient}
+	if opts.Renderer == nil {
+		rd, err := review.Default()
+		if err != nil {
+			panic(fmt.Sprintf("bot: the embedded review templates do not load: %v", err))
+		}
+		opts.Renderer = rd
+	}
+	b := &Bot{api: api, desk: d, store: store, cat: d.Catalogue(), log: opts.Logger, now: opts.Now, opts: opts, http: opts.HTTPClient,
+		reviews: reviewstore.New(store), rd: opts.Renderer}
 	b.botUserID.Store("")
 	return b
 }

@@ -36,9 +36,7 @@ func TestDeclarePriceCommandResolve(t *testing.T) {
 	if strings.Contains(string(pins[0].Blocks), "<!channel>") || strings.Contains(pins[0].Text, "<!channel>") {
 		t.Errorf("user text reached Slack unescaped: %s", pins[0].Text)
 	}
-	if len(fs.Bookmarks(ch.ID)) != 1 {
-		t.Errorf("runbook bookmark missing")
-	}
+	e.waitFor("runbook bookmark", func() bool { return len(fs.Bookmarks(ch.ID)) == 1 })
 	if !strings.Contains(fs.Topic(ch.ID), "bedroom") {
 		t.Errorf("topic = %q", fs.Topic(ch.ID))
 	}

@@ -206,7 +206,13 @@ func (e *env) stop() {
 	e.inst = nil
 }
 
-func (e *env) restart() { e.stop(); e.start() }
+// restart stops the bot, waits until the fake has seen its socket go (so
+// nothing is sent to a dead connection), and starts it again.
+func (e *env) restart() {
+	e.stop()
+	e.waitFor("old connection gone", func() bool { return e.fs.Connections() == 0 })
+	e.start()
+}
 
 func (e *env) ctx() context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

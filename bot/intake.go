@@ -236,8 +236,12 @@ func (b *Bot) intakeInteraction(ctx context.Context, req socketmode.Request, dat
 		}
 		n, _ := strconv.ParseInt(cb.View.PrivateMetadata, 10, 64)
 		if cb.View.CallbackID != ViewDeclare && cb.View.CallbackID != ViewNote && cb.View.CallbackID != ViewResolve {
-			// A review modal: stored for reviewInteraction.
-			return nil, b.persist(ctx, "inbox/"+req.EnvelopeID, 0, "interaction", req)
+			// A review modal: checked now so that problems show in the
+			// modal, then stored for reviewInteraction.
+			if errs := b.reviewValidate(ctx, cb); len(errs) > 0 {
+				return map[string]any{"response_action": "errors", "errors": errs}, nil
+			}
+			return nil, b.persist(ctx, "inbox/"+req.EnvelopeID, reviewViewIncident(cb), "interaction", req)
 		}
 		if cb.View.CallbackID != ViewDeclare && n == 0 {
 			return nil, nil

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -23,6 +24,8 @@ import (
 	"github.com/incidentbot/incidentbot/incident/desk"
 	"github.com/incidentbot/incidentbot/incident/httpapi"
 	"github.com/incidentbot/incidentbot/incident/pagerduty"
+	"github.com/incidentbot/incidentbot/review"
+	"github.com/incidentbot/incidentbot/review/site"
 	"github.com/incidentbot/incidentbot/templates"
 )
 
@@ -78,6 +81,9 @@ func (a *app) serve(args []string) int {
 		s.Slack.BotToken, s.Slack.AppToken = Secret(workspace.BotToken()), Secret(workspace.AppToken())
 		s.Slack.AnnounceChannel = sandbox.AnnounceChannel
 		s.PagerDuty = PagerDutySettings{}
+		if s.HTTP.PublicURL == defaultPublicURL {
+			s.HTTP.PublicURL = sandbox.LocalBaseURL(ln.Addr().String())
+		}
 	}
 	log.Info("incidentbot starting", "version", ver, "commit", rev, "sandbox", *sandboxMode, "settings", s)
 
@@ -93,7 +99,12 @@ func (a *app) serve(args []string) int {
 		}
 	}()
 
-	w := wire(s, store, log, ver)
+	w, err := wire(s, store, log, ver)
+	if err != nil {
+		ln.Close()
+		fmt.Fprintln(a.stderr, err)
+		return 1
+	}
 	mux := http.NewServeMux()
 	w.routes(mux)
 	if workspace != nil {
@@ -129,6 +140,7 @@ func (a *app) serve(args []string) int {
 const (
 	defaultStoragePath = "incidentbot.db"
 	sandboxStoragePath = "incidentbot-sandbox.db"
+	defaultPublicURL   = "http://localhost:8080"
 )
 
 // serveHTTP serves h on ln until ctx is done, then shuts down gracefully.
@@ -173,7 +185,7 @@ type wired struct {
 // wire assembles the bot from settings: the store is the source of truth,
 // the desk applies operations and plans effects, the runner carries them
 // out through the Slack and PagerDuty adapters and the duties.
-func wire(s Settings, store *boltstore.Store, log *slog.Logger, version string) wired {
+func wire(s Settings, store *boltstore.Store, log *slog.Logger, version string) (wired, error) {
 	cat := s.Catalogue
 	loc := cat.WorkingHours.Location
 	effects := []string{"slack"}
@@ -186,7 +198,11 @@ func wire(s Settings, store *boltstore.Store, log *slog.Logger, version string) 
 	})
 	runner := desk.NewRunner(store, desk.RunnerOptions{Logger: log, Classify: bot.Classify})
 	api := slack.New(s.Slack.BotToken.Reveal(), slack.OptionAPIURL(s.Slack.APIURL), slack.OptionAppLevelToken(s.Slack.AppToken.Reveal()))
-	b := bot.New(api, d, store, bot.Options{Logger: log, AnnounceChannel: s.Slack.AnnounceChannel, PublicURL: s.HTTP.PublicURL, Wake: runner.Wake})
+	rd, err := review.NewRenderer(review.Options{TemplatesDir: s.Review.TemplatesDir, Location: loc})
+	if err != nil {
+		return wired{}, fmt.Errorf("review.templates_dir: %w", err)
+	}
+	b := bot.New(api, d, store, bot.Options{Logger: log, AnnounceChannel: s.Slack.AnnounceChannel, PublicURL: s.HTTP.PublicURL, Wake: runner.Wake, Renderer: rd})
 	b.Register(runner)
 
 	finder := desk.OnCallFinder(desk.RotationFinder{Location: loc})
@@ -200,6 +216,16 @@ func wire(s Settings, store *boltstore.Store, log *slog.Logger, version string) 
 	}
 	(&desk.Duties{Desk: d, OnCall: finder, Enqueue: store.Enqueue}).Register(runner)
 
+	rs := b.Reviews() // one writer of reviews per database: the bot's
+	reviewSite, err := site.New(site.Options{Reviews: rs, Renderer: rd, Logger: log, Now: d.Now,
+		SecureCookie: strings.HasPrefix(s.HTTP.PublicURL, "https://")})
+	if err != nil {
+		return wired{}, fmt.Errorf("review site: %w", err)
+	}
+	var serviceNames []string
+	for _, svc := range cat.Services {
+		serviceNames = append(serviceNames, svc.Name)
+	}
 	routes := func(mux *http.ServeMux) {
 		api := httpapi.New(httpapi.Options{
 			Desk: d, Store: store, APIToken: s.HTTP.APIToken.Reveal(), Logger: log, Version: version,
@@ -212,6 +238,14 @@ func wire(s Settings, store *boltstore.Store, log *slog.Logger, version string) 
 		})
 		api.Routes(mux)
 		m := api.Metrics()
+		reviewSite.Routes(mux)
+		mux.Handle(site.RouteStats, m.Instrument(site.RouteStats, site.StatsHandler(site.StatsOptions{
+			Measure: func(ctx context.Context, p time.Duration, svc string) (review.Measures, error) {
+				return rs.Measures(ctx, d, d.Policy(), p, svc, d.Now())
+			},
+			Authorize: site.BearerAuthorizer(s.HTTP.APIToken.Reveal()),
+			Currency:  cat.Currency, Services: serviceNames, Logger: log,
+		})))
 		mux.Handle("POST "+alertmanager.Path, m.Instrument(alertmanager.Path, alertmanager.Handler(d, alertmanager.Options{
 			BearerToken: s.Alertmanager.BearerToken.Reveal(), ServiceLabel: s.Alertmanager.ServiceLabel,
 			AutoResolve: s.Alertmanager.AutoResolve, Logger: log,
@@ -224,5 +258,5 @@ func wire(s Settings, store *boltstore.Store, log *slog.Logger, version string) 
 			mux.Handle("POST "+pagerduty.WebhookPath, m.Instrument(pagerduty.WebhookPath, pagerduty.WebhookHandler(d, store, o)))
 		}
 	}
-	return wired{desk: d, runner: runner, bot: b, socket: socketmode.New(api), routes: routes}
+	return wired{desk: d, runner: runner, bot: b, socket: socketmode.New(api), routes: routes}, nil
 }

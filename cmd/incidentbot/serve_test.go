@@ -98,6 +98,16 @@ func TestServeRunsTheBotAgainstSlack(t *testing.T) {
 		t.Errorf("API: %d %s", code, body)
 	}
 
+	if code, body := get("/reviews/", ""); code != 200 || !strings.Contains(body, "<html") {
+		t.Errorf("review site: %d %.200s", code, body)
+	}
+	if code, _ := get("/api/stats", ""); code != 401 {
+		t.Errorf("stats without a token: %d", code)
+	}
+	if code, body := get("/api/stats?period=30d", "api-secret"); code != 200 || !strings.Contains(body, "{") {
+		t.Errorf("stats: %d %s", code, body)
+	}
+
 	// An Alertmanager notification for a service outside the catalogue opens a second, unmapped incident with its channel.
 	payload := `{"version":"4","groupKey":"{}:{alertname=\"BedsDown\"}","status":"firing","receiver":"incidentbot",
 		"groupLabels":{"alertname":"BedsDown"},"commonLabels":{"alertname":"BedsDown","service":"search"},

@@ -1,0 +1,382 @@
+// Package reviewstore keeps post-incident reviews, their improvement actions
+// and their readers in the bot's key-value store (the adapter-state buckets
+// of boltstore), and computes the measures from them. Every write is one
+// durable Put; reads decode fresh copies.
+//
+// Layout:
+//
+//	reviews        incident number → Record (a review.Review in JSON, plus the
+//	               preview token and the idempotency keys applied)
+//	actions        action ID ("42-1") → review.Action, a mirror of the actions
+//	               held by the reviews, written before the review itself
+//	review_readers "<number>/<reader>" → RFC 3339 time of the first read
+//
+// The reviews bucket is the source of truth for reviews and actions;
+// readers live in their own bucket so that counting a reader never races
+// with an edit of the review.
+package reviewstore
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/incidentbot/incidentbot/incident"
+	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/review"
+)
+
+// Bucket names.
+const (
+	BucketReviews = "reviews"
+	BucketActions = "actions"
+	BucketReaders = "review_readers"
+)
+
+// KV is the key-value part of storage; *boltstore.Store satisfies it.
+type KV interface {
+	Put(ctx context.Context, bucket, key string, value []byte) error
+	GetKV(ctx context.Context, bucket, key string) ([]byte, bool, error)
+	Scan(ctx context.Context, bucket, prefix string, fn func(key string, value []byte) error) error
+}
+
+// Record is a stored review: the review itself, with what only the server
+// needs. Its JSON is a review.Review's with two more fields.
+type Record struct {
+	review.Review
+	// PreviewToken lets whoever holds the preview link read the review
+	// before it is published (and a private review at all). It is random,
+	// made when the record is first saved.
+	PreviewToken string `json:"preview_token,omitempty"`
+	// Applied are the idempotency keys (job IDs) of the operations already
+	// applied to the record, newest last, so that a retried job changes
+	// nothing twice.
+	Applied []string `json:"applied,omitempty"`
+}
+
+// maxApplied bounds Applied: retries come soon after the first attempt.
+const maxApplied = 200
+
+// HasApplied reports whether the operation with idempotency key k was
+// applied.
+func (r *Record) HasApplied(k string) bool {
+	if k == "" {
+		return false
+	}
+	for _, a := range r.Applied {
+		if a == k {
+			return true
+		}
+	}
+	return false
+}
+
+// MarkApplied records that the operation with key k was applied.
+func (r *Record) MarkApplied(k string) {
+	if k == "" || r.HasApplied(k) {
+		return
+	}
+	r.Applied = append(r.Applied, k)
+	if len(r.Applied) > maxApplied {
+		r.Applied = append([]string(nil), r.Applied[len(r.Applied)-maxApplied:]...)
+	}
+}
+
+// Store keeps reviews. It is safe for concurrent use; use one Store per
+// database so that Update serialises the writers of a review.
+type Store struct {
+	kv KV
+	mu sync.Mutex
+}
+
+// New returns a Store over kv.
+func New(kv KV) *Store { return &Store{kv: kv} }
+
+func key(n int64) string { return strconv.FormatInt(n, 10) }
+
+// Record returns the stored record of incident n's review, with its readers.
+func (s *Store) Record(ctx context.Context, n int64) (*Record, bool, error) {
+	rec, ok, err := s.load(ctx, n)
+	if err != nil || !ok {
+		return nil, ok, err
+	}
+	readers, err := s.readers(ctx, key(n)+"/")
+	if err != nil {
+		return nil, false, err
+	}
+	rec.Readers = readers[n]
+	return rec, true, nil
+}
+
+func (s *Store) load(ctx context.Context, n int64) (*Record, bool, error) {
+	raw, ok, err := s.kv.GetKV(ctx, BucketReviews, key(n))
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	var rec Record
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		return nil, false, fmt.Errorf("reviewstore: review %d: %w", n, err)
+	}
+	return &rec, true, nil
+}
+
+// ErrNoChange, returned by an Update function, leaves the record as it was.
+var ErrNoChange = fmt.Errorf("reviewstore: no change")
+
+// Update applies fn to incident n's record (a zero record with Number set
+// when there is none: exists is false) and saves it, unless fn fails or
+// returns ErrNoChange. Updates of all reviews are serialised. The record fn
+// sees carries its readers; they are not saved with it.
+func (s *Store) Update(ctx context.Context, n int64, fn func(rec *Record, exists bool) error) (*Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec, ok, err := s.Record(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		rec = &Record{Review: review.Review{Number: n}}
+	}
+	if err := fn(rec, ok); err != nil {
+		if err == ErrNoChange {
+			return rec, nil
+		}
+		return nil, err
+	}
+	if rec.Number != n {
+		return nil, fmt.Errorf("reviewstore: the record of incident %d says %d", n, rec.Number)
+	}
+	if rec.PreviewToken == "" {
+		if rec.PreviewToken, err = NewToken(); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.save(ctx, rec); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// save writes the actions mirror first, then the review: after a crash in
+// between, the mirror holds a superset, and the retried operation (which
+// finds the review unchanged) writes the same actions again.
+func (s *Store) save(ctx context.Context, rec *Record) error {
+	for _, a := range rec.Actions {
+		raw, err := json.Marshal(a)
+		if err != nil {
+			return err
+		}
+		if err := s.kv.Put(ctx, BucketActions, a.ID, raw); err != nil {
+			return err
+		}
+	}
+	c := *rec
+	c.Readers = nil // kept in their own bucket
+	raw, err := json.Marshal(&c)
+	if err != nil {
+		return err
+	}
+	return s.kv.Put(ctx, BucketReviews, key(rec.Number), raw)
+}
+
+// Records returns every stored record with its readers, by incident number.
+func (s *Store) Records(ctx context.Context) ([]*Record, error) {
+	var out []*Record
+	err := s.kv.Scan(ctx, BucketReviews, "", func(k string, v []byte) error {
+		var rec Record
+		if err := json.Unmarshal(v, &rec); err != nil {
+			return fmt.Errorf("reviewstore: review %s: %w", k, err)
+		}
+		out = append(out, &rec)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	readers, err := s.readers(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range out {
+		r.Readers = readers[r.Number]
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Number < out[j].Number })
+	return out, nil
+}
+
+// readers loads the readers under a key prefix, by review.
+func (s *Store) readers(ctx context.Context, prefix string) (map[int64]map[string]time.Time, error) {
+	out := map[int64]map[string]time.Time{}
+	err := s.kv.Scan(ctx, BucketReaders, prefix, func(k string, v []byte) error {
+		ns, reader, ok := strings.Cut(k, "/")
+		n, err := strconv.ParseInt(ns, 10, 64)
+		if !ok || err != nil || reader == "" {
+			return nil
+		}
+		at, _ := time.Parse(time.RFC3339Nano, string(v))
+		if out[n] == nil {
+			out[n] = map[string]time.Time{}
+		}
+		out[n][reader] = at
+		return nil
+	})
+	return out, err
+}
+
+// --- what the review site needs (review/site.Reviews) ---------------------
+
+// Get returns incident n's review with its readers; ok is false when there
+// is none or it was never drafted (a record holding only actions).
+func (s *Store) Get(ctx context.Context, n int64) (*review.Review, bool, error) {
+	rec, ok, err := s.Record(ctx, n)
+	if err != nil || !ok || rec.Status == incident.ReviewNone {
+		return nil, false, err
+	}
+	r := rec.Review
+	return &r, true, nil
+}
+
+// List returns every drafted or published review with its readers.
+func (s *Store) List(ctx context.Context) ([]*review.Review, error) {
+	recs, err := s.Records(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*review.Review, 0, len(recs))
+	for _, rec := range recs {
+		if rec.Status != incident.ReviewNone {
+			r := rec.Review
+			out = append(out, &r)
+		}
+	}
+	return out, nil
+}
+
+// Read records a reader of review n at the given time, durably, once per
+// reader: their first read is kept.
+func (s *Store) Read(ctx context.Context, n int64, reader string, at time.Time) error {
+	if reader == "" || strings.ContainsAny(reader, "/\x00") {
+		return incident.Errorf(incident.EINVALID, "a reader ID is required and may not contain / or NUL")
+	}
+	k := key(n) + "/" + reader
+	if _, ok, err := s.kv.GetKV(ctx, BucketReaders, k); err != nil || ok {
+		return err
+	}
+	return s.kv.Put(ctx, BucketReaders, k, []byte(at.UTC().Format(time.RFC3339Nano)))
+}
+
+// CheckPreview reports whether token is review n's preview token.
+func (s *Store) CheckPreview(ctx context.Context, n int64, token string) (bool, error) {
+	if token == "" {
+		return false, nil
+	}
+	rec, ok, err := s.load(ctx, n)
+	if err != nil || !ok || rec.PreviewToken == "" {
+		return false, err
+	}
+	return subtle.ConstantTimeCompare([]byte(token), []byte(rec.PreviewToken)) == 1, nil
+}
+
+// --- actions and measures -------------------------------------------------
+
+// Actions returns every improvement action of every review, with the
+// review it belongs to, oldest first.
+func (s *Store) Actions(ctx context.Context) ([]review.Action, error) {
+	recs, err := s.Records(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return actionsOf(recs), nil
+}
+
+func actionsOf(recs []*Record) []review.Action {
+	var out []review.Action
+	for _, r := range recs {
+		out = append(out, r.Actions...)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.Before(out[j].CreatedAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+// Incidents lists incidents; *desk.Desk and *boltstore.Store satisfy it.
+type Incidents interface {
+	List(ctx context.Context, f boltstore.Filter) ([]*incident.Incident, error)
+}
+
+// Measures computes review.Stats over every incident, action and review,
+// for the period ending at now (period ≤ 0: all time) and one service ("":
+// all).
+func (s *Store) Measures(ctx context.Context, incs Incidents, p incident.Policy, period time.Duration, service string, now time.Time) (review.Measures, error) {
+	// Only incidents that started within the period are measured (and
+	// their state computed); actions carry their service themselves.
+	f := boltstore.Filter{}
+	if period > 0 {
+		f.Since = now.Add(-period)
+	}
+	list, err := incs.List(ctx, f)
+	if err != nil {
+		return review.Measures{}, err
+	}
+	in := make([]review.StatsInput, 0, len(list))
+	for _, inc := range list {
+		in = append(in, review.StatsInput{Incident: inc, State: inc.State(p, now)})
+	}
+	recs, err := s.Records(ctx)
+	if err != nil {
+		return review.Measures{}, err
+	}
+	reviews := make([]*review.Review, 0, len(recs))
+	for _, rec := range recs {
+		r := rec.Review
+		reviews = append(reviews, &r)
+	}
+	return review.Stats(in, actionsOf(recs), reviews, period, service, now), nil
+}
+
+// ParsePeriod reads a measuring period as people type it: "30d", "7d",
+// "90d", "2w", "12h", or "all" (0: everything).
+func ParsePeriod(s string) (time.Duration, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "all" {
+		return 0, nil
+	}
+	bad := incident.Errorf(incident.EINVALID, "A period is a number of days, weeks or hours, like `30d`, `2w` or `12h`, or `all`.")
+	if len(s) < 2 {
+		return 0, bad
+	}
+	n, err := strconv.Atoi(s[:len(s)-1])
+	if err != nil || n <= 0 || n > 3660 {
+		return 0, bad
+	}
+	switch s[len(s)-1] {
+	case 'd':
+		return time.Duration(n) * 24 * time.Hour, nil
+	case 'w':
+		return time.Duration(n) * 7 * 24 * time.Hour, nil
+	case 'h':
+		return time.Duration(n) * time.Hour, nil
+	}
+	return 0, bad
+}
+
+// NewToken returns a random, unguessable token (128 bits, hex).
+func NewToken() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("reviewstore: random token: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}

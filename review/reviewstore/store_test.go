@@ -1,0 +1,224 @@
+package reviewstore_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/incidentbot/incidentbot/incident"
+	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/review"
+	"github.com/incidentbot/incidentbot/review/reviewstore"
+)
+
+var t0 = time.Date(2026, 11, 17, 12, 0, 0, 0, time.UTC)
+
+func open(t *testing.T, path string) *boltstore.Store {
+	t.Helper()
+	st, err := boltstore.Open(path, boltstore.Options{Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func TestRecordsActionsReadersDurable(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "db")
+	st := open(t, path)
+	rs := reviewstore.New(st)
+
+	if _, ok, err := rs.Get(ctx, 1); ok || err != nil {
+		t.Fatalf("empty store: %v %v", ok, err)
+	}
+	// A record holding only an action is not a review yet.
+	rec, err := rs.Update(ctx, 1, func(rec *reviewstore.Record, exists bool) error {
+		if exists {
+			t.Error("exists on first update")
+		}
+		rec.Title, rec.Service = "Checkout", "bedroom"
+		_, err := rec.AddAction("Alert on queue depth", "U1", t0)
+		return err
+	})
+	if err != nil || rec.PreviewToken == "" || len(rec.PreviewToken) != 32 {
+		t.Fatalf("update: %v token %q", err, rec.PreviewToken)
+	}
+	if _, ok, _ := rs.Get(ctx, 1); ok {
+		t.Error("a record without a draft is served as a review")
+	}
+	if list, _ := rs.List(ctx); len(list) != 0 {
+		t.Errorf("list = %d", len(list))
+	}
+	raw, ok, _ := st.GetKV(ctx, reviewstore.BucketActions, "1-1")
+	var a review.Action
+	if !ok || json.Unmarshal(raw, &a) != nil || a.Text != "Alert on queue depth" {
+		t.Errorf("actions mirror: %s", raw)
+	}
+	// The stored JSON is a review.Review.
+	raw, _, _ = st.GetKV(ctx, reviewstore.BucketReviews, "1")
+	var plain review.Review
+	if err := json.Unmarshal(raw, &plain); err != nil || plain.Title != "Checkout" || len(plain.Actions) != 1 {
+		t.Errorf("stored JSON is not a review: %v %s", err, raw)
+	}
+
+	token := rec.PreviewToken
+	_, err = rs.Update(ctx, 1, func(rec *reviewstore.Record, exists bool) error {
+		rec.Status, rec.DraftedAt = incident.ReviewDrafted, t0
+		return rec.Publish(t0)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []string{"r1", "r2", "r1"} {
+		if err := rs.Read(ctx, 1, r, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rs.Read(ctx, 1, "bad/reader", t0); err == nil {
+		t.Error("a reader ID with / accepted")
+	}
+	// Failing and no-change updates change nothing.
+	boom := errors.New("boom")
+	if _, err := rs.Update(ctx, 1, func(rec *reviewstore.Record, _ bool) error { rec.Title = "x"; return boom }); err != boom {
+		t.Errorf("err = %v", err)
+	}
+	if _, err := rs.Update(ctx, 1, func(rec *reviewstore.Record, _ bool) error { rec.Title = "x"; return reviewstore.ErrNoChange }); err != nil {
+		t.Error(err)
+	}
+	st.Close()
+
+	st = open(t, path)
+	defer st.Close()
+	rs = reviewstore.New(st)
+	r, ok, err := rs.Get(ctx, 1)
+	if err != nil || !ok || !r.Published() || r.Title != "Checkout" || r.ReaderCount() != 2 {
+		t.Fatalf("after reopening: %v %v %+v", err, ok, r)
+	}
+	if ok, _ := rs.CheckPreview(ctx, 1, token); !ok {
+		t.Error("preview token lost")
+	}
+	for _, bad := range []string{"", "x", token[:31]} {
+		if ok, _ := rs.CheckPreview(ctx, 1, bad); ok {
+			t.Errorf("token %q accepted", bad)
+		}
+	}
+	acts, err := rs.Actions(ctx)
+	if err != nil || len(acts) != 1 {
+		t.Errorf("actions = %v %v", acts, err)
+	}
+	// Reads return copies.
+	r.Title = "changed"
+	r2, _, _ := rs.Get(ctx, 1)
+	if r2.Title != "Checkout" {
+		t.Error("Get returned shared state")
+	}
+}
+
+// Concurrent updates of one review are serialised: none is lost.
+func TestConcurrentUpdates(t *testing.T) {
+	ctx := context.Background()
+	st := open(t, filepath.Join(t.TempDir(), "db"))
+	defer st.Close()
+	rs := reviewstore.New(st)
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := rs.Update(ctx, 3, func(rec *reviewstore.Record, _ bool) error {
+				_, err := rec.AddAction("an action", "U1", t0)
+				return err
+			}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	rec, _, _ := rs.Record(ctx, 3)
+	if len(rec.Actions) != 20 || rec.Actions[19].ID != "3-20" {
+		t.Errorf("actions = %d", len(rec.Actions))
+	}
+}
+
+func TestApplied(t *testing.T) {
+	var r reviewstore.Record
+	for i := 0; i < 250; i++ {
+		r.MarkApplied(time.Duration(i).String())
+	}
+	if len(r.Applied) != 200 || r.HasApplied("0s") || !r.HasApplied("249ns") || r.HasApplied("") {
+		t.Errorf("applied: %d", len(r.Applied))
+	}
+}
+
+func TestParsePeriod(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		"30d": 30 * 24 * time.Hour, "7D": 7 * 24 * time.Hour, "2w": 14 * 24 * time.Hour, "12h": 12 * time.Hour, "all": 0,
+	} {
+		if got, err := reviewstore.ParsePeriod(in); err != nil || got != want {
+			t.Errorf("ParsePeriod(%q) = %v, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "d", "0d", "-3d", "30", "30m", "abc", "99999d"} {
+		if _, err := reviewstore.ParsePeriod(in); err == nil {
+			t.Errorf("ParsePeriod(%q) accepted", in)
+		}
+	}
+}
+
+// fakeIncidents records the filter Measures asks for.
+type fakeIncidents struct {
+	list []*incident.Incident
+	got  boltstore.Filter
+}
+
+func (f *fakeIncidents) List(_ context.Context, fl boltstore.Filter) ([]*incident.Incident, error) {
+	f.got = fl
+	var out []*incident.Incident
+	for _, inc := range f.list {
+		if fl.Since.IsZero() || !inc.StartedAt.Before(fl.Since) {
+			out = append(out, inc)
+		}
+	}
+	return out, nil
+}
+
+// Measures reads only the period's incidents, and counts the actions and
+// readers of the stored reviews.
+func TestMeasures(t *testing.T) {
+	ctx := context.Background()
+	st := open(t, filepath.Join(t.TempDir(), "db"))
+	defer st.Close()
+	rs := reviewstore.New(st)
+	_, err := rs.Update(ctx, 1, func(rec *reviewstore.Record, _ bool) error {
+		rec.Title, rec.Service, rec.Team, rec.Status = "T", "bedroom", "bedroom-team", incident.ReviewDrafted
+		a, _ := rec.AddAction("one", "U1", t0.Add(-72*time.Hour))
+		rec.AddAction("two", "U2", t0.Add(-24*time.Hour))
+		if err := rec.CompleteAction(a.ID, t0.Add(-12*time.Hour)); err != nil {
+			return err
+		}
+		return rec.Publish(t0.Add(-time.Hour))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = rs.Read(ctx, 1, "r1", t0)
+	_ = rs.Read(ctx, 1, "r2", t0)
+	incs := &fakeIncidents{}
+	m, err := rs.Measures(ctx, incs, incident.Policy{}, 7*24*time.Hour, "", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !incs.got.Since.Equal(t0.Add(-7 * 24 * time.Hour)) {
+		t.Errorf("filter since %v", incs.got.Since)
+	}
+	if m.ActionsDefined != 2 || m.ActionsDone != 1 || m.ActionsOpen != 1 || m.MedianActionLeadTime != 60*time.Hour || m.UniqueReaders != 2 || len(m.Reviews) != 1 {
+		t.Errorf("measures: %+v", m)
+	}
+	if _, err := rs.Measures(ctx, incs, incident.Policy{}, 0, "", t0); err != nil || !incs.got.Since.IsZero() {
+		t.Errorf("all time: since %v, %v", incs.got.Since, err)
+	}
+}

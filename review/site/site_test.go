@@ -1,0 +1,386 @@
+package site_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/incidentbot/incidentbot/incident"
+	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/httpapi"
+	"github.com/incidentbot/incidentbot/review"
+	"github.com/incidentbot/incidentbot/review/reviewstore"
+	"github.com/incidentbot/incidentbot/review/site"
+)
+
+var t0 = time.Date(2026, 11, 17, 12, 0, 0, 0, time.UTC)
+
+// fixture is a review site over a real store holding four reviews:
+// 1 published (bedroom), 2 published (appointments), 3 a draft, 4 a
+// published security incident.
+type fixture struct {
+	t      *testing.T
+	path   string
+	store  *boltstore.Store
+	rs     *reviewstore.Store
+	srv    *httptest.Server
+	tokens map[int64]string
+}
+
+func seed(t *testing.T, rs *reviewstore.Store, n int64, title, svc, team string, published, private bool, sections map[review.SectionID]string) string {
+	t.Helper()
+	rec, err := rs.Update(context.Background(), n, func(rec *reviewstore.Record, _ bool) error {
+		rec.Title, rec.Service, rec.Team, rec.Class = title, svc, team, incident.Major
+		rec.StartedAt, rec.DraftedAt, rec.Status, rec.Private = t0.Add(-time.Hour), t0, incident.ReviewDrafted, private
+		rec.Sections = map[review.SectionID]string{review.SectionSummary: "The summary of " + title + "."}
+		for k, v := range sections {
+			rec.Sections[k] = v
+		}
+		if published {
+			return rec.Publish(t0.Add(time.Duration(n) * time.Minute))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec.PreviewToken
+}
+
+func newFixture(t *testing.T, sections map[review.SectionID]string) *fixture {
+	t.Helper()
+	f := &fixture{t: t, path: filepath.Join(t.TempDir(), "db"), tokens: map[int64]string{}}
+	f.open()
+	f.tokens[1] = seed(t, f.rs, 1, "Checkout fails for beds", "bedroom", "bedroom-team", true, false, sections)
+	f.tokens[2] = seed(t, f.rs, 2, "Booking emails late", "appointments", "appointments-team", true, false, nil)
+	f.tokens[3] = seed(t, f.rs, 3, "Draft only", "bedroom", "bedroom-team", false, false, nil)
+	f.tokens[4] = seed(t, f.rs, 4, "Card data in logs", "bedroom", "bedroom-team", true, true, nil)
+	t.Cleanup(f.close)
+	return f
+}
+
+func (f *fixture) open() {
+	st, err := boltstore.Open(f.path, boltstore.Options{Now: func() time.Time { return t0 }})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.store, f.rs = st, reviewstore.New(st)
+	s, err := site.New(site.Options{Reviews: f.rs, Now: func() time.Time { return t0 }})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	s.Routes(mux)
+	f.srv = httptest.NewServer(mux)
+}
+
+func (f *fixture) close() {
+	if f.srv != nil {
+		f.srv.Close()
+		f.store.Close()
+		f.srv = nil
+	}
+}
+
+func (f *fixture) reopen() { f.close(); f.open() }
+
+func client() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+func (f *fixture) do(c *http.Client, method, path string) (*http.Response, string) {
+	f.t.Helper()
+	req, _ := http.NewRequest(method, f.srv.URL+path, nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func TestIndexListsPublishedPublicReviews(t *testing.T) {
+	f := newFixture(t, nil)
+	c := client()
+	resp, body := f.do(c, "GET", "/reviews/")
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("index: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	for _, want := range []string{"Checkout fails for beds", "Booking emails late"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("index lacks %q", want)
+		}
+	}
+	for _, not := range []string{"Draft only", "Card data"} {
+		if strings.Contains(body, not) {
+			t.Errorf("index lists %q", not)
+		}
+	}
+	if strings.Index(body, "Booking emails late") > strings.Index(body, "Checkout fails for beds") {
+		t.Errorf("index is not newest first")
+	}
+	_, body = f.do(c, "GET", "/reviews/?service=appointments")
+	if strings.Contains(body, "Checkout fails") || !strings.Contains(body, "Booking emails late") {
+		t.Errorf("service filter:\n%s", body)
+	}
+	_, body = f.do(c, "GET", "/reviews/?team=bedroom-team")
+	if !strings.Contains(body, "Checkout fails") || strings.Contains(body, "Booking emails late") {
+		t.Errorf("team filter")
+	}
+	_, body = f.do(c, "GET", "/reviews/?service=%3Cscript%3E")
+	if strings.Contains(body, "<script>") {
+		t.Errorf("filter value reflected unescaped")
+	}
+	resp, _ = f.do(c, "GET", "/reviews")
+	if resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != "/reviews/" {
+		t.Errorf("/reviews: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+func TestPageVisibilityAndHeaders(t *testing.T) {
+	f := newFixture(t, nil)
+	c := client()
+	rd, _ := review.Default()
+	resp, body := f.do(c, "GET", "/reviews/1")
+	if resp.StatusCode != 200 || !strings.Contains(body, "The summary of Checkout fails for beds.") {
+		t.Fatalf("page: %d\n%s", resp.StatusCode, body)
+	}
+	h := resp.Header
+	if h.Get("Content-Security-Policy") != rd.ContentSecurityPolicy() || h.Get("X-Content-Type-Options") != "nosniff" || h.Get("X-Frame-Options") != "DENY" {
+		t.Errorf("headers: %v", h)
+	}
+	for _, tc := range []struct {
+		path string
+		want int
+	}{
+		{"/reviews/3", 404}, {"/reviews/3?preview=nope", 404}, {"/reviews/3?preview=" + f.tokens[1], 404},
+		{"/reviews/3?preview=" + f.tokens[3], 200}, {"/reviews/3.md?preview=" + f.tokens[3], 200},
+		{"/reviews/4", 404}, {"/reviews/4.md", 404}, {"/reviews/4?preview=" + f.tokens[4], 200},
+		{"/reviews/99", 404}, {"/reviews/abc", 404}, {"/reviews/01", 404}, {"/reviews/-1", 404}, {"/reviews/0", 404},
+		{"/reviews/1.txt", 404}, {"/reviews/1/extra", 404}, {"/reviews/1.md", 200}, {"/reviews/2", 200},
+	} {
+		resp, body := f.do(c, "GET", tc.path)
+		if resp.StatusCode != tc.want {
+			t.Errorf("GET %s = %d, want %d", tc.path, resp.StatusCode, tc.want)
+		}
+		if tc.want == 404 {
+			if !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") || !strings.Contains(body, `"error"`) {
+				t.Errorf("GET %s: 404 body %q", tc.path, body)
+			}
+			if strings.Contains(body, "Draft only") || strings.Contains(body, "Card data") {
+				t.Errorf("GET %s leaks", tc.path)
+			}
+		}
+	}
+	resp, body = f.do(c, "GET", "/reviews/3?preview="+f.tokens[3])
+	if resp.Header.Get("Cache-Control") != "no-store" || !strings.Contains(body, "Draft: not yet published") {
+		t.Errorf("preview: %q", resp.Header.Get("Cache-Control"))
+	}
+	resp, _ = f.do(c, "POST", "/reviews/1")
+	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" {
+		t.Errorf("POST: %d", resp.StatusCode)
+	}
+	resp, md := f.do(c, "GET", "/reviews/1.md")
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/markdown") || !strings.HasPrefix(md, "# Incident 1: Checkout fails for beds") {
+		t.Errorf("markdown: %s\n%s", resp.Header.Get("Content-Type"), md)
+	}
+}
+
+// Readers are counted once each, durably, by an anonymous cookie; previews
+// of drafts and HEAD requests do not count.
+func TestUniqueReaders(t *testing.T) {
+	f := newFixture(t, nil)
+	alice, bob := client(), client()
+	resp, _ := f.do(alice, "GET", "/reviews/1")
+	var ck *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == site.ReaderCookie {
+			ck = c
+		}
+	}
+	if ck == nil || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Path != "/reviews/" || len(ck.Value) != 32 {
+		t.Fatalf("reader cookie: %+v", ck)
+	}
+	_, body := f.do(alice, "GET", "/reviews/1")
+	if !strings.Contains(body, "1 reader<") {
+		t.Errorf("the same reader counted twice:\n%s", body)
+	}
+	f.do(alice, "GET", "/reviews/1.md")
+	f.do(bob, "HEAD", "/reviews/1")
+	f.do(bob, "GET", "/reviews/3?preview="+f.tokens[3])
+	_, body = f.do(bob, "GET", "/reviews/1")
+	if !strings.Contains(body, "2 readers") {
+		t.Errorf("second reader not counted:\n%s", body)
+	}
+	// A forged cookie is replaced, not trusted as is.
+	forged := client()
+	req, _ := http.NewRequest("GET", f.srv.URL+"/reviews/2", nil)
+	req.AddCookie(&http.Cookie{Name: site.ReaderCookie, Value: "../../etc"})
+	resp, err := forged.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if len(resp.Cookies()) != 1 {
+		t.Errorf("forged cookie kept")
+	}
+	f.reopen()
+	for n, want := range map[int64]int{1: 2, 2: 1, 3: 0} {
+		r, _, _ := f.rs.Record(context.Background(), n)
+		if r.ReaderCount() != want {
+			t.Errorf("review %d: %d readers after reopening, want %d", n, r.ReaderCount(), want)
+		}
+	}
+	// The database never holds the cookie itself.
+	_ = f.store.Scan(context.Background(), reviewstore.BucketReaders, "", func(k string, _ []byte) error {
+		if strings.Contains(k, ck.Value) {
+			t.Errorf("cookie stored as is: %s", k)
+		}
+		return nil
+	})
+}
+
+// Review text is rendered without raw HTML and without javascript: links.
+func TestPageEscapesReviewText(t *testing.T) {
+	f := newFixture(t, map[review.SectionID]string{
+		review.SectionNarrative: "<script>alert(1)</script>\n\n[click](javascript:alert(1)) <img src=x onerror=alert(1)>",
+	})
+	_, body := f.do(client(), "GET", "/reviews/1")
+	for _, bad := range []string{"<script>alert", "javascript:", "onerror=alert"} {
+		if strings.Contains(body, bad) {
+			t.Errorf("page contains %q", bad)
+		}
+	}
+}
+
+func TestStatsHandler(t *testing.T) {
+	var gotPeriod time.Duration
+	var gotService string
+	h := site.StatsHandler(site.StatsOptions{
+		Measure: func(ctx context.Context, period time.Duration, service string) (review.Measures, error) {
+			gotPeriod, gotService = period, service
+			return review.Measures{
+				From: t0.Add(-period), To: t0, Service: service, Incidents: 2, Majors: 1, Minors: 1, Restored: 2,
+				MedianTimeToRestore: 30 * time.Minute, TotalLoss: incident.USD.Major(100_000),
+				LossByService:         []review.Loss{{Name: "bedroom", Loss: incident.USD.Major(100_000), Incidents: 2}},
+				EffectivenessMeasured: 1, LossAtTolerable: incident.USD.Major(336_000), Protected: incident.USD.Major(236_000), Effectiveness: 7024,
+				ActionsDone: 1, MedianActionLeadTime: 36 * time.Hour,
+				Reviews: []review.ReviewReaders{{Number: 1, Title: "T", Readers: 3}}, ReviewReaders: 3, UniqueReaders: 3,
+			}, nil
+		},
+		Authorize: site.BearerAuthorizer("tok"),
+		Services:  []string{"bedroom", "appointments"},
+	})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	get := func(path, token, method string) (int, map[string]any) {
+		req, _ := http.NewRequest(method, srv.URL+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	if code, _ := get("/api/stats", "", "GET"); code != 401 {
+		t.Errorf("no token: %d", code)
+	}
+	if code, _ := get("/api/stats", "wrong", "GET"); code != 401 {
+		t.Errorf("wrong token: %d", code)
+	}
+	code, m := get("/api/stats", "tok", "GET")
+	if code != 200 || m["period"] != "30d" || m["majors"] != float64(1) || gotPeriod != site.DefaultPeriod {
+		t.Errorf("default: %d %v", code, m)
+	}
+	eff, _ := m["effectiveness"].(map[string]any)
+	if eff["percent"] != float64(70) {
+		t.Errorf("effectiveness: %v", m["effectiveness"])
+	}
+	acts, _ := m["actions"].(map[string]any)
+	if acts["median_lead_time_days"] != 1.5 {
+		t.Errorf("actions: %v", acts)
+	}
+	code, m = get("/api/stats?period=7d&service=BEDROOM", "tok", "GET")
+	if code != 200 || gotService != "bedroom" || gotPeriod != 7*24*time.Hour || m["period"] != "7d" {
+		t.Errorf("filtered: %d %v %q", code, m, gotService)
+	}
+	if code, m := get("/api/stats?period=soon", "tok", "GET"); code != 400 || m["error"] == nil {
+		t.Errorf("bad period: %d %v", code, m)
+	}
+	if code, _ := get("/api/stats?service=nosuch", "tok", "GET"); code != 404 {
+		t.Errorf("unknown service: %d", code)
+	}
+	if code, _ := get("/api/stats", "tok", "POST"); code != 405 {
+		t.Errorf("POST: %d", code)
+	}
+	disabled := httptest.NewServer(site.StatsHandler(site.StatsOptions{Authorize: site.BearerAuthorizer("")}))
+	defer disabled.Close()
+	resp, err := http.Get(disabled.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Errorf("disabled API: %d", resp.StatusCode)
+	}
+}
+
+// The site and /api/stats mount on the same mux as the HTTP API, as serve
+// wires them, without conflicting patterns.
+func TestRoutesCoexistWithAPI(t *testing.T) {
+	f := newFixture(t, nil)
+	api := httpapi.New(httpapi.Options{APIToken: "tok"})
+	mux := http.NewServeMux()
+	api.Routes(mux)
+	s, err := site.New(site.Options{Reviews: f.rs, Metrics: api.Metrics()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Routes(mux)
+	mux.Handle("/api/stats", api.Metrics().Instrument(site.RouteStats, site.StatsHandler(site.StatsOptions{
+		Measure: func(context.Context, time.Duration, string) (review.Measures, error) {
+			return review.Measures{To: t0}, nil
+		},
+		Authorize: site.BearerAuthorizer("tok"),
+	})))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	for _, tc := range []struct {
+		method, path, token string
+		want                int
+	}{
+		{"GET", "/api/stats", "", 401}, {"GET", "/api/stats", "tok", 200}, {"POST", "/api/stats", "tok", 405},
+		{"GET", "/api/nothing", "tok", 404}, {"GET", "/reviews/", "", 200}, {"GET", "/reviews/1", "", 200},
+		{"GET", "/healthz", "", 200},
+	} {
+		req, _ := http.NewRequest(tc.method, srv.URL+tc.path, nil)
+		if tc.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s %s = %d, want %d", tc.method, tc.path, resp.StatusCode, tc.want)
+		}
+	}
+	if api.Metrics().Requests(site.RouteStats, 200) != 1 || api.Metrics().Requests(site.RouteReview, 200) != 1 {
+		t.Errorf("requests not counted")
+	}
+}
