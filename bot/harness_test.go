@@ -19,6 +19,7 @@ import (
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
 	"github.com/incidentbot/incidentbot/incident/desk"
+	"github.com/incidentbot/incidentbot/incident/incidenttest"
 )
 
 // People of the fake workspace.
@@ -60,47 +61,15 @@ var tuesdayNoon = time.Date(2026, 11, 17, 12, 0, 0, 0, time.UTC)
 
 func catalogue(t testing.TB) *incident.Catalogue {
 	t.Helper()
-	usd := incident.USD
-	loc, _ := time.LoadLocation("Europe/London")
-	wh, err := incident.ParseWorkingHours([]string{"mon", "tue", "wed", "thu", "fri"}, "09:00", "17:30", loc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rot := func(users ...string) incident.OnCall {
-		return incident.OnCall{Rotation: incident.Rotation{Users: users, HandoffDay: time.Monday, HandoffMinutes: 9 * 60}}
-	}
-	c := &incident.Catalogue{
-		Policy: incident.Policy{
-			Currency: usd,
-			Bands: incident.Bands{
-				{MaxHourlyExposure: usd.Major(7_000), Availability: 95_000},
-				{MaxHourlyExposure: usd.Major(250_000), Availability: 99_000},
-				{MaxHourlyExposure: usd.Major(800_000), Availability: 99_900},
-			},
-			Shares:       incident.DefaultShares,
-			Thresholds:   incident.Thresholds{High: usd.Major(100_000), Medium: usd.Major(10_000)},
-			Horizon:      time.Hour,
-			WorkingHours: wh,
-		},
-		Domains: []incident.Domain{{Name: "furniture", OnCall: rot(frank)}},
-		Teams: []incident.Team{
-			{Name: "platform-team", Domain: "furniture", Members: []string{grace}, OnCall: rot(grace)},
-			{Name: "appointments-team", Domain: "furniture", Members: []string{erin}, OnCall: rot(erin)},
-			{Name: "bedroom-team", Domain: "furniture", Members: []string{alice, bob}, OnCall: rot(alice)},
-		},
-		Services: []incident.Service{
-			{Name: "ecommerce-platform", Team: "platform-team", HourlyExposure: usd.Major(810_000)},
-			{Name: "appointments", Team: "appointments-team", HourlyExposure: usd.Major(6_000)},
-			{Name: "bedroom", Team: "bedroom-team", HourlyExposure: usd.Major(200_000), Runbook: "https://runbooks.example/bedroom"},
-		},
-		IncidentManagers:      []string{carol},
-		IncidentManagerOnCall: rot(carol),
-	}
-	c.Normalize()
-	if err := c.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	return c
+	c := incidenttest.Furniture()
+	incidenttest.Domain(c, "furniture").OnCall = incidenttest.Rotation(frank)
+	incidenttest.Staff(c, "platform-team", incidenttest.Rotation(grace), grace)
+	incidenttest.Staff(c, "appointments-team", incidenttest.Rotation(erin), erin)
+	incidenttest.Staff(c, "bedroom-team", incidenttest.Rotation(alice), alice, bob)
+	bedroom := incidenttest.Service(c, "bedroom")
+	bedroom.Runbook, bedroom.Peaks = "https://runbooks.example/bedroom", nil
+	c.IncidentManagers, c.IncidentManagerOnCall = []string{carol}, incidenttest.Rotation(carol)
+	return incidenttest.Valid(t, c)
 }
 
 func newFake(t testing.TB) *fakeslack.Server {

@@ -5,55 +5,18 @@ import (
 	"time"
 
 	"github.com/incidentbot/incidentbot/incident"
+	"github.com/incidentbot/incidentbot/incident/incidenttest"
 )
 
 // furniture is PRODUCT.md's worked example: a furniture retailer.
 func furniture(t *testing.T) *incident.Catalogue {
 	t.Helper()
-	usd := incident.USD
-	loc, err := time.LoadLocation("Europe/London")
-	if err != nil {
-		t.Fatal(err)
-	}
-	wh, err := incident.ParseWorkingHours([]string{"mon", "tue", "wed", "thu", "fri"}, "09:00", "17:30", loc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &incident.Catalogue{
-		Policy: incident.Policy{
-			Currency: usd,
-			Bands: incident.Bands{
-				{MaxHourlyExposure: usd.Major(7_000), Availability: 95_000},
-				{MaxHourlyExposure: usd.Major(250_000), Availability: 99_000},
-				{MaxHourlyExposure: usd.Major(800_000), Availability: 99_900},
-			},
-			Shares:       incident.DefaultShares,
-			Thresholds:   incident.Thresholds{High: usd.Major(100_000), Medium: usd.Major(10_000)},
-			Horizon:      time.Hour,
-			WorkingHours: wh,
-		},
-		Domains: []incident.Domain{{Name: "furniture", OnCall: incident.OnCall{Rotation: incident.Rotation{Users: []string{"UD1", "UD2"}, HandoffDay: time.Monday, HandoffMinutes: 9 * 60}}}},
-		Teams: []incident.Team{
-			{Name: "platform-team", Domain: "furniture", Members: []string{"UP1"}, OnCall: incident.OnCall{Rotation: incident.Rotation{Users: []string{"UP1", "UP2"}, HandoffDay: time.Monday, HandoffMinutes: 9 * 60}}},
-			{Name: "appointments-team", Domain: "furniture", Members: []string{"UA1"}, OnCall: incident.OnCall{Rotation: incident.Rotation{Users: []string{"UA1"}}}},
-			{Name: "bedroom-team", Domain: "furniture", Members: []string{"UB1"}, OnCall: incident.OnCall{Rotation: incident.Rotation{Users: []string{"UB1", "UB2", "UB3"}, HandoffDay: time.Monday, HandoffMinutes: 9 * 60}}},
-		},
-		Services: []incident.Service{
-			{Name: "ecommerce-platform", Team: "platform-team", HourlyExposure: usd.Major(810_000)},
-			{Name: "appointments", Team: "appointments-team", HourlyExposure: usd.Major(6_000)},
-			{Name: "bedroom", Team: "bedroom-team", HourlyExposure: usd.Major(200_000), Peaks: []incident.Peak{{
-				Name:           "Black Friday",
-				Start:          time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC),
-				End:            time.Date(2026, 11, 30, 23, 59, 59, 0, time.UTC),
-				HourlyExposure: usd.Major(900_000),
-			}}},
-		},
-	}
-	c.Normalize()
-	if err := c.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	return c
+	c := incidenttest.Furniture()
+	incidenttest.Domain(c, "furniture").OnCall = incidenttest.Rotation("UD1", "UD2")
+	incidenttest.Staff(c, "platform-team", incidenttest.Rotation("UP1", "UP2"), "UP1")
+	incidenttest.Staff(c, "appointments-team", incidenttest.Rotation("UA1"), "UA1")
+	incidenttest.Staff(c, "bedroom-team", incidenttest.Rotation("UB1", "UB2", "UB3"), "UB1")
+	return incidenttest.Valid(t, c)
 }
 
 func TestGoldenBands(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	_ "time/tzdata" // golden files use Europe/London whatever the host has
 
 	"github.com/incidentbot/incidentbot/incident"
+	"github.com/incidentbot/incidentbot/incident/incidenttest"
 	"github.com/incidentbot/incidentbot/review"
 )
 
@@ -19,44 +20,9 @@ var usd = incident.USD
 // furniture is PRODUCT.md's worked example: a furniture retailer.
 func furniture(t testing.TB) *incident.Catalogue {
 	t.Helper()
-	loc, err := time.LoadLocation("Europe/London")
-	if err != nil {
-		t.Fatal(err)
-	}
-	wh, err := incident.ParseWorkingHours([]string{"mon", "tue", "wed", "thu", "fri"}, "09:00", "17:30", loc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &incident.Catalogue{
-		Policy: incident.Policy{
-			Currency: usd,
-			Bands: incident.Bands{
-				{MaxHourlyExposure: usd.Major(7_000), Availability: 95_000},
-				{MaxHourlyExposure: usd.Major(250_000), Availability: 99_000},
-				{MaxHourlyExposure: usd.Major(800_000), Availability: 99_900},
-			},
-			Shares:       incident.DefaultShares,
-			Thresholds:   incident.Thresholds{High: usd.Major(100_000), Medium: usd.Major(10_000)},
-			Horizon:      time.Hour,
-			WorkingHours: wh,
-		},
-		Domains: []incident.Domain{{Name: "furniture"}},
-		Teams: []incident.Team{
-			{Name: "platform-team", Domain: "furniture"},
-			{Name: "appointments-team", Domain: "furniture"},
-			{Name: "bedroom-team", Domain: "furniture"},
-		},
-		Services: []incident.Service{
-			{Name: "ecommerce-platform", Team: "platform-team", HourlyExposure: usd.Major(810_000)},
-			{Name: "appointments", Team: "appointments-team", HourlyExposure: usd.Major(6_000)},
-			{Name: "bedroom", Team: "bedroom-team", HourlyExposure: usd.Major(200_000)},
-		},
-	}
-	c.Normalize()
-	if err := c.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	return c
+	c := incidenttest.Furniture()
+	incidenttest.Service(c, "bedroom").Peaks = nil
+	return incidenttest.Valid(t, c)
 }
 
 var names = map[string]string{"U1": "Alice", "U2": "Bilal", "U3": "Chen", "UB1": "Dana", "UA1": "Ezra", "UA2": "Fatima"}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/incidentbot/incidentbot/incident/alertmanager"
 	"hash/fnv"
 	"io"
 	"net/http"
@@ -14,30 +15,12 @@ import (
 	"time"
 )
 
-// AMNotification is an Alertmanager webhook body, payload version 4.
-type AMNotification struct {
-	Version           string            `json:"version"`
-	GroupKey          string            `json:"groupKey"`
-	TruncatedAlerts   int               `json:"truncatedAlerts"`
-	Status            string            `json:"status"`
-	Receiver          string            `json:"receiver"`
-	GroupLabels       map[string]string `json:"groupLabels"`
-	CommonLabels      map[string]string `json:"commonLabels"`
-	CommonAnnotations map[string]string `json:"commonAnnotations"`
-	ExternalURL       string            `json:"externalURL"`
-	Alerts            []AMAlert         `json:"alerts"`
-}
+// AMNotification is an Alertmanager webhook body, payload version 4: the
+// very type the bot's webhook decodes.
+type AMNotification = alertmanager.Notification
 
 // AMAlert is one alert of an AMNotification.
-type AMAlert struct {
-	Status       string            `json:"status"`
-	Labels       map[string]string `json:"labels"`
-	Annotations  map[string]string `json:"annotations"`
-	StartsAt     time.Time         `json:"startsAt"`
-	EndsAt       time.Time         `json:"endsAt"`
-	GeneratorURL string            `json:"generatorURL"`
-	Fingerprint  string            `json:"fingerprint"`
-}
+type AMAlert = alertmanager.Alert
 
 // sampleKind is a realistic alert for a service.
 type sampleKind struct {
@@ -115,7 +98,7 @@ func SampleAlert(service string, now time.Time) AMNotification {
 }
 
 // relabel renames a label throughout the notification.
-func (n *AMNotification) relabel(from, to string) {
+func relabel(n *AMNotification, from, to string) {
 	maps := []map[string]string{n.GroupLabels, n.CommonLabels}
 	for _, a := range n.Alerts {
 		maps = append(maps, a.Labels)
@@ -175,7 +158,7 @@ func (s *Sandbox) fireAlert(ctx context.Context, service string) (alertResult, e
 	}
 	n := SampleAlert(service, s.now())
 	if l := s.opts.ServiceLabel; l != "" && l != "service" {
-		n.relabel("service", l)
+		relabel(&n, "service", l)
 	}
 	body, err := json.Marshal(n)
 	if err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/incidentbot/incidentbot/incident/alertmanager"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
 	"github.com/incidentbot/incidentbot/incident/desk"
+	"github.com/incidentbot/incidentbot/incident/incidenttest"
 )
 
 // clock is real time passing from a fixed start.
@@ -48,51 +49,20 @@ var tuesdayNoon = time.Date(2026, 11, 17, 12, 0, 0, 0, time.UTC)
 // Slack member IDs.
 func furniture(t testing.TB) *incident.Catalogue {
 	t.Helper()
-	usd := incident.USD
-	loc, err := time.LoadLocation("Europe/London")
-	if err != nil {
-		t.Fatal(err)
+	c := incidenttest.Furniture()
+	c.Domains = []incident.Domain{
+		{Name: "online", OnCall: incidenttest.Rotation("U0ONLINE01", "U0ONLINE02")},
+		{Name: "furniture", OnCall: incidenttest.Rotation("U0FURNI001", "U0FURNI002")},
 	}
-	wh, err := incident.ParseWorkingHours([]string{"mon", "tue", "wed", "thu", "fri"}, "09:00", "17:30", loc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rot := func(users ...string) incident.OnCall {
-		return incident.OnCall{Rotation: incident.Rotation{Users: users, HandoffDay: time.Monday, HandoffMinutes: 9 * 60}}
-	}
-	c := &incident.Catalogue{
-		Policy: incident.Policy{
-			Currency: usd,
-			Bands: incident.Bands{
-				{MaxHourlyExposure: usd.Major(7_000), Availability: 95_000},
-				{MaxHourlyExposure: usd.Major(250_000), Availability: 99_000},
-				{MaxHourlyExposure: usd.Major(800_000), Availability: 99_900},
-			},
-			Shares:       incident.DefaultShares,
-			Thresholds:   incident.Thresholds{High: usd.Major(100_000), Medium: usd.Major(10_000)},
-			Horizon:      time.Hour,
-			WorkingHours: wh,
-		},
-		Domains: []incident.Domain{{Name: "online", OnCall: rot("U0ONLINE01", "U0ONLINE02")}, {Name: "furniture", OnCall: rot("U0FURNI001", "U0FURNI002")}},
-		Teams: []incident.Team{
-			{Name: "platform-team", Domain: "online", Members: []string{"U0PLATF001", "U0PLATF002"}, OnCall: rot("U0PLATF001", "U0PLATF002")},
-			{Name: "appointments-team", Domain: "online", Members: []string{"U0APPTS001"}, OnCall: rot("U0APPTS001")},
-			{Name: "bedroom-team", Domain: "furniture", Members: []string{"U0BEDRM001", "U0BEDRM002"}, OnCall: rot("U0BEDRM001", "U0BEDRM002", "U0BEDRM003")},
-		},
-		Services: []incident.Service{
-			{Name: "ecommerce-platform", Team: "platform-team", HourlyExposure: usd.Major(810_000)},
-			{Name: "appointments", Team: "appointments-team", HourlyExposure: usd.Major(6_000)},
-			{Name: "bedroom", Team: "bedroom-team", HourlyExposure: usd.Major(200_000), Runbook: "https://runbooks.example/bedroom",
-				Peaks: []incident.Peak{{Name: "Black Friday", Start: time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 11, 30, 23, 59, 59, 0, time.UTC), HourlyExposure: usd.Major(900_000)}}},
-		},
-		IncidentManagers:      []string{"U0IMGR0001", "U0IMGR0002"},
-		IncidentManagerOnCall: rot("U0IMGR0001", "U0IMGR0002"),
-	}
-	c.Normalize()
-	if err := c.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	return c
+	incidenttest.Staff(c, "platform-team", incidenttest.Rotation("U0PLATF001", "U0PLATF002"), "U0PLATF001", "U0PLATF002")
+	incidenttest.Staff(c, "appointments-team", incidenttest.Rotation("U0APPTS001"), "U0APPTS001")
+	incidenttest.Staff(c, "bedroom-team", incidenttest.Rotation("U0BEDRM001", "U0BEDRM002", "U0BEDRM003"), "U0BEDRM001", "U0BEDRM002")
+	incidenttest.Team(c, "platform-team").Domain = "online"
+	incidenttest.Team(c, "appointments-team").Domain = "online"
+	incidenttest.Service(c, "bedroom").Runbook = "https://runbooks.example/bedroom"
+	c.IncidentManagers = []string{"U0IMGR0001", "U0IMGR0002"}
+	c.IncidentManagerOnCall = incidenttest.Rotation("U0IMGR0001", "U0IMGR0002")
+	return incidenttest.Valid(t, c)
 }
 
 // stack is the whole sandbox in-process, wired as `serve --sandbox` wires

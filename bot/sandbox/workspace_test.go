@@ -211,7 +211,7 @@ func TestSampleAlertIsAlertmanagerV4(t *testing.T) {
 
 func TestSampleAlertRelabelled(t *testing.T) {
 	n := SampleAlert("bedroom", time.Now())
-	n.relabel("service", "app")
+	relabel(&n, "service", "app")
 	if n.CommonLabels["app"] != "bedroom" || n.GroupLabels["app"] != "bedroom" || n.Alerts[1].Labels["app"] != "bedroom" || n.CommonLabels["service"] != "" {
 		t.Errorf("relabel: %+v", n)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/incidentbot/incidentbot/bot/sandbox"
+	"github.com/incidentbot/incidentbot/incident/incidenttest"
 	"github.com/incidentbot/incidentbot/internal/cdptest"
 )
 
@@ -48,6 +49,12 @@ func TestReadmeTourInChromium(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("serve --sandbox did not listen")
 	}
+	// The starter's bedroom has a Black Friday peak: on the real clock the
+	// tour must expect the exposure in force today.
+	rate, target := "$200,000/h", "target 99.0%"
+	if now := time.Now(); !now.Before(incidenttest.BlackFriday.Start) && now.Before(incidenttest.BlackFriday.End) {
+		rate, target = "$900,000/h", "target 99.9%"
+	}
 	pinned := `[...document.querySelectorAll("#messages .msg.pinned")].map(m => m.innerText).join("\n")`
 	messages := `document.querySelector("#messages").innerText`
 	send := func(text string) {
@@ -62,12 +69,12 @@ func TestReadmeTourInChromium(t *testing.T) {
 	// 2. Fire a sample alert for bedroom: the priced channel opens.
 	br.Click(`button[data-alert-service="bedroom"]`)
 	br.WaitTrue("the incident channel", `document.querySelector("#main h1").innerText.includes("inc-1-")`)
-	for _, want := range []string{"Minor", "target 99.0%", "$0/h", "Take command"} {
+	for _, want := range []string{"Minor", target, "$0/h", "Take command"} {
 		br.WaitTrue("the card shows "+want, pinned+`.includes(`+strconv.Quote(want)+`)`)
 	}
 	// 3. Set the impact: Major at $200,000/h.
 	send("/incident impact blocked")
-	br.WaitTrue("the card shows Major at $200,000/h", pinned+`.includes("Major") && `+pinned+`.includes("$200,000/h")`)
+	br.WaitTrue("the card shows Major at "+rate, pinned+`.includes("Major") && `+pinned+`.includes(`+strconv.Quote(rate)+`)`)
 	// 4. Take command; a note and a stakeholder update.
 	br.Click(`#messages .msg.pinned button[data-action-id="take_command"]`)
 	br.WaitTrue("Riley commands", `[...document.querySelectorAll("#messages .msg.pinned .bk-field")].some(f => f.innerText.includes("Commander") && f.innerText.includes("@"))`)

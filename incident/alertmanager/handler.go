@@ -10,7 +10,6 @@
 package alertmanager
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -20,11 +19,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/desk"
+	"github.com/incidentbot/incidentbot/incident/httpapi"
 )
 
 // Path is where the handler is mounted.
@@ -86,31 +85,31 @@ type handler struct {
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		writeError(w, http.StatusMethodNotAllowed, "use POST")
+		httpapi.WriteError(w, http.StatusMethodNotAllowed, "use POST")
 		return
 	}
 	if !h.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="incidentbot"`)
-		writeError(w, http.StatusUnauthorized, "a valid bearer token is required")
+		httpapi.WriteError(w, http.StatusUnauthorized, "a valid bearer token is required")
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", h.opts.MaxBody))
+			httpapi.WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", h.opts.MaxBody))
 			return
 		}
-		writeError(w, http.StatusBadRequest, "the body could not be read")
+		httpapi.WriteError(w, http.StatusBadRequest, "the body could not be read")
 		return
 	}
 	var n Notification
 	if err := json.Unmarshal(body, &n); err != nil {
-		writeError(w, http.StatusBadRequest, "malformed JSON: "+err.Error())
+		httpapi.WriteError(w, http.StatusBadRequest, "malformed JSON: "+err.Error())
 		return
 	}
 	if err := n.Validate(); err != nil {
-		writeError(w, http.StatusBadRequest, "not an Alertmanager notification: "+err.Error())
+		httpapi.WriteError(w, http.StatusBadRequest, "not an Alertmanager notification: "+err.Error())
 		return
 	}
 	if n.Version != "" && n.Version != "4" {
@@ -120,15 +119,15 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		switch incident.ErrorCode(err) {
 		case incident.EINVALID:
-			writeError(w, http.StatusBadRequest, incident.ErrorMessage(err))
+			httpapi.WriteError(w, http.StatusBadRequest, incident.ErrorMessage(err))
 		default:
 			// Alertmanager retries on 5xx: nothing is lost.
 			h.log.Error("alertmanager notification not stored; Alertmanager will retry", "group_key", n.GroupKey, "status", n.Status, "err", err)
-			writeError(w, http.StatusInternalServerError, "the notification could not be stored; retry")
+			httpapi.WriteError(w, http.StatusInternalServerError, "the notification could not be stored; retry")
 		}
 		return
 	}
-	writeJSON(w, http.StatusOK, resp)
+	httpapi.WriteJSON(w, http.StatusOK, resp)
 }
 
 // authorized checks the bearer token in constant time (comparing hashes, so
@@ -189,25 +188,4 @@ func (h *handler) handle(ctx context.Context, n *Notification) (Response, error)
 		return Response{}, err
 	}
 	return out, nil
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(v); err != nil {
-		status = http.StatusInternalServerError
-		buf.Reset()
-		buf.WriteString(`{"error":"the response could not be encoded"}` + "\n")
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
-}
-
-func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, struct {
-		Error string `json:"error"`
-	}{msg})
 }

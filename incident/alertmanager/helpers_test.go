@@ -17,6 +17,7 @@ import (
 	"github.com/incidentbot/incidentbot/incident/alertmanager"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
 	"github.com/incidentbot/incidentbot/incident/desk"
+	"github.com/incidentbot/incidentbot/incident/incidenttest"
 )
 
 const token = "s3cret-alertmanager-token"
@@ -24,50 +25,15 @@ const token = "s3cret-alertmanager-token"
 // catalogue is the playbook's furniture retailer.
 func catalogue(t testing.TB) *incident.Catalogue {
 	t.Helper()
-	usd := incident.USD
-	loc, err := time.LoadLocation("Europe/London")
-	if err != nil {
-		t.Fatal(err)
-	}
-	wh, err := incident.ParseWorkingHours([]string{"mon", "tue", "wed", "thu", "fri"}, "09:00", "17:30", loc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rot := func(users ...string) incident.OnCall {
-		return incident.OnCall{Rotation: incident.Rotation{Users: users, HandoffDay: time.Monday, HandoffMinutes: 9 * 60}}
-	}
-	c := &incident.Catalogue{
-		Policy: incident.Policy{
-			Currency: usd,
-			Bands: incident.Bands{
-				{MaxHourlyExposure: usd.Major(7_000), Availability: 95_000},
-				{MaxHourlyExposure: usd.Major(250_000), Availability: 99_000},
-				{MaxHourlyExposure: usd.Major(800_000), Availability: 99_900},
-			},
-			Shares:       incident.DefaultShares,
-			Thresholds:   incident.Thresholds{High: usd.Major(100_000), Medium: usd.Major(10_000)},
-			Horizon:      time.Hour,
-			WorkingHours: wh,
-		},
-		Domains: []incident.Domain{{Name: "furniture", OnCall: rot("UFRANK006")}},
-		Teams: []incident.Team{
-			{Name: "platform-team", Domain: "furniture", Members: []string{"UGRACE007"}, OnCall: rot("UGRACE007")},
-			{Name: "appointments-team", Domain: "furniture", Members: []string{"UERIN0005"}, OnCall: rot("UERIN0005")},
-			{Name: "bedroom-team", Domain: "furniture", Members: []string{"UALICE001", "UBOB00002"}, OnCall: rot("UALICE001")},
-		},
-		Services: []incident.Service{
-			{Name: "ecommerce-platform", Team: "platform-team", HourlyExposure: usd.Major(810_000)},
-			{Name: "appointments", Team: "appointments-team", HourlyExposure: usd.Major(6_000)},
-			{Name: "bedroom", Team: "bedroom-team", HourlyExposure: usd.Major(200_000), PagerDutyServiceID: "PBEDROOM"},
-		},
-		IncidentManagers:      []string{"UCAROL003"},
-		IncidentManagerOnCall: rot("UCAROL003"),
-	}
-	c.Normalize()
-	if err := c.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	return c
+	c := incidenttest.Furniture()
+	incidenttest.Domain(c, "furniture").OnCall = incidenttest.Rotation("UFRANK006")
+	incidenttest.Staff(c, "platform-team", incidenttest.Rotation("UGRACE007"), "UGRACE007")
+	incidenttest.Staff(c, "appointments-team", incidenttest.Rotation("UERIN0005"), "UERIN0005")
+	incidenttest.Staff(c, "bedroom-team", incidenttest.Rotation("UALICE001"), "UALICE001", "UBOB00002")
+	bedroom := incidenttest.Service(c, "bedroom")
+	bedroom.PagerDutyServiceID, bedroom.Peaks = "PBEDROOM", nil // the real clock must not meet Black Friday
+	c.IncidentManagers, c.IncidentManagerOnCall = []string{"UCAROL003"}, incidenttest.Rotation("UCAROL003")
+	return incidenttest.Valid(t, c)
 }
 
 // flakyStore is the real store with a switch that makes writes fail, as a

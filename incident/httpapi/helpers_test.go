@@ -18,6 +18,7 @@ import (
 	"github.com/incidentbot/incidentbot/incident/boltstore"
 	"github.com/incidentbot/incidentbot/incident/desk"
 	"github.com/incidentbot/incidentbot/incident/httpapi"
+	"github.com/incidentbot/incidentbot/incident/incidenttest"
 )
 
 // People of the furniture retailer.
@@ -68,53 +69,18 @@ func (c *clock) Set(t time.Time) {
 // catalogue is the playbook's furniture retailer.
 func catalogue(t testing.TB) *incident.Catalogue {
 	t.Helper()
-	usd := incident.USD
-	loc, err := time.LoadLocation("Europe/London")
-	if err != nil {
-		t.Fatal(err)
-	}
-	wh, err := incident.ParseWorkingHours([]string{"mon", "tue", "wed", "thu", "fri"}, "09:00", "17:30", loc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rot := func(users ...string) incident.OnCall {
-		return incident.OnCall{Rotation: incident.Rotation{Users: users, HandoffDay: time.Monday, HandoffMinutes: 9 * 60}}
-	}
+	c := incidenttest.Furniture()
+	incidenttest.Domain(c, "furniture").OnCall = incidenttest.Rotation(frank)
+	incidenttest.Staff(c, "platform-team", incidenttest.Rotation(grace), grace)
+	incidenttest.Staff(c, "appointments-team", incidenttest.Rotation(erin), erin)
+	incidenttest.Staff(c, "bedroom-team", incidenttest.Rotation(alice), alice)
 	peak := blackFriday
-	peak.HourlyExposure = usd.Major(300_000)
-	c := &incident.Catalogue{
-		Policy: incident.Policy{
-			Currency: usd,
-			Bands: incident.Bands{
-				{MaxHourlyExposure: usd.Major(7_000), Availability: 95_000},
-				{MaxHourlyExposure: usd.Major(250_000), Availability: 99_000},
-				{MaxHourlyExposure: usd.Major(800_000), Availability: 99_900},
-			},
-			Shares:       incident.DefaultShares,
-			Thresholds:   incident.Thresholds{High: usd.Major(100_000), Medium: usd.Major(10_000)},
-			Horizon:      time.Hour,
-			WorkingHours: wh,
-		},
-		Domains: []incident.Domain{{Name: "furniture", OnCall: rot(frank)}},
-		Teams: []incident.Team{
-			{Name: "platform-team", Domain: "furniture", Members: []string{grace}, OnCall: rot(grace)},
-			{Name: "appointments-team", Domain: "furniture", Members: []string{erin}, OnCall: rot(erin)},
-			{Name: "bedroom-team", Domain: "furniture", Members: []string{alice}, OnCall: rot(alice)},
-		},
-		Services: []incident.Service{
-			{Name: "ecommerce-platform", Team: "platform-team", HourlyExposure: usd.Major(810_000)},
-			{Name: "appointments", Team: "appointments-team", HourlyExposure: usd.Major(6_000), Peaks: []incident.Peak{peak}},
-			{Name: "bedroom", Team: "bedroom-team", HourlyExposure: usd.Major(200_000),
-				Runbook: "https://runbooks.example/bedroom", PagerDutyServiceID: "PBEDROOM"},
-		},
-		IncidentManagers:      []string{carol},
-		IncidentManagerOnCall: rot(carol),
-	}
-	c.Normalize()
-	if err := c.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	return c
+	peak.HourlyExposure = incident.USD.Major(300_000)
+	incidenttest.Service(c, "appointments").Peaks = []incident.Peak{peak}
+	bedroom := incidenttest.Service(c, "bedroom")
+	bedroom.Runbook, bedroom.PagerDutyServiceID, bedroom.Peaks = "https://runbooks.example/bedroom", "PBEDROOM", nil
+	c.IncidentManagers, c.IncidentManagerOnCall = []string{carol}, incidenttest.Rotation(carol)
+	return incidenttest.Valid(t, c)
 }
 
 // env is a store, a desk and the API served over HTTP.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/desk"
+	"github.com/incidentbot/incidentbot/incident/httpapi"
 )
 
 // WebhookPath is where the webhook handler is mounted.
@@ -182,39 +183,39 @@ var errUnknownIncident = errors.New("unknown PagerDuty incident")
 func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		writeError(w, http.StatusMethodNotAllowed, "use POST")
+		httpapi.WriteError(w, http.StatusMethodNotAllowed, "use POST")
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", h.opts.MaxBody))
+			httpapi.WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", h.opts.MaxBody))
 			return
 		}
-		writeError(w, http.StatusBadRequest, "the body could not be read")
+		httpapi.WriteError(w, http.StatusBadRequest, "the body could not be read")
 		return
 	}
 	if h.opts.Secret == "" {
 		h.log.Error("PagerDuty webhook refused: pagerduty.webhook_secret is not configured")
-		writeError(w, http.StatusUnauthorized, "webhook signatures cannot be verified")
+		httpapi.WriteError(w, http.StatusUnauthorized, "webhook signatures cannot be verified")
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	if err := webhookv3.VerifySignature(r, h.opts.Secret); err != nil {
 		h.log.Warn("PagerDuty webhook with a bad signature refused", "err", err, "remote", r.RemoteAddr)
-		writeError(w, http.StatusUnauthorized, "invalid or missing X-PagerDuty-Signature")
+		httpapi.WriteError(w, http.StatusUnauthorized, "invalid or missing X-PagerDuty-Signature")
 		return
 	}
 	var payload struct {
 		Event *Event `json:"event"`
 	}
 	if err := json.Unmarshal(body, &payload); err != nil {
-		writeError(w, http.StatusBadRequest, "malformed JSON: "+err.Error())
+		httpapi.WriteError(w, http.StatusBadRequest, "malformed JSON: "+err.Error())
 		return
 	}
 	if payload.Event == nil || payload.Event.EventType == "" {
-		writeError(w, http.StatusBadRequest, "not a PagerDuty v3 webhook: event.event_type is missing")
+		httpapi.WriteError(w, http.StatusBadRequest, "not a PagerDuty v3 webhook: event.event_type is missing")
 		return
 	}
 	ev := payload.Event
@@ -223,7 +224,7 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id = ev.ID
 	}
 	if id == "" {
-		writeError(w, http.StatusBadRequest, "X-Webhook-Id and event.id are missing")
+		httpapi.WriteError(w, http.StatusBadRequest, "X-Webhook-Id and event.id are missing")
 		return
 	}
 	log := h.log.With("webhook_id", id, "event_type", ev.EventType)
@@ -233,7 +234,7 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if c, ok := h.store.(seenChecker); ok {
 		if seen, err := c.WasSeen(ctx, SeenNamespace, id); err == nil && seen {
 			log.Debug("PagerDuty webhook redelivered; already processed")
-			writeJSON(w, http.StatusOK, WebhookResponse{Event: ev.EventType, Duplicate: true})
+			httpapi.WriteJSON(w, http.StatusOK, WebhookResponse{Event: ev.EventType, Duplicate: true})
 			return
 		}
 	}
@@ -261,28 +262,28 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case res = <-done:
 	case <-ctx.Done():
 		log.Error("PagerDuty webhook not stored in time; PagerDuty will redeliver", "timeout", h.opts.Timeout)
-		writeError(w, http.StatusServiceUnavailable, "the event could not be stored in time; retry")
+		httpapi.WriteError(w, http.StatusServiceUnavailable, "the event could not be stored in time; retry")
 		return
 	}
 	if err := res.err; err != nil {
 		switch {
 		case errors.Is(err, errUnknownIncident):
 			log.Warn("PagerDuty event for an incident the bot has not seen; asking for redelivery", "err", err)
-			writeError(w, http.StatusServiceUnavailable, "unknown incident; retry later")
+			httpapi.WriteError(w, http.StatusServiceUnavailable, "unknown incident; retry later")
 		case incident.ErrorCode(err) == incident.EINVALID:
 			log.Warn("PagerDuty event refused", "err", err)
-			writeError(w, http.StatusBadRequest, incident.ErrorMessage(err))
+			httpapi.WriteError(w, http.StatusBadRequest, incident.ErrorMessage(err))
 		case ctx.Err() != nil:
 			log.Error("PagerDuty webhook not stored in time; PagerDuty will redeliver", "err", err)
-			writeError(w, http.StatusServiceUnavailable, "the event could not be stored in time; retry")
+			httpapi.WriteError(w, http.StatusServiceUnavailable, "the event could not be stored in time; retry")
 		default:
 			log.Error("PagerDuty webhook not stored; PagerDuty will redeliver", "err", err)
-			writeError(w, http.StatusInternalServerError, "the event could not be stored; retry")
+			httpapi.WriteError(w, http.StatusInternalServerError, "the event could not be stored; retry")
 		}
 		return
 	}
 	res.resp.Event = ev.EventType
-	writeJSON(w, http.StatusOK, res.resp)
+	httpapi.WriteJSON(w, http.StatusOK, res.resp)
 }
 
 // apply records the event on the desk. Every write carries an idempotency
@@ -499,25 +500,4 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(v); err != nil {
-		status = http.StatusInternalServerError
-		buf.Reset()
-		buf.WriteString(`{"error":"the response could not be encoded"}` + "\n")
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
-}
-
-func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, struct {
-		Error string `json:"error"`
-	}{msg})
 }
