@@ -117,14 +117,32 @@ func cardBlocks(v view) []slack.Block {
 			slack.NewOptionBlockObject("degraded", plain("Degraded — journey degraded"), nil),
 			slack.NewOptionBlockObject("partial", plain("Partial — some users affected"), nil),
 		)
-		blocks = append(blocks, slack.NewActionBlock("card_actions",
+		elems := []slack.BlockElement{
 			slack.NewButtonBlockElement(ActTakeCommand, "take", plain("Take command")),
 			impact,
 			slack.NewButtonBlockElement(ActNote, "note", plain("Add note")),
-			slack.NewButtonBlockElement(ActResolve, "resolve", plain("Resolve")).WithStyle(slack.StyleDanger),
-		))
+		}
+		if pagedUnacknowledged(st) {
+			elems = append(elems, slack.NewButtonBlockElement(ActAcknowledge, "ack", plain("Acknowledge")))
+		}
+		elems = append(elems, slack.NewButtonBlockElement(ActResolve, "resolve", plain("Resolve")).WithStyle(slack.StyleDanger))
+		blocks = append(blocks, slack.NewActionBlock("card_actions", elems...))
 	}
 	return blocks
+}
+
+// pagedUnacknowledged reports whether a PagerDuty alert is firing and
+// nobody has acknowledged the incident yet.
+func pagedUnacknowledged(st incident.State) bool {
+	if st.Acknowledged {
+		return false
+	}
+	for _, a := range st.Alerts {
+		if a.Firing && a.Source == incident.ActorPagerDuty {
+			return true
+		}
+	}
+	return false
 }
 
 // cardText is the notification fallback of the card.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/incidentbot/incidentbot/incident"
+	"github.com/incidentbot/incidentbot/incident/desk"
 )
 
 // Human messages, edits, deletions, pins and 📌 reactions land on the
@@ -182,6 +183,24 @@ func TestCardButtons(t *testing.T) {
 		m, _ := e.fs.Message(ch.ID, card.TS)
 		return strings.Contains(m.AllText(), "<@"+bob+">")
 	})
+	// Add note opens a modal; its submission is a note on the timeline.
+	if _, err := e.fs.ClickButton(e.ctx(), bob, ch.ID, card.TS, "add_note"); err != nil {
+		t.Fatal(err)
+	}
+	var viewID string
+	e.waitFor("note modal", func() bool {
+		for _, v := range e.fs.OpenViews(bob) {
+			if v.CallbackID == "note" {
+				viewID = v.ID
+				return true
+			}
+		}
+		return false
+	})
+	if _, err := e.fs.SubmitView(e.ctx(), bob, viewID, map[string]map[string]string{"text": {"text": "cache flushed"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitFor("note posted", func() bool { return e.hasBotText(ch.ID, "cache flushed") })
 }
 
 // App Home lists open incidents, majors first, with running loss.
@@ -205,4 +224,71 @@ func TestAppHome(t *testing.T) {
 		big, small := strings.Index(s, "Big thing"), strings.Index(s, "Small thing")
 		return big >= 0 && small > big && strings.Contains(s, "running loss")
 	})
+}
+
+// An incident paged by PagerDuty shows an Acknowledge button on its card;
+// pressing it records who acknowledged, and the button goes away.
+func TestAcknowledgeButton(t *testing.T) {
+	e := newEnv(t, tuesdayNoon)
+	r, err := e.inst.desk.Alert(e.ctx(), desk.Alert{Source: incident.ActorPagerDuty, Key: "pd:PINC1", Service: "bedroom", Title: "Beds paging", Firing: true, Idem: "w1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := e.channelOf(int(r.Number))
+	card := e.fs.Pins(ch.ID)[0]
+	if !strings.Contains(card.AllText(), "Acknowledge") {
+		t.Fatalf("no Acknowledge button on a paged incident's card:\n%s", card.AllText())
+	}
+	if _, err := e.fs.ClickButton(e.ctx(), alice, ch.ID, card.TS, "acknowledge"); err != nil {
+		t.Fatal(err)
+	}
+	e.waitFor("acknowledged", func() bool { _, st := e.incident(r.Number); return st.Acknowledged })
+	e.waitFor("button gone", func() bool {
+		m, _ := e.fs.Message(ch.ID, card.TS)
+		return !strings.Contains(m.AllText(), "Acknowledge")
+	})
+	inc, _ := e.incident(r.Number)
+	last := inc.Events[len(inc.Events)-1]
+	for _, ev := range inc.Events {
+		if ev.Kind == incident.EventAcknowledged {
+			last = ev
+		}
+	}
+	if last.Actor != alice {
+		t.Errorf("acknowledged by %q", last.Actor)
+	}
+}
+
+// The card's running loss refreshes with time alone, and time alone can
+// make an incident Major (the estimate crossing the high threshold).
+func TestRunningLossAndTimeDrivenUpgrade(t *testing.T) {
+	e := newEnv(t, tuesdayNoon)
+	e.slash(alice, announc, "declare bedroom Slow search")
+	ch := e.channelOf(1)
+	e.slash(alice, ch.ID, "impact partial") // 10% of $200,000/h = $20,000/h
+	e.waitFor("impact", func() bool { _, st := e.incident(1); return st.Rate == 2_000_000 })
+	card := e.fs.Pins(ch.ID)[0].TS
+	cardText := func() string { m, _ := e.fs.Message(ch.ID, card); return m.AllText() }
+	e.clock.Advance(30 * time.Minute)
+	e.inst.runner.Wake()
+	e.waitFor("loss so far on the card after 30 minutes", func() bool { return strings.Contains(cardText(), "$10,0") })
+	if strings.Contains(cardText(), "Major") {
+		t.Fatalf("major too early:\n%s", cardText())
+	}
+	// Estimate = 20,000 × (elapsed + 1 h) reaches $100,000 at 4 h.
+	e.clock.Advance(4 * time.Hour)
+	e.inst.runner.Wake()
+	e.waitFor("automatic upgrade", func() bool { _, st := e.incident(1); return st.Class == incident.Major })
+	e.waitFor("card shows Major", func() bool { return strings.Contains(cardText(), "Major") })
+	e.waitFor("announced", func() bool { return e.hasBotText(announc, "is now *Major*") })
+	inc, _ := e.incident(1)
+	var auto incident.Event
+	for _, ev := range inc.Events {
+		if ev.Kind == incident.EventClassChanged {
+			auto = ev
+		}
+	}
+	if auto.Actor != incident.ActorSystem || !strings.Contains(auto.Text, "reached the high threshold") {
+		t.Errorf("upgrade recorded as %+v", auto)
+	}
 }

@@ -241,6 +241,8 @@ func (b *Bot) runInteraction(ctx context.Context, j boltstore.Job, cb slack.Inte
 		switch a.ActionID {
 		case ActTakeCommand:
 			_, err = b.desk.SetCommander(ctx, n, op, cb.User.ID, "volunteered")
+		case ActAcknowledge:
+			_, err = b.desk.Acknowledge(ctx, n, op)
 		case ActImpact:
 			lvl, ok := incident.ParseImpactLevel(a.SelectedOption.Value)
 			if !ok {

@@ -432,6 +432,17 @@ func (d *Desk) Resolve(ctx context.Context, number int64, op Op, summary string)
 	})
 }
 
+// Acknowledge records that a person acknowledged the incident; with
+// PagerDuty configured, its linked PagerDuty incidents are acknowledged too.
+func (d *Desk) Acknowledge(ctx context.Context, number int64, op Op) (*incident.Incident, error) {
+	return d.personal(ctx, number, op, func(inc *incident.Incident, st incident.State, now time.Time) ([]incident.Event, error) {
+		if st.Status != incident.StatusOpen {
+			return nil, incident.Errorf(incident.ECONFLICT, "Incident %d is resolved.", inc.Number)
+		}
+		return inc.Record(d.cat.Policy, now, incident.Event{Kind: incident.EventAcknowledged, Actor: op.Actor, Source: "slack"})
+	})
+}
+
 // Reopen reopens the incident.
 func (d *Desk) Reopen(ctx context.Context, number int64, op Op) (*incident.Incident, error) {
 	return d.personal(ctx, number, op, func(inc *incident.Incident, _ incident.State, now time.Time) ([]incident.Event, error) {

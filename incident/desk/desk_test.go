@@ -22,19 +22,7 @@ func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.U
 
 func setup(t testing.TB) (*desk.Desk, *boltstore.Store, *clock) {
 	t.Helper()
-	usd := incident.USD
-	c := &incident.Catalogue{
-		Policy: incident.Policy{
-			Currency:   usd,
-			Bands:      incident.Bands{{MaxHourlyExposure: usd.Major(7_000), Availability: 95_000}, {MaxHourlyExposure: usd.Major(250_000), Availability: 99_000}},
-			Shares:     incident.DefaultShares,
-			Thresholds: incident.Thresholds{High: usd.Major(100_000), Medium: usd.Major(10_000)},
-			Horizon:    time.Hour,
-		},
-		Teams:            []incident.Team{{Name: "bedroom-team", Members: []string{"UA"}}},
-		Services:         []incident.Service{{Name: "bedroom", Team: "bedroom-team", HourlyExposure: usd.Major(200_000)}},
-		IncidentManagers: []string{"UM"},
-	}
+	c := testCatalogue()
 	st, err := boltstore.Open(filepath.Join(t.TempDir(), "x.db"), boltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -47,6 +35,22 @@ func setup(t testing.TB) (*desk.Desk, *boltstore.Store, *clock) {
 	})
 	clk := &clock{t: time.Date(2026, 11, 17, 12, 0, 0, 0, time.UTC)}
 	return desk.New(st, c, desk.Options{Now: clk.Now, GroupingWindow: 30 * time.Minute}), st, clk
+}
+
+func testCatalogue() *incident.Catalogue {
+	usd := incident.USD
+	return &incident.Catalogue{
+		Policy: incident.Policy{
+			Currency:   usd,
+			Bands:      incident.Bands{{MaxHourlyExposure: usd.Major(7_000), Availability: 95_000}, {MaxHourlyExposure: usd.Major(250_000), Availability: 99_000}},
+			Shares:     incident.DefaultShares,
+			Thresholds: incident.Thresholds{High: usd.Major(100_000), Medium: usd.Major(10_000)},
+			Horizon:    time.Hour,
+		},
+		Teams:            []incident.Team{{Name: "bedroom-team", Members: []string{"UA"}}},
+		Services:         []incident.Service{{Name: "bedroom", Team: "bedroom-team", HourlyExposure: usd.Major(200_000)}},
+		IncidentManagers: []string{"UM"},
+	}
 }
 
 func TestDeclareIsIdempotent(t *testing.T) {
@@ -175,5 +179,33 @@ func TestPermissions(t *testing.T) {
 	}
 	if _, err := d.Resolve(ctx, n, desk.Op{Actor: "UM"}, ""); err != nil {
 		t.Errorf("an incident manager may resolve: %v", err)
+	}
+}
+
+// A person's acknowledgement is synced to PagerDuty when it is configured;
+// PagerDuty's own acknowledgement is not echoed back.
+func TestAcknowledgePlansPagerDutySync(t *testing.T) {
+	_, st, clk := setup(t)
+	d := desk.New(st, testCatalogue(), desk.Options{Now: clk.Now, Effects: []string{"slack", "pagerduty"}})
+	ctx := context.Background()
+	inc, err := d.Declare(ctx, desk.DeclareRequest{Service: "bedroom", Title: "Beds", Actor: "UA"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Acknowledge(ctx, inc.Number, desk.Op{Actor: "UA", Idem: "a1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Record(ctx, inc.Number, incident.Event{Kind: incident.EventAcknowledged, Actor: incident.ActorPagerDuty}); err != nil {
+		t.Fatal(err)
+	}
+	jobs, _ := st.Pending(ctx)
+	n := 0
+	for _, j := range jobs {
+		if j.Kind == desk.JobPagerDutyAck {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d PagerDuty acknowledge jobs, want 1", n)
 	}
 }

@@ -30,6 +30,7 @@ const (
 	JobPagerDutyResolve = "pagerduty.resolve"       // resolve the PagerDuty incident
 	JobPagerDutyManager = "pagerduty.page_managers" // page the incident-manager policy
 	JobReview           = "review.draft"            // draft the post-incident review
+	JobPagerDutyAck     = "pagerduty.acknowledge"   // acknowledge the linked PagerDuty incidents
 )
 
 // Payload is the JSON payload of incident jobs.
@@ -151,6 +152,10 @@ func (d *Desk) plan(inc *incident.Incident, before *incident.State, added []inci
 			}
 			if pd {
 				add(JobFor(JobPagerDutyNote, n, seq(e), now, Payload{Seq: e.Seq}))
+			}
+		case incident.EventAcknowledged:
+			if pd && isPerson(e.Actor) {
+				add(JobFor(JobPagerDutyAck, n, seq(e), now, Payload{Seq: e.Seq, Users: []string{e.Actor}}))
 			}
 		case incident.EventNote:
 			if pd {

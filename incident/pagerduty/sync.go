@@ -20,7 +20,7 @@ import (
 
 // JobAcknowledge acknowledges an incident's PagerDuty incidents (a Slack
 // button enqueues it with AcknowledgeJob).
-const JobAcknowledge = "pagerduty.acknowledge"
+const JobAcknowledge = desk.JobPagerDutyAck
 
 // PagesBucket is the KV bucket holding, per bot incident number, the ID of
 // the PagerDuty incident that paged the incident managers.
