@@ -214,7 +214,10 @@ func wire(s Settings, store *boltstore.Store, log *slog.Logger, version string) 
 		finder = pagerduty.Finder{PD: pdc, Fallback: desk.RotationFinder{Location: loc}, Logger: log}
 		pagerduty.NewSync(pdc, d, pagerduty.SyncOptions{ManagerPolicy: s.PagerDuty.IncidentManagerEscalationPolicy, KV: store, Logger: log}).Register(runner)
 	}
-	(&desk.Duties{Desk: d, OnCall: finder, Enqueue: store.Enqueue}).Register(runner)
+	(&desk.Duties{Desk: d, OnCall: finder, Enqueue: store.Enqueue, Housekeep: store.Housekeep}).Register(runner)
+	if err := store.Enqueue(context.Background(), desk.HousekeepingJob(d.Now().Add(time.Hour))); err != nil {
+		return wired{}, fmt.Errorf("schedule housekeeping: %w", err)
+	}
 
 	rs := b.Reviews() // one writer of reviews per database: the bot's
 	reviewSite, err := site.New(site.Options{Reviews: rs, Renderer: rd, Logger: log, Now: d.Now,

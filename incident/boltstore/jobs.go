@@ -266,10 +266,16 @@ func (s *Store) Retry(ctx context.Context, id string, due time.Time, errText str
 // tombstones for longer than anything may replay the state that enqueues
 // the job.
 func (s *Store) PruneDone(ctx context.Context, olderThan time.Time) (int, error) {
+	return s.pruneOlder(ctx, bJobsDone, olderThan, "prune done jobs")
+}
+
+// pruneOlder deletes the entries of a bucket whose value, a big-endian time
+// key, is before olderThan.
+func (s *Store) pruneOlder(ctx context.Context, bucket []byte, olderThan time.Time, what string) (int, error) {
 	n := 0
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		limit := timeKey(olderThan)
-		b := tx.Bucket(bJobsDone)
+		b := tx.Bucket(bucket)
 		var old [][]byte
 		err := b.ForEach(func(k, v []byte) error {
 			if len(v) == 8 && binary.BigEndian.Uint64(v) < limit {
@@ -292,9 +298,20 @@ func (s *Store) PruneDone(ctx context.Context, olderThan time.Time) (int, error)
 		return nil
 	})
 	if err != nil && err != errNoChange {
-		return 0, fmt.Errorf("boltstore: prune done jobs: %w", err)
+		return 0, fmt.Errorf("boltstore: %s: %w", what, err)
 	}
 	return n, nil
+}
+
+// Housekeep forgets deduplication keys older than a week and job
+// tombstones older than 30 days: long after any sender redelivers or any
+// replay could ask for the job again.
+func (s *Store) Housekeep(ctx context.Context, now time.Time) error {
+	if _, err := s.PruneSeen(ctx, now.Add(-7*24*time.Hour)); err != nil {
+		return err
+	}
+	_, err := s.PruneDone(ctx, now.Add(-30*24*time.Hour))
+	return err
 }
 
 func getJob(tx *bolt.Tx, id string) (*Job, error) {

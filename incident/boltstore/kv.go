@@ -3,7 +3,6 @@ package boltstore
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"strings"
 	"time"
@@ -60,35 +59,7 @@ func (s *Store) WasSeen(ctx context.Context, namespace, key string) (bool, error
 // removed. Keep them for longer than senders redeliver (Slack and PagerDuty
 // retry for minutes to hours).
 func (s *Store) PruneSeen(ctx context.Context, olderThan time.Time) (int, error) {
-	n := 0
-	err := s.update(ctx, func(tx *bolt.Tx) error {
-		limit := timeKey(olderThan)
-		b := tx.Bucket(bSeen)
-		var old [][]byte
-		err := b.ForEach(func(k, v []byte) error {
-			if len(v) == 8 && binary.BigEndian.Uint64(v) < limit {
-				old = append(old, clone(k))
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, k := range old {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-		}
-		n = len(old)
-		if n == 0 {
-			return errNoChange
-		}
-		return nil
-	})
-	if err != nil && err != errNoChange {
-		return 0, fmt.Errorf("boltstore: prune seen: %w", err)
-	}
-	return n, nil
+	return s.pruneOlder(ctx, bSeen, olderThan, "prune seen")
 }
 
 func seenKey(namespace, key string) ([]byte, error) {

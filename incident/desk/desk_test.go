@@ -209,3 +209,37 @@ func TestAcknowledgePlansPagerDutySync(t *testing.T) {
 		t.Errorf("%d PagerDuty acknowledge jobs, want 1", n)
 	}
 }
+
+// Housekeeping prunes through the store and schedules tomorrow's run.
+func TestHousekeepingRunsDaily(t *testing.T) {
+	d, st, clk := setup(t)
+	ctx := context.Background()
+	if _, err := st.Seen(ctx, "slack", "old-envelope", clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(8 * 24 * time.Hour)
+	r := desk.NewRunner(st, desk.RunnerOptions{Now: clk.Now, Poll: 10 * time.Millisecond})
+	(&desk.Duties{Desk: d, OnCall: desk.RotationFinder{}, Enqueue: st.Enqueue, Housekeep: st.Housekeep}).Register(r)
+	if err := st.Enqueue(ctx, desk.HousekeepingJob(clk.Now())); err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(rctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		jobs, _ := st.Pending(ctx)
+		if len(jobs) == 1 && jobs[0].DueAt.Equal(clk.Now().Add(24*time.Hour)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tomorrow's housekeeping not scheduled: %+v", jobs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if first, err := st.Seen(ctx, "slack", "old-envelope", clk.Now()); err != nil || !first {
+		t.Errorf("the week-old key was not pruned (first=%v, %v)", first, err)
+	}
+}

@@ -39,6 +39,18 @@ type Duties struct {
 	// Refreshed is called after a refresh found the incident open, so the
 	// chat adapter can refresh its card; may be nil.
 	Enqueue func(ctx context.Context, jobs ...boltstore.Job) error
+	// Housekeep prunes old deduplication keys and job tombstones; it runs
+	// daily when set (boltstore.Store.Housekeep).
+	Housekeep func(ctx context.Context, now time.Time) error
+}
+
+// JobHousekeeping prunes stored bookkeeping once a day.
+const JobHousekeeping = "housekeeping"
+
+// HousekeepingJob is the day's housekeeping job; enqueueing it at start-up
+// and after each run keeps one a day.
+func HousekeepingJob(due time.Time) boltstore.Job {
+	return boltstore.Job{ID: JobHousekeeping + "/" + due.UTC().Format("2006-01-02"), Kind: JobHousekeeping, DueAt: due}
 }
 
 // Register installs the handlers on a runner.
@@ -46,6 +58,20 @@ func (du *Duties) Register(r *Runner) {
 	r.Handle(JobCallout, du.callout)
 	r.Handle(JobCommander, du.commander)
 	r.Handle(JobRefresh, du.refresh)
+	r.Handle(JobHousekeeping, du.housekeeping)
+}
+
+func (du *Duties) housekeeping(ctx context.Context, _ boltstore.Job) error {
+	now := du.Desk.now()
+	if du.Housekeep != nil {
+		if err := du.Housekeep(ctx, now); err != nil {
+			return err
+		}
+	}
+	if du.Enqueue == nil {
+		return nil
+	}
+	return du.Enqueue(ctx, HousekeepingJob(now.Add(24*time.Hour)))
 }
 
 func payload(j boltstore.Job) Payload {

@@ -3,6 +3,9 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -307,4 +310,20 @@ func reviewStatus(r incident.ReviewStatus) string {
 		return "none"
 	}
 	return string(r)
+}
+
+// ReadBody reads a request body of at most max bytes. On failure it has
+// answered the request (413 or 400, JSON) and returns false.
+func ReadBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", max))
+		} else {
+			WriteError(w, http.StatusBadRequest, "the body could not be read")
+		}
+		return nil, false
+	}
+	return body, true
 }

@@ -186,14 +186,8 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, http.StatusMethodNotAllowed, "use POST")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBody))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			httpapi.WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", h.opts.MaxBody))
-			return
-		}
-		httpapi.WriteError(w, http.StatusBadRequest, "the body could not be read")
+	body, ok := httpapi.ReadBody(w, r, h.opts.MaxBody)
+	if !ok {
 		return
 	}
 	if h.opts.Secret == "" {
