@@ -207,6 +207,9 @@ func TestCardButtons(t *testing.T) {
 func TestAppHome(t *testing.T) {
 	e := newEnv(t, tuesdayNoon)
 	e.slash(alice, announc, "declare appointments Small thing")
+	// Declarations from the inbox run concurrently; wait for the first so
+	// the numbering is known.
+	e.channelOf(1)
 	e.slash(alice, announc, "declare bedroom Big thing")
 	ch := e.channelOf(2)
 	e.slash(alice, ch.ID, "impact blocked")
