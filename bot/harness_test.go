@@ -146,7 +146,7 @@ func startBot(t testing.TB, apiURL, botToken, appToken, path string, clk *clock,
 	api := slack.New(botToken, slack.OptionAPIURL(apiURL), slack.OptionAppLevelToken(appToken))
 	b := bot.New(api, d, st, bot.Options{Logger: log, Now: clk.Now, AnnounceChannel: "incidents", Wake: runner.Wake})
 	b.Register(runner)
-	(&desk.Duties{Desk: d, OnCall: desk.RotationFinder{Location: cat.WorkingHours.Location}, Enqueue: st.Enqueue}).Register(runner)
+	(&desk.Duties{Desk: d, OnCall: desk.RotationFinder{Location: cat.WorkingHours.Location}, Enqueue: st.Enqueue, CountOpen: st.CountOpen}).Register(runner)
 	sm := socketmode.New(api)
 	ctx, cancel := context.WithCancel(context.Background())
 	inst := &instance{store: st, desk: d, bot: b, runner: runner, cancel: cancel, done: make(chan error, 2)}

@@ -67,7 +67,7 @@ func (re *reviewEnv) startReview() {
 	api := slack.New(re.fs.BotToken(), slack.OptionAPIURL(re.fs.APIURL()), slack.OptionAppLevelToken(re.fs.AppToken()))
 	b := bot.New(api, d, st, bot.Options{Logger: log, Now: re.clock.Now, AnnounceChannel: "incidents", PublicURL: re.web.URL, Wake: runner.Wake})
 	b.Register(runner)
-	(&desk.Duties{Desk: d, OnCall: desk.RotationFinder{Location: re.cat.WorkingHours.Location}, Enqueue: st.Enqueue}).Register(runner)
+	(&desk.Duties{Desk: d, OnCall: desk.RotationFinder{Location: re.cat.WorkingHours.Location}, Enqueue: st.Enqueue, CountOpen: st.CountOpen}).Register(runner)
 
 	// The wiring reported for cmd/incidentbot serve.
 	mux := http.NewServeMux()

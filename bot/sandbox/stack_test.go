@@ -149,7 +149,7 @@ func startStack(t testing.TB) *stack {
 	api := slack.New(fs.BotToken(), slack.OptionAPIURL(fs.APIURL()), slack.OptionAppLevelToken(fs.AppToken()))
 	b := bot.New(api, d, st, bot.Options{Logger: log, Now: clk.Now, AnnounceChannel: sandbox.AnnounceChannel, PublicURL: base, Wake: runner.Wake})
 	b.Register(runner)
-	(&desk.Duties{Desk: d, OnCall: desk.RotationFinder{Location: cat.WorkingHours.Location}, Enqueue: st.Enqueue}).Register(runner)
+	(&desk.Duties{Desk: d, OnCall: desk.RotationFinder{Location: cat.WorkingHours.Location}, Enqueue: st.Enqueue, CountOpen: st.CountOpen}).Register(runner)
 
 	mux := http.NewServeMux()
 	sb := sandbox.New(fs, sandbox.Options{

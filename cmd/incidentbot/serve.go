@@ -214,7 +214,7 @@ func wire(s Settings, store *boltstore.Store, log *slog.Logger, version string) 
 		finder = pagerduty.Finder{PD: pdc, Fallback: desk.RotationFinder{Location: loc}, Logger: log}
 		pagerduty.NewSync(pdc, d, pagerduty.SyncOptions{ManagerPolicy: s.PagerDuty.IncidentManagerEscalationPolicy, KV: store, Logger: log}).Register(runner)
 	}
-	(&desk.Duties{Desk: d, OnCall: finder, Enqueue: store.Enqueue, Housekeep: store.Housekeep}).Register(runner)
+	(&desk.Duties{Desk: d, OnCall: finder, Enqueue: store.Enqueue, CountOpen: store.CountOpen, Housekeep: store.Housekeep}).Register(runner)
 	if err := store.Enqueue(context.Background(), desk.HousekeepingJob(d.Now().Add(time.Hour))); err != nil {
 		return wired{}, fmt.Errorf("schedule housekeeping: %w", err)
 	}

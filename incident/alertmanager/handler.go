@@ -154,29 +154,14 @@ func (h *handler) handle(ctx context.Context, n *Notification) (Response, error)
 	if a.Firing || !h.opts.AutoResolve || res.Number == 0 {
 		return out, nil
 	}
-	inc, err := h.desk.Get(ctx, res.Number)
+	resolved, err := h.desk.ResolveIfAlertsResolved(ctx, res.Number, desk.Op{Actor: incident.ActorAlertmanager, Idem: a.Idem + "/resolve"},
+		"Every linked alert is resolved (Alertmanager).")
 	if err != nil {
 		return Response{}, err
 	}
-	st := h.desk.State(inc)
-	if st.Status != incident.StatusOpen || len(st.Alerts) == 0 {
-		return out, nil
-	}
-	for _, al := range st.Alerts {
-		if al.Firing {
-			return out, nil
-		}
-	}
-	_, err = h.desk.Resolve(ctx, res.Number, desk.Op{Actor: incident.ActorAlertmanager, Idem: a.Idem + "/resolve"},
-		"Every linked alert is resolved (Alertmanager).")
-	switch incident.ErrorCode(err) {
-	case "":
+	if resolved {
 		out.Resolved = true
 		h.log.Info("incident resolved: every linked alert is resolved", "incident", res.Number)
-	case incident.ECONFLICT:
-		// Resolved meanwhile by someone else.
-	default:
-		return Response{}, err
 	}
 	return out, nil
 }

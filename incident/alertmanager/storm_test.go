@@ -174,7 +174,7 @@ func stormSlack(t *testing.T, e *env, want int) {
 	runner := desk.NewRunner(e.store, desk.RunnerOptions{Classify: bot.Classify, Poll: 20 * time.Millisecond, Concurrency: 8})
 	b := bot.New(api, e.desk, e.store, bot.Options{AnnounceChannel: "incidents", Wake: runner.Wake})
 	b.Register(runner)
-	(&desk.Duties{Desk: e.desk, OnCall: desk.RotationFinder{}, Enqueue: e.store.Enqueue}).Register(runner)
+	(&desk.Duties{Desk: e.desk, OnCall: desk.RotationFinder{}, Enqueue: e.store.Enqueue, CountOpen: e.store.CountOpen}).Register(runner)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{}, 2)
 	go func() { _ = runner.Run(ctx); done <- struct{}{} }()

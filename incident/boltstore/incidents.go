@@ -239,6 +239,22 @@ func (s *Store) List(ctx context.Context, f Filter) ([]*incident.Incident, error
 	return out, nil
 }
 
+// CountOpen returns how many incidents are open, without decoding any.
+func (s *Store) CountOpen(ctx context.Context) (int, error) {
+	var n int
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		c := tx.Bucket(bOpen).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("boltstore: count open incidents: %w", err)
+	}
+	return n, nil
+}
+
 // OpenByService returns the open incidents of a service (case-insensitive),
 // newest first.
 func (s *Store) OpenByService(ctx context.Context, service string) ([]*incident.Incident, error) {

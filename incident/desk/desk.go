@@ -432,6 +432,27 @@ func (d *Desk) Resolve(ctx context.Context, number int64, op Op, summary string)
 	})
 }
 
+// ResolveIfAlertsResolved resolves an open incident whose linked alerts
+// have all resolved, checking and resolving in one transaction so that an
+// alert firing meanwhile keeps it open. It reports whether it resolved.
+func (d *Desk) ResolveIfAlertsResolved(ctx context.Context, number int64, op Op, summary string) (bool, error) {
+	resolved := false
+	_, err := d.personal(ctx, number, op, func(inc *incident.Incident, st incident.State, now time.Time) ([]incident.Event, error) {
+		if st.Status != incident.StatusOpen || len(st.Alerts) == 0 {
+			return nil, nil
+		}
+		for _, a := range st.Alerts {
+			if a.Firing {
+				return nil, nil
+			}
+		}
+		evs, err := inc.Resolve(d.cat.Policy, now, op.Actor, summary)
+		resolved = err == nil && len(evs) > 0
+		return evs, err
+	})
+	return resolved, err
+}
+
 // Acknowledge records that a person acknowledged the incident; with
 // PagerDuty configured, its linked PagerDuty incidents are acknowledged too.
 func (d *Desk) Acknowledge(ctx context.Context, number int64, op Op) (*incident.Incident, error) {

@@ -2,6 +2,7 @@ package desk_test
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -219,7 +220,7 @@ func TestHousekeepingRunsDaily(t *testing.T) {
 	}
 	clk.Advance(8 * 24 * time.Hour)
 	r := desk.NewRunner(st, desk.RunnerOptions{Now: clk.Now, Poll: 10 * time.Millisecond})
-	(&desk.Duties{Desk: d, OnCall: desk.RotationFinder{}, Enqueue: st.Enqueue, Housekeep: st.Housekeep}).Register(r)
+	(&desk.Duties{Desk: d, OnCall: desk.RotationFinder{}, Enqueue: st.Enqueue, CountOpen: st.CountOpen, Housekeep: st.Housekeep}).Register(r)
 	if err := st.Enqueue(ctx, desk.HousekeepingJob(clk.Now())); err != nil {
 		t.Fatal(err)
 	}
@@ -241,5 +242,161 @@ func TestHousekeepingRunsDaily(t *testing.T) {
 	<-done
 	if first, err := st.Seen(ctx, "slack", "old-envelope", clk.Now()); err != nil || !first {
 		t.Errorf("the week-old key was not pruned (first=%v, %v)", first, err)
+	}
+}
+
+func TestCardEvery(t *testing.T) {
+	for _, c := range []struct{ open, want int }{{0, 1}, {1, 1}, {40, 1}, {41, 2}, {80, 2}, {81, 3}, {400, 10}} {
+		if got := desk.CardEvery(c.open); got != c.want {
+			t.Errorf("CardEvery(%d) = %d, want %d", c.open, got, c.want)
+		}
+	}
+}
+
+// The refresh ticks every open incident each minute, but with more than 40
+// open it refreshes each card only every other minute, so scheduled
+// chat.update calls stay inside Slack's Tier 3 limit; resolved incidents
+// stop refreshing.
+func TestRefreshSpreadsCardUpdates(t *testing.T) {
+	d, st, clk := setup(t)
+	ctx := context.Background()
+	var numbers []int64
+	for i := range 41 {
+		inc, err := d.Declare(ctx, desk.DeclareRequest{Service: "bedroom", Title: "Beds " + string(rune('a'+i%26)), Actor: "UA"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		numbers = append(numbers, inc.Number)
+	}
+	var (
+		mu       sync.Mutex
+		refresh  = map[int]int{} // cycle → next-refresh jobs enqueued for it
+		cards    = map[int]int{} // cycle that ran → card jobs it enqueued
+		lastCycl = map[int64]int{}
+	)
+	enqueue := func(ctx context.Context, jobs ...boltstore.Job) error {
+		mu.Lock()
+		var ran int
+		for _, j := range jobs {
+			if j.Kind == desk.JobRefresh {
+				var p desk.Payload
+				if err := json.Unmarshal(j.Payload, &p); err != nil {
+					t.Error(err)
+				}
+				refresh[p.Cycle]++
+				ran = p.Cycle - 1
+				lastCycl[j.Incident] = p.Cycle
+			}
+		}
+		for _, j := range jobs {
+			if j.Kind == desk.JobCard {
+				cards[ran]++
+			}
+		}
+		mu.Unlock()
+		return st.Enqueue(ctx, jobs...)
+	}
+	r := desk.NewRunner(st, desk.RunnerOptions{Now: clk.Now, Poll: 5 * time.Millisecond})
+	(&desk.Duties{Desk: d, OnCall: desk.RotationFinder{}, Enqueue: enqueue, CountOpen: st.CountOpen}).Register(r)
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(rctx) }()
+	defer func() { cancel(); <-done }()
+
+	waitCycle := func(cycle, want int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			mu.Lock()
+			got := refresh[cycle+1]
+			mu.Unlock()
+			if got == want {
+				// Let any stray job land before counting cards.
+				time.Sleep(20 * time.Millisecond)
+				return
+			}
+			if got > want || time.Now().After(deadline) {
+				t.Fatalf("cycle %d: %d refreshes, want %d", cycle, got, want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	for cycle := range 3 {
+		clk.Advance(time.Minute)
+		r.Wake()
+		waitCycle(cycle, 41)
+	}
+	// Two resolved: 39 open, back to a card a minute each.
+	for _, n := range numbers[:2] {
+		if _, err := d.Resolve(ctx, n, desk.Op{Actor: "UA"}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Advance(time.Minute)
+	r.Wake()
+	waitCycle(3, 39)
+	clk.Advance(time.Minute)
+	r.Wake()
+	waitCycle(4, 39)
+
+	mu.Lock()
+	defer mu.Unlock()
+	want := map[int]int{0: 41, 1: 0, 2: 41, 3: 39, 4: 39}
+	for c, n := range want {
+		if cards[c] != n {
+			t.Errorf("cycle %d refreshed %d cards, want %d (all: %v)", c, cards[c], n, cards)
+		}
+	}
+	for _, n := range numbers[:2] {
+		if lastCycl[n] != 3 {
+			t.Errorf("resolved incident %d kept refreshing: last cycle %d", n, lastCycl[n])
+		}
+	}
+}
+
+// Resolving when every alert resolved checks and resolves in one step: a
+// declared incident without alerts and one with an alert still firing stay
+// open; once the last alert resolves it resolves, exactly once.
+func TestResolveIfAlertsResolved(t *testing.T) {
+	d, st, _ := setup(t)
+	ctx := context.Background()
+	op := desk.Op{Actor: incident.ActorAlertmanager}
+	declared, err := d.Declare(ctx, desk.DeclareRequest{Service: "bedroom", Title: "By hand", Actor: "UA"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := d.ResolveIfAlertsResolved(ctx, declared.Number, op, "x"); ok || err != nil {
+		t.Errorf("an incident without alerts was resolved (%v, %v)", ok, err)
+	}
+	alert := func(key string, firing bool, idem string) int64 {
+		t.Helper()
+		r, err := d.Alert(ctx, desk.Alert{Source: incident.ActorAlertmanager, Key: key, Service: "bedroom", Title: key, Firing: firing, Idem: idem})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Number
+	}
+	n := alert("g1", true, "1") // joins the declared incident (same service, within the window)
+	alert("g2", true, "2")
+	alert("g1", false, "3")
+	if ok, err := d.ResolveIfAlertsResolved(ctx, n, desk.Op{Actor: incident.ActorAlertmanager, Idem: "3/resolve"}, "x"); ok || err != nil {
+		t.Errorf("resolved with g2 still firing (%v, %v)", ok, err)
+	}
+	alert("g2", false, "4")
+	if ok, err := d.ResolveIfAlertsResolved(ctx, n, desk.Op{Actor: incident.ActorAlertmanager, Idem: "4/resolve"}, "all clear"); !ok || err != nil {
+		t.Fatalf("not resolved once every alert resolved (%v, %v)", ok, err)
+	}
+	if ok, err := d.ResolveIfAlertsResolved(ctx, n, desk.Op{Actor: incident.ActorAlertmanager, Idem: "4/resolve"}, "all clear"); ok || err != nil {
+		t.Errorf("a repeat resolved again (%v, %v)", ok, err)
+	}
+	inc, _ := st.Get(ctx, n)
+	resolves := 0
+	for _, e := range inc.Events {
+		if e.Kind == incident.EventResolved {
+			resolves++
+		}
+	}
+	if s := inc.State(d.Policy(), d.Now()); s.Status != incident.StatusResolved || resolves != 1 {
+		t.Errorf("status %s with %d resolutions", s.Status, resolves)
 	}
 }

@@ -36,9 +36,13 @@ func (f RotationFinder) OnCall(_ context.Context, oc incident.OnCall, at time.Ti
 type Duties struct {
 	Desk   *Desk
 	OnCall OnCallFinder
-	// Refreshed is called after a refresh found the incident open, so the
-	// chat adapter can refresh its card; may be nil.
+	// Enqueue schedules the card refresh and the next refresh cycle; when
+	// nil, a refresh records time-driven upgrades only.
 	Enqueue func(ctx context.Context, jobs ...boltstore.Job) error
+	// CountOpen counts the open incidents (boltstore.Store.CountOpen), so
+	// that card refreshes slow down when many are open and stay inside
+	// Slack's chat.update limit; when nil, every card refreshes each cycle.
+	CountOpen func(ctx context.Context) (int, error)
 	// Housekeep prunes old deduplication keys and job tombstones; it runs
 	// daily when set (boltstore.Store.Housekeep).
 	Housekeep func(ctx context.Context, now time.Time) error
@@ -157,7 +161,9 @@ func (du *Duties) commander(ctx context.Context, j boltstore.Job) error {
 
 // refresh records automatic upgrades caused by time alone and keeps the
 // card's running loss current; it reschedules itself while the incident is
-// open.
+// open. The tick runs every cycle; the card is refreshed every
+// CardEvery(open) cycles, so all open cards together stay inside Slack's
+// chat.update limit (an upgrade refreshes the card at once anyway).
 func (du *Duties) refresh(ctx context.Context, j boltstore.Job) error {
 	d := du.Desk
 	inc, err := d.Tick(ctx, j.Incident)
@@ -168,9 +174,31 @@ func (du *Duties) refresh(ctx context.Context, j boltstore.Job) error {
 		return nil
 	}
 	now := d.now()
-	return du.Enqueue(ctx,
-		CardJob(inc.Number, now),
-		// A new ID per cycle: the running job completes after this returns.
-		JobFor(JobRefresh, inc.Number, fmt.Sprint(now.Unix()), now.Add(refreshEvery), Payload{}),
-	)
+	cycle := payload(j).Cycle
+	every := 1
+	if du.CountOpen != nil {
+		open, err := du.CountOpen(ctx)
+		if err != nil {
+			return err
+		}
+		every = CardEvery(open)
+	}
+	// A new ID per cycle: the running job completes after this returns.
+	jobs := []boltstore.Job{JobFor(JobRefresh, inc.Number, fmt.Sprint(now.Unix()), now.Add(refreshEvery), Payload{Cycle: cycle + 1})}
+	if cycle%every == 0 {
+		jobs = append(jobs, CardJob(inc.Number, now))
+	}
+	return du.Enqueue(ctx, jobs...)
+}
+
+// CardUpdatesPerMinute is the budget of scheduled card refreshes across all
+// open incidents: chat.update is Tier 3 (about 50 a minute per workspace),
+// and the rest is left for refreshes that events cause.
+const CardUpdatesPerMinute = 40
+
+// CardEvery is every how many refresh cycles (minutes) an incident's card
+// is refreshed when that many incidents are open: 1 up to 40 open incidents, 2
+// up to 80, and so on.
+func CardEvery(open int) int {
+	return max(1, (open+CardUpdatesPerMinute-1)/CardUpdatesPerMinute)
 }
