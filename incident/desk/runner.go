@@ -70,11 +70,10 @@ type Runner struct {
 	mu      sync.Mutex
 	running map[string]bool // job IDs in flight
 	busy    map[int64]bool  // incidents with a job in flight
-	// A job that finishes after Due listed it but before the loop reaches
-	// it must not start again from that stale listing: released records
-	// when each job finished, counted in releases.
-	releases uint64
-	released map[string]uint64
+	// finished holds the jobs that finished since the current listing of
+	// due jobs began: a job that finishes after Due listed it but before
+	// the loop reaches it must not start again from that stale listing.
+	finished map[string]bool
 }
 
 // NewRunner returns a Runner.
@@ -95,7 +94,7 @@ func NewRunner(store JobStore, opts RunnerOptions) *Runner {
 		opts.Poll = time.Second
 	}
 	return &Runner{store: store, handlers: map[string]Handler{}, opts: opts, log: opts.Logger,
-		wake: make(chan struct{}, 1), running: map[string]bool{}, busy: map[int64]bool{}, released: map[string]uint64{}}
+		wake: make(chan struct{}, 1), running: map[string]bool{}, busy: map[int64]bool{}, finished: map[string]bool{}}
 }
 
 // Handle registers the handler for a job kind.
@@ -116,12 +115,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	defer wg.Wait()
 	for {
 		r.mu.Lock()
-		listed := r.releases
-		for id, at := range r.released {
-			if at <= listed {
-				delete(r.released, id) // the listing below sees its outcome
-			}
-		}
+		clear(r.finished) // the listing below sees their outcome
 		r.mu.Unlock()
 		jobs, err := r.store.Due(ctx, r.opts.Now(), 4*r.opts.Concurrency)
 		if err != nil && ctx.Err() == nil {
@@ -130,7 +124,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		started := 0
 		for _, j := range jobs {
 			r.mu.Lock()
-			skip := r.running[j.ID] || (j.Incident != 0 && r.busy[j.Incident]) || r.released[j.ID] > listed
+			skip := r.running[j.ID] || (j.Incident != 0 && r.busy[j.Incident]) || r.finished[j.ID]
 			if !skip {
 				r.running[j.ID] = true
 				if j.Incident != 0 {
@@ -182,8 +176,7 @@ func (r *Runner) Run(ctx context.Context) error {
 func (r *Runner) release(j boltstore.Job) {
 	r.mu.Lock()
 	delete(r.running, j.ID)
-	r.releases++
-	r.released[j.ID] = r.releases
+	r.finished[j.ID] = true
 	if j.Incident != 0 {
 		delete(r.busy, j.Incident)
 	}
