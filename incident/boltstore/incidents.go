@@ -99,6 +99,7 @@ func (s *Store) Create(ctx context.Context, fn func(number int64) (*incident.Inc
 			return fmt.Errorf("boltstore: create incident %d: %w", number, err)
 		}
 		out = inc
+		tx.OnCommit(func() { s.cache.put(number, inc.Events) })
 		return nil
 	})
 	if err != nil {
@@ -126,7 +127,7 @@ func (s *Store) Update(ctx context.Context, number int64, fn func(inc *incident.
 	var out *incident.Incident
 	var added int
 	err := s.update(ctx, func(tx *bolt.Tx) error {
-		inc, err := loadIncident(tx, number)
+		inc, err := s.loadIncident(tx, number)
 		if err != nil {
 			return fmt.Errorf("boltstore: update incident %d: %w", number, err)
 		}
@@ -174,6 +175,7 @@ func (s *Store) Update(ctx context.Context, number int64, fn func(inc *incident.
 		if added == 0 && n == 0 {
 			return errNoChange
 		}
+		tx.OnCommit(func() { s.cache.put(number, inc.Events) })
 		return nil
 	})
 	if errors.Is(err, errNoChange) {
@@ -192,7 +194,7 @@ func (s *Store) Get(ctx context.Context, number int64) (*incident.Incident, erro
 	var inc *incident.Incident
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		var err error
-		inc, err = loadIncident(tx, number)
+		inc, err = s.loadIncident(tx, number)
 		return err
 	})
 	if err != nil {
@@ -218,7 +220,7 @@ func (s *Store) List(ctx context.Context, f Filter) ([]*incident.Incident, error
 			if !f.Since.IsZero() && inc.StartedAt.Before(f.Since) {
 				return true, nil
 			}
-			if inc.Events, err = loadEvents(tx, number); err != nil {
+			if inc.Events, err = s.loadEvents(tx, number); err != nil {
 				return false, err
 			}
 			out = append(out, inc)
@@ -368,28 +370,47 @@ func loadHeader(tx *bolt.Tx, number int64) (*incident.Incident, error) {
 }
 
 // loadIncident reads an incident with its timeline.
-func loadIncident(tx *bolt.Tx, number int64) (*incident.Incident, error) {
+func (s *Store) loadIncident(tx *bolt.Tx, number int64) (*incident.Incident, error) {
 	inc, err := loadHeader(tx, number)
 	if err != nil {
 		return nil, err
 	}
-	if inc.Events, err = loadEvents(tx, number); err != nil {
+	if inc.Events, err = s.loadEvents(tx, number); err != nil {
 		return nil, err
 	}
 	return inc, nil
 }
 
-func loadEvents(tx *bolt.Tx, number int64) ([]incident.Event, error) {
+// loadEvents reads an incident's timeline, from the cache when it holds the
+// timeline as stored.
+func (s *Store) loadEvents(tx *bolt.Tx, number int64) ([]incident.Event, error) {
 	b := tx.Bucket(bEvents).Bucket(be64(uint64(number)))
 	if b == nil {
 		return nil, fmt.Errorf("events of incident %d are missing", number)
 	}
-	c := b.Cursor()
-	var evs []incident.Event
-	if k, _ := c.Last(); len(k) == 8 {
-		// Seqs are 1..n, so the last key sizes the timeline.
-		evs = make([]incident.Event, 0, min(binary.BigEndian.Uint64(k), 1<<20))
+	last := 0
+	if k, _ := b.Cursor().Last(); len(k) == 8 {
+		last = int(binary.BigEndian.Uint64(k))
 	}
+	if evs, ok := s.cache.get(number, last); ok {
+		return evs, nil
+	}
+	evs, err := decodeEvents(b, number, last)
+	if err != nil {
+		return nil, err
+	}
+	if !tx.Writable() {
+		// A writer caches the timeline it leaves, once it has committed.
+		s.cache.put(number, evs)
+	}
+	return evs, nil
+}
+
+// decodeEvents decodes a timeline bucket; last is its last seq, which
+// (seqs being 1..n) sizes the timeline.
+func decodeEvents(b *bolt.Bucket, number int64, last int) ([]incident.Event, error) {
+	evs := make([]incident.Event, 0, min(last, 1<<20)+8)
+	c := b.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		var e incident.Event
 		if err := json.Unmarshal(v, &e); err != nil {

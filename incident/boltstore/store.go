@@ -89,14 +89,18 @@ type Options struct {
 	// Now is the clock used for job bookkeeping (completion tombstones, the
 	// due time of a job enqueued without one); nil means time.Now.
 	Now func() time.Time
+	// TimelineCacheEvents bounds the decoded timelines kept in memory, in
+	// events across incidents; zero means 100,000, negative disables.
+	TimelineCacheEvents int
 }
 
 // Store is an open incidentbot database.
 type Store struct {
-	db   *bolt.DB
-	path string
-	log  *slog.Logger
-	now  func() time.Time
+	db    *bolt.DB
+	path  string
+	log   *slog.Logger
+	now   func() time.Time
+	cache *timelineCache
 }
 
 // Open opens or creates the database at path. The file gets mode 0600, even
@@ -112,6 +116,9 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.TimelineCacheEvents == 0 {
+		opts.TimelineCacheEvents = 100_000
+	}
 	db, err := bolt.Open(path, fileMode, &bolt.Options{Timeout: opts.Timeout})
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
@@ -120,7 +127,7 @@ func Open(path string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, log: opts.Logger, now: opts.Now}
+	s := &Store{db: db, path: path, log: opts.Logger, now: opts.Now, cache: newTimelineCache(opts.TimelineCacheEvents)}
 	if err := s.init(); err != nil {
 		_ = db.Close()
 		return nil, err
