@@ -204,6 +204,20 @@ func (s *Server) userLocked(userID string) (*User, error) {
 
 // userChannelLocked resolves a channel (ID or name) as seen by a human user.
 // A user ID resolves to the bot's DM with that user.
+// memberLocked finds a user and a channel they are in (or their DM with
+// the bot).
+func (s *Server) memberLocked(userID, channelID string) (*User, *channel, error) {
+	u, err := s.userLocked(userID)
+	if err != nil {
+		return nil, nil, err
+	}
+	ch, err := s.userChannelLocked(u, channelID, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	return u, ch, nil
+}
+
 func (s *Server) userChannelLocked(u *User, ref string, mustBeMember bool) (*channel, error) {
 	if ref == s.opts.BotUserID {
 		return s.openIMLocked(u.ID), nil
@@ -604,12 +618,7 @@ func (s *Server) PostDM(ctx context.Context, userID, text string) (string, error
 
 func (s *Server) postUser(ctx context.Context, userID, channelID, threadTS, text string) (string, error) {
 	s.mu.Lock()
-	u, err := s.userLocked(userID)
-	if err != nil {
-		s.mu.Unlock()
-		return "", err
-	}
-	ch, err := s.userChannelLocked(u, channelID, true)
+	u, ch, err := s.memberLocked(userID, channelID)
 	if err != nil {
 		s.mu.Unlock()
 		return "", err
@@ -636,12 +645,7 @@ func (s *Server) postUser(ctx context.Context, userID, channelID, threadTS, text
 // EditUserMessage edits a user's own message and delivers message_changed.
 func (s *Server) EditUserMessage(ctx context.Context, userID, channelID, ts, text string) error {
 	s.mu.Lock()
-	u, err := s.userLocked(userID)
-	if err != nil {
-		s.mu.Unlock()
-		return err
-	}
-	ch, err := s.userChannelLocked(u, channelID, true)
+	u, ch, err := s.memberLocked(userID, channelID)
 	if err != nil {
 		s.mu.Unlock()
 		return err
@@ -672,12 +676,7 @@ func (s *Server) EditUserMessage(ctx context.Context, userID, channelID, ts, tex
 // DeleteUserMessage deletes a user's own message and delivers message_deleted.
 func (s *Server) DeleteUserMessage(ctx context.Context, userID, channelID, ts string) error {
 	s.mu.Lock()
-	u, err := s.userLocked(userID)
-	if err != nil {
-		s.mu.Unlock()
-		return err
-	}
-	ch, err := s.userChannelLocked(u, channelID, true)
+	u, ch, err := s.memberLocked(userID, channelID)
 	if err != nil {
 		s.mu.Unlock()
 		return err
@@ -738,12 +737,7 @@ func (s *Server) AddReaction(ctx context.Context, userID, channelID, ts, name st
 // PinMessage pins a message as userID and delivers pin_added.
 func (s *Server) PinMessage(ctx context.Context, userID, channelID, ts string) error {
 	s.mu.Lock()
-	u, err := s.userLocked(userID)
-	if err != nil {
-		s.mu.Unlock()
-		return err
-	}
-	ch, err := s.userChannelLocked(u, channelID, true)
+	u, ch, err := s.memberLocked(userID, channelID)
 	if err != nil {
 		s.mu.Unlock()
 		return err
