@@ -19,7 +19,6 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/incidentbot/incidentbot/incident"
-	"github.com/incidentbot/incidentbot/incident/boltstore"
 	"github.com/incidentbot/incidentbot/incident/desk"
 	"github.com/incidentbot/incidentbot/review"
 	"github.com/incidentbot/incidentbot/review/reviewstore"
@@ -47,7 +46,7 @@ type SlackAPI interface {
 // Store is what the bot keeps besides incidents: the inbox and job queue,
 // deduplication, and small adapter state (channel IDs, card timestamps).
 type Store interface {
-	Enqueue(ctx context.Context, jobs ...boltstore.Job) error
+	Enqueue(ctx context.Context, jobs ...desk.Job) error
 	Put(ctx context.Context, bucket, key string, value []byte) error
 	GetKV(ctx context.Context, bucket, key string) ([]byte, bool, error)
 	Scan(ctx context.Context, bucket, prefix string, fn func(key string, value []byte) error) error

@@ -11,7 +11,6 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/incidentbot/incidentbot/incident"
-	"github.com/incidentbot/incidentbot/incident/boltstore"
 	"github.com/incidentbot/incidentbot/incident/desk"
 )
 
@@ -25,7 +24,7 @@ func slackErr(err error) string {
 	return ""
 }
 
-func jobPayload(j boltstore.Job) desk.Payload {
+func jobPayload(j desk.Job) desk.Payload {
 	var p desk.Payload
 	_ = json.Unmarshal(j.Payload, &p)
 	return p
@@ -35,7 +34,7 @@ func jobPayload(j boltstore.Job) desk.Payload {
 // pin, runbook bookmark, the declarer invited. Each step is recorded as it
 // completes, so a retry after a crash or an outage resumes where it stopped
 // and never creates a second channel.
-func (b *Bot) ensureChannel(ctx context.Context, j boltstore.Job) error {
+func (b *Bot) ensureChannel(ctx context.Context, j desk.Job) error {
 	v, err := b.load(ctx, j.Incident)
 	if err != nil {
 		return err
@@ -252,7 +251,7 @@ func (b *Bot) channelReady(ctx context.Context, n int64) (channelState, error) {
 
 // updateCard brings the pinned card (and the topic, if it changed) up to
 // date with the incident's current state.
-func (b *Bot) updateCard(ctx context.Context, j boltstore.Job) error {
+func (b *Bot) updateCard(ctx context.Context, j desk.Job) error {
 	cs, err := b.channelReady(ctx, j.Incident)
 	if err != nil {
 		return err
@@ -287,7 +286,7 @@ func eventBySeq(inc *incident.Incident, seq int) (incident.Event, bool) {
 }
 
 // postEvent posts a timeline event in the incident channel.
-func (b *Bot) postEvent(ctx context.Context, j boltstore.Job) error {
+func (b *Bot) postEvent(ctx context.Context, j desk.Job) error {
 	cs, err := b.channelReady(ctx, j.Incident)
 	if err != nil {
 		return err
@@ -335,7 +334,7 @@ func (b *Bot) announceChannel(ctx context.Context) (string, error) {
 }
 
 // announce posts to the org-wide announce channel.
-func (b *Bot) announce(ctx context.Context, j boltstore.Job) error {
+func (b *Bot) announce(ctx context.Context, j desk.Job) error {
 	ch, err := b.announceChannel(ctx)
 	if err != nil || ch == "" {
 		return err
@@ -357,7 +356,7 @@ func (b *Bot) announce(ctx context.Context, j boltstore.Job) error {
 
 // notifyManagers tells every incident manager about a major incident by
 // DM, with the details (also of security incidents), and invites them.
-func (b *Bot) notifyManagers(ctx context.Context, j boltstore.Job) error {
+func (b *Bot) notifyManagers(ctx context.Context, j desk.Job) error {
 	v, err := b.load(ctx, j.Incident)
 	if err != nil {
 		return err
@@ -389,7 +388,7 @@ func (b *Bot) notifyManagers(ctx context.Context, j boltstore.Job) error {
 }
 
 // invite brings called-out people and new commanders into the channel.
-func (b *Bot) invite(ctx context.Context, j boltstore.Job) error {
+func (b *Bot) invite(ctx context.Context, j desk.Job) error {
 	cs, err := b.channelReady(ctx, j.Incident)
 	if err != nil {
 		return err
@@ -422,7 +421,7 @@ func (b *Bot) inviteUsers(ctx context.Context, channel string, users []string) e
 
 // remind asks the commander of an open major for a stakeholder update,
 // every update_interval, until the incident is resolved or minor.
-func (b *Bot) remind(ctx context.Context, j boltstore.Job) error {
+func (b *Bot) remind(ctx context.Context, j desk.Job) error {
 	v, err := b.load(ctx, j.Incident)
 	if err != nil {
 		return err
@@ -444,7 +443,7 @@ func (b *Bot) remind(ctx context.Context, j boltstore.Job) error {
 }
 
 // confirmResolve asks the channel to resolve once every alert resolved.
-func (b *Bot) confirmResolve(ctx context.Context, j boltstore.Job) error {
+func (b *Bot) confirmResolve(ctx context.Context, j desk.Job) error {
 	cs, err := b.channelReady(ctx, j.Incident)
 	if err != nil {
 		return err
@@ -465,9 +464,9 @@ func (b *Bot) confirmResolve(ctx context.Context, j boltstore.Job) error {
 }
 
 // publishHomes refreshes App Home for people who opened it in the last week.
-func (b *Bot) publishHomes(ctx context.Context, _ boltstore.Job) error {
+func (b *Bot) publishHomes(ctx context.Context, _ desk.Job) error {
 	cutoff := b.now().Add(-7 * 24 * time.Hour)
-	var jobs []boltstore.Job
+	var jobs []desk.Job
 	err := b.store.Scan(ctx, bucketHome, "", func(k string, v []byte) error {
 		if t, err := time.Parse("2006-01-02T15:04:05Z", string(v)); err == nil && t.After(cutoff) {
 			jobs = append(jobs, homeJob(k))
@@ -481,14 +480,14 @@ func (b *Bot) publishHomes(ctx context.Context, _ boltstore.Job) error {
 }
 
 // publishHome publishes one user's App Home.
-func (b *Bot) publishHome(ctx context.Context, j boltstore.Job) error {
+func (b *Bot) publishHome(ctx context.Context, j desk.Job) error {
 	var p struct {
 		User string `json:"user"`
 	}
 	if err := json.Unmarshal(j.Payload, &p); err != nil || p.User == "" {
 		return desk.Permanent(fmt.Errorf("home job without user"))
 	}
-	incs, err := b.desk.List(ctx, boltstore.Filter{OpenOnly: true})
+	incs, err := b.desk.List(ctx, desk.Filter{OpenOnly: true})
 	if err != nil {
 		return err
 	}
@@ -506,8 +505,8 @@ func (b *Bot) publishHome(ctx context.Context, j boltstore.Job) error {
 
 // catchUp records the human messages of open incident channels that the
 // timeline lacks (sent while the bot was disconnected, never replayed).
-func (b *Bot) catchUp(ctx context.Context, _ boltstore.Job) error {
-	incs, err := b.desk.List(ctx, boltstore.Filter{OpenOnly: true})
+func (b *Bot) catchUp(ctx context.Context, _ desk.Job) error {
+	incs, err := b.desk.List(ctx, desk.Filter{OpenOnly: true})
 	if err != nil {
 		return err
 	}

@@ -15,11 +15,11 @@ import (
 	"github.com/slack-go/slack/socketmode"
 
 	"github.com/incidentbot/incidentbot/bot"
-	"github.com/incidentbot/incidentbot/bot/fakeslack"
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
 	"github.com/incidentbot/incidentbot/incident/desk"
 	"github.com/incidentbot/incidentbot/incident/incidenttest"
+	"github.com/incidentbot/incidentbot/internal/fakeslack"
 )
 
 // People of the fake workspace.
@@ -285,7 +285,7 @@ func (e *env) ephemeralText(userID string) string {
 	return b.String()
 }
 
-var boltstoreFilterAll = boltstore.Filter{}
+var boltstoreFilterAll = desk.Filter{}
 
 func fakeslackSeed(name, creator string) fakeslack.ChannelSeed {
 	return fakeslack.ChannelSeed{Name: name, Members: []string{creator}, Creator: creator}

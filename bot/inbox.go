@@ -12,14 +12,13 @@ import (
 	"github.com/slack-go/slack/slackevents"
 
 	"github.com/incidentbot/incidentbot/incident"
-	"github.com/incidentbot/incidentbot/incident/boltstore"
 	"github.com/incidentbot/incidentbot/incident/desk"
 )
 
 // handleInbox processes one stored envelope. Every operation carries the
 // envelope (or event) id as its idempotency key, so running it again after
 // a crash changes nothing twice.
-func (b *Bot) handleInbox(ctx context.Context, j boltstore.Job) error {
+func (b *Bot) handleInbox(ctx context.Context, j desk.Job) error {
 	var it inboxItem
 	if err := json.Unmarshal(j.Payload, &it); err != nil {
 		return desk.Permanent(fmt.Errorf("inbox %s: %w", j.ID, err))
@@ -110,7 +109,7 @@ func (b *Bot) outcome(ctx context.Context, to replyTo, err error, ok string) err
 	return err
 }
 
-func (b *Bot) runCommand(ctx context.Context, j boltstore.Job, cmd slack.SlashCommand) error {
+func (b *Bot) runCommand(ctx context.Context, j desk.Job, cmd slack.SlashCommand) error {
 	to := replyTo{responseURL: cmd.ResponseURL, channel: cmd.ChannelID, user: cmd.UserID}
 	c, err := ParseCommand(cmd.Text, cmd.UserID, b.cat.Currency, b.cat.Shares)
 	if err != nil {
@@ -170,7 +169,7 @@ func (b *Bot) runCommand(ctx context.Context, j boltstore.Job, cmd slack.SlashCo
 }
 
 func (b *Bot) replyList(ctx context.Context, to replyTo) error {
-	incs, err := b.desk.List(ctx, boltstore.Filter{OpenOnly: true})
+	incs, err := b.desk.List(ctx, desk.Filter{OpenOnly: true})
 	if err != nil {
 		return err
 	}
@@ -224,7 +223,7 @@ func (b *Bot) servicesText(args []string) string {
 	return "*Service catalogue*\n" + strings.Join(lines, "\n")
 }
 
-func (b *Bot) runInteraction(ctx context.Context, j boltstore.Job, cb slack.InteractionCallback) error {
+func (b *Bot) runInteraction(ctx context.Context, j desk.Job, cb slack.InteractionCallback) error {
 	to := replyTo{responseURL: cb.ResponseURL, channel: cb.Channel.ID, user: cb.User.ID}
 	op := desk.Op{Actor: cb.User.ID, Idem: j.ID}
 	n := j.Incident
@@ -290,7 +289,7 @@ func (b *Bot) runInteraction(ctx context.Context, j boltstore.Job, cb slack.Inte
 	return nil
 }
 
-func (b *Bot) runEvent(ctx context.Context, j boltstore.Job, ev slackevents.EventsAPIEvent, eventID string) error {
+func (b *Bot) runEvent(ctx context.Context, j desk.Job, ev slackevents.EventsAPIEvent, eventID string) error {
 	n := j.Incident
 	idem := "ev/" + eventID
 	record := func(e incident.Event) error {
@@ -340,7 +339,7 @@ func (b *Bot) runEvent(ctx context.Context, j boltstore.Job, ev slackevents.Even
 	return nil
 }
 
-func homeJob(userID string) boltstore.Job {
+func homeJob(userID string) desk.Job {
 	raw, _ := json.Marshal(map[string]string{"user": userID})
-	return boltstore.Job{ID: JobHome + "/" + userID, Kind: JobHome, Payload: raw, Coalesce: true}
+	return desk.Job{ID: JobHome + "/" + userID, Kind: JobHome, Payload: raw, Coalesce: true}
 }

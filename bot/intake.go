@@ -14,7 +14,7 @@ import (
 	"github.com/slack-go/slack/socketmode"
 
 	"github.com/incidentbot/incidentbot/incident"
-	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/desk"
 )
 
 // Job kinds owned by the bot.
@@ -71,7 +71,7 @@ func (b *Bot) Serve(ctx context.Context, sm *socketmode.Client) error {
 				b.connected.Store(true)
 				// Events sent while we were away may never be replayed:
 				// read back what the incident channels missed.
-				if err := b.store.Enqueue(ctx, boltstore.Job{ID: JobCatchUp, Kind: JobCatchUp, Coalesce: true, DueAt: b.now()}); err != nil {
+				if err := b.store.Enqueue(ctx, desk.Job{ID: JobCatchUp, Kind: JobCatchUp, Coalesce: true, DueAt: b.now()}); err != nil {
 					b.log.Warn("could not schedule the catch-up", "err", err)
 				}
 				b.opts.Wake()
@@ -165,7 +165,7 @@ func ephemeral(text string) map[string]any {
 
 func (b *Bot) persist(ctx context.Context, id string, number int64, typ string, req socketmode.Request) error {
 	raw, _ := json.Marshal(inboxItem{Type: typ, EnvelopeID: req.EnvelopeID, Payload: req.Payload, Received: b.now()})
-	return b.store.Enqueue(ctx, boltstore.Job{ID: id, Kind: JobInbox, Incident: number, Payload: raw, DueAt: b.now()})
+	return b.store.Enqueue(ctx, desk.Job{ID: id, Kind: JobInbox, Queue: desk.QueueInput, Incident: number, Payload: raw, DueAt: b.now()})
 }
 
 func (b *Bot) intakeSlash(ctx context.Context, req socketmode.Request, data any) (any, error) {

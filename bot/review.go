@@ -14,7 +14,6 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/incidentbot/incidentbot/incident"
-	"github.com/incidentbot/incidentbot/incident/boltstore"
 	"github.com/incidentbot/incidentbot/incident/desk"
 	"github.com/incidentbot/incidentbot/review"
 	"github.com/incidentbot/incidentbot/review/reviewstore"
@@ -50,7 +49,7 @@ const (
 func (b *Bot) Reviews() *reviewstore.Store { return b.reviews }
 
 // reviewCommand handles /incident stats|actions|action|review|publish.
-func (b *Bot) reviewCommand(ctx context.Context, j boltstore.Job, cmd slack.SlashCommand, c Command, to replyTo) error {
+func (b *Bot) reviewCommand(ctx context.Context, j desk.Job, cmd slack.SlashCommand, c Command, to replyTo) error {
 	switch c.Verb {
 	case "stats":
 		return b.replyStats(ctx, to, c.Args)
@@ -92,7 +91,7 @@ func (b *Bot) reviewIntake(ctx context.Context, cb slack.InteractionCallback, a 
 
 // reviewInteraction handles stored block actions and view submissions that
 // belong to reviews; it reports whether it handled them.
-func (b *Bot) reviewInteraction(ctx context.Context, j boltstore.Job, cb slack.InteractionCallback, to replyTo) (bool, error) {
+func (b *Bot) reviewInteraction(ctx context.Context, j desk.Job, cb slack.InteractionCallback, to replyTo) (bool, error) {
 	switch cb.Type {
 	case slack.InteractionTypeBlockActions:
 		if len(cb.ActionCallback.BlockActions) == 0 {
@@ -164,7 +163,7 @@ func (b *Bot) reviewValidate(ctx context.Context, cb slack.InteractionCallback) 
 // drafts (or redrafts, keeping people's edits) the review, records that on
 // the timeline once, asks each participant for their account by DM, and
 // tells the incident channel. Every step is idempotent.
-func (b *Bot) draftReview(ctx context.Context, j boltstore.Job) error {
+func (b *Bot) draftReview(ctx context.Context, j desk.Job) error {
 	v, err := b.load(ctx, j.Incident)
 	if err != nil {
 		if incident.ErrorCode(err) == incident.ENOTFOUND {
@@ -549,7 +548,7 @@ func (b *Bot) openEditModal(ctx context.Context, triggerID string, n int64, id r
 
 // saveSection stores an edited section and confirms in the channel with
 // the language check of the new text.
-func (b *Bot) saveSection(ctx context.Context, j boltstore.Job, cb slack.InteractionCallback) error {
+func (b *Bot) saveSection(ctx context.Context, j desk.Job, cb slack.InteractionCallback) error {
 	var m viewMeta
 	if err := json.Unmarshal([]byte(cb.View.PrivateMetadata), &m); err != nil || m.N <= 0 {
 		return desk.Permanent(fmt.Errorf("review edit without metadata"))
@@ -581,7 +580,7 @@ func (b *Bot) saveSection(ctx context.Context, j boltstore.Job, cb slack.Interac
 }
 
 // saveAccount stores a responder's account and thanks them.
-func (b *Bot) saveAccount(ctx context.Context, j boltstore.Job, cb slack.InteractionCallback) error {
+func (b *Bot) saveAccount(ctx context.Context, j desk.Job, cb slack.InteractionCallback) error {
 	var m viewMeta
 	if err := json.Unmarshal([]byte(cb.View.PrivateMetadata), &m); err != nil || m.N <= 0 {
 		return desk.Permanent(fmt.Errorf("review account without metadata"))
@@ -647,7 +646,7 @@ func stub(rec *reviewstore.Record, v view) {
 
 // addAction defines an improvement action from `/incident action <text…>
 // [@owner]`: the owner is the trailing mention, else the person typing.
-func (b *Bot) addAction(ctx context.Context, j boltstore.Job, actor, rest string, to replyTo) error {
+func (b *Bot) addAction(ctx context.Context, j desk.Job, actor, rest string, to replyTo) error {
 	n := j.Incident
 	text, owner := splitOwner(rest, actor)
 	if text == "" {

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/incidentbot/incidentbot/bot/fakeslack"
 	"github.com/incidentbot/incidentbot/incident"
+	"github.com/incidentbot/incidentbot/internal/fakeslack"
 	"github.com/incidentbot/incidentbot/review"
 	"github.com/incidentbot/incidentbot/review/reviewstore"
 )

@@ -14,8 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/incidentbot/incidentbot/incident/boltstore"
 	"github.com/spf13/viper"
+
+	"github.com/incidentbot/incidentbot/incident/boltstore"
 )
 
 // invoke runs the command line with an app whose clock and context the test

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/incidentbot/incidentbot/bot/fakeslack"
+	"github.com/incidentbot/incidentbot/internal/fakeslack"
 )
 
 // TestServeRunsTheBotAgainstSlack starts `incidentbot serve` configured from

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/incidentbot/incidentbot/bot/sandbox"
 	"github.com/incidentbot/incidentbot/incident/incidenttest"
 	"github.com/incidentbot/incidentbot/internal/cdptest"
+	"github.com/incidentbot/incidentbot/internal/sandbox"
 )
 
 // TestReadmeTourInChromium runs `incidentbot serve --sandbox` exactly as the

@@ -45,14 +45,14 @@ type flakyStore struct {
 
 var errDisk = errors.New("disk on fire")
 
-func (s *flakyStore) Create(ctx context.Context, fn func(int64) (*incident.Incident, []boltstore.Job, error)) (*incident.Incident, error) {
+func (s *flakyStore) Create(ctx context.Context, fn func(int64) (*incident.Incident, []desk.Job, error)) (*incident.Incident, error) {
 	if s.fail.Load() {
 		return nil, errDisk
 	}
 	return s.Store.Create(ctx, fn)
 }
 
-func (s *flakyStore) Update(ctx context.Context, n int64, fn func(*incident.Incident) ([]boltstore.Job, error)) (*incident.Incident, error) {
+func (s *flakyStore) Update(ctx context.Context, n int64, fn func(*incident.Incident) ([]desk.Job, error)) (*incident.Incident, error) {
 	if s.fail.Load() {
 		return nil, errDisk
 	}
@@ -112,7 +112,7 @@ func (e *env) send(n alertmanager.Notification) alertmanager.Response {
 
 func (e *env) incidents() []*incident.Incident {
 	e.t.Helper()
-	all, err := e.desk.List(context.Background(), boltstore.Filter{})
+	all, err := e.desk.List(context.Background(), desk.Filter{})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/incidentbot/incidentbot/incident"
+	"github.com/incidentbot/incidentbot/incident/desk"
 )
 
 // BenchmarkAppendEvent measures Update adding one event (load the timeline,
@@ -24,7 +25,9 @@ func BenchmarkAppendEvent(b *testing.B) {
 				for i := range evs {
 					evs[i] = incident.Event{At: t0, Kind: incident.EventMessage, Actor: "U01", Key: fmt.Sprint(i), Text: "a typical message in the incident channel"}
 				}
-				inc, err := s.Create(ctx, func(n int64) (*incident.Incident, []Job, error) { return declared(n, "bedroom", t0, evs...), nil, nil })
+				inc, err := s.Create(ctx, func(n int64) (*incident.Incident, []desk.Job, error) {
+					return declared(n, "bedroom", t0, evs...), nil, nil
+				})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -39,7 +42,7 @@ func BenchmarkAppendEvent(b *testing.B) {
 					number = newIncident()
 					b.StartTimer()
 				}
-				_, err := s.Update(ctx, number, func(inc *incident.Incident) ([]Job, error) {
+				_, err := s.Update(ctx, number, func(inc *incident.Incident) ([]desk.Job, error) {
 					inc.Append(incident.Event{At: t0.Add(time.Minute), Kind: incident.EventNote, Actor: "U01", Text: "checked the dashboards"})
 					return nil, nil
 				})
@@ -59,7 +62,9 @@ func BenchmarkGet(b *testing.B) {
 	for i := range evs {
 		evs[i] = incident.Event{At: t0, Kind: incident.EventMessage, Actor: "U01", Key: fmt.Sprint(i), Text: "a typical message in the incident channel"}
 	}
-	if _, err := s.Create(ctx, func(n int64) (*incident.Incident, []Job, error) { return declared(n, "bedroom", t0, evs...), nil, nil }); err != nil {
+	if _, err := s.Create(ctx, func(n int64) (*incident.Incident, []desk.Job, error) {
+		return declared(n, "bedroom", t0, evs...), nil, nil
+	}); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
@@ -92,10 +97,10 @@ func BenchmarkJobCycle(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		id := "slack.post/" + strconv.Itoa(i)
-		if err := s.Enqueue(ctx, Job{ID: id, Kind: "slack.post", DueAt: t0}); err != nil {
+		if err := s.Enqueue(ctx, desk.Job{ID: id, Kind: "slack.post", DueAt: t0}); err != nil {
 			b.Fatal(err)
 		}
-		if jobs, err := s.Due(ctx, t0, 10); err != nil || len(jobs) != 1 {
+		if jobs, err := s.Due(ctx, desk.QueueEffects, t0, 10); err != nil || len(jobs) != 1 {
 			b.Fatal(jobs, err)
 		}
 		if err := s.Complete(ctx, id); err != nil {

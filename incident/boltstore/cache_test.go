@@ -13,6 +13,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/incidentbot/incidentbot/incident"
+	"github.com/incidentbot/incidentbot/incident/desk"
 )
 
 // onDisk decodes an incident's timeline from the file, bypassing the cache.
@@ -134,14 +135,14 @@ func TestTimelineCacheIgnoresRolledBackUpdates(t *testing.T) {
 		t.Fatal(err)
 	}
 	boom := errors.New("boom")
-	if _, err := s.Update(ctx, 1, func(inc *incident.Incident) ([]Job, error) {
+	if _, err := s.Update(ctx, 1, func(inc *incident.Incident) ([]desk.Job, error) {
 		inc.Append(msg(t0, "rolled back"))
 		return nil, boom
 	}); !errors.Is(err, boom) {
 		t.Fatal(err)
 	}
 	// A commit that fails after fn (here: history rewritten) rolls back too.
-	if _, err := s.Update(ctx, 1, func(inc *incident.Incident) ([]Job, error) {
+	if _, err := s.Update(ctx, 1, func(inc *incident.Incident) ([]desk.Job, error) {
 		inc.Append(msg(t0, "also rolled back"))
 		inc.Events[1].Seq = 7
 		return nil, nil

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/incidentbot/incidentbot/incident"
+	"github.com/incidentbot/incidentbot/incident/desk"
 )
 
 // childCrash appends events to incident 1 of the store at path until it is
@@ -33,8 +34,8 @@ func childCrash(path string) int {
 		return fail("%v", err)
 	}
 	if _, err := s.Get(ctx, 1); incident.ErrorCode(err) == incident.ENOTFOUND {
-		if _, err := s.Create(ctx, func(n int64) (*incident.Incident, []Job, error) {
-			return declared(n, "bedroom", t0), []Job{{ID: "note/1", Kind: "test.note"}}, nil
+		if _, err := s.Create(ctx, func(n int64) (*incident.Incident, []desk.Job, error) {
+			return declared(n, "bedroom", t0), []desk.Job{{ID: "note/1", Kind: "test.note"}}, nil
 		}); err != nil {
 			return fail("create: %v", err)
 		}
@@ -45,11 +46,11 @@ func childCrash(path string) int {
 	rnd := rand.New(rand.NewPCG(uint64(os.Getpid()), 1))
 	for {
 		var seq int
-		_, err := s.Update(ctx, 1, func(inc *incident.Incident) ([]Job, error) {
+		_, err := s.Update(ctx, 1, func(inc *incident.Incident) ([]desk.Job, error) {
 			added := inc.Append(incident.Event{At: t0.Add(time.Second), Kind: incident.EventNote, Actor: "U01",
 				Text: strings.Repeat("x", rnd.IntN(2000))})
 			seq = added[0].Seq
-			return []Job{{ID: "note/" + strconv.Itoa(seq), Kind: "test.note", Incident: 1}}, nil
+			return []desk.Job{{ID: "note/" + strconv.Itoa(seq), Kind: "test.note", Incident: 1}}, nil
 		})
 		if err != nil {
 			return fail("update: %v", err)
@@ -150,7 +151,7 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 				t.Fatalf("cycle %d: job %s of stored event %d is lost: %v", cycle, id, seq, err)
 			}
 		}
-		if open := listNumbers(t, s, Filter{OpenOnly: true}); len(open) != 1 {
+		if open := listNumbers(t, s, desk.Filter{OpenOnly: true}); len(open) != 1 {
 			t.Fatalf("cycle %d: open set = %v", cycle, open)
 		}
 		mustCheck(t, s)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/incidentbot/incidentbot/incident"
+	"github.com/incidentbot/incidentbot/incident/desk"
 )
 
 // Child processes: the test binary re-executes itself with childEnv set to a
@@ -125,7 +126,7 @@ func declared(number int64, svc string, at time.Time, more ...incident.Event) *i
 // create stores a declared incident and returns its number.
 func create(t testing.TB, s *Store, svc string, at time.Time, more ...incident.Event) *incident.Incident {
 	t.Helper()
-	inc, err := s.Create(context.Background(), func(n int64) (*incident.Incident, []Job, error) {
+	inc, err := s.Create(context.Background(), func(n int64) (*incident.Incident, []desk.Job, error) {
 		return declared(n, svc, at, more...), nil, nil
 	})
 	if err != nil {
@@ -137,7 +138,7 @@ func create(t testing.TB, s *Store, svc string, at time.Time, more ...incident.E
 // appendEvents appends events to an incident through Update.
 func appendEvents(t testing.TB, s *Store, number int64, evs ...incident.Event) *incident.Incident {
 	t.Helper()
-	inc, err := s.Update(context.Background(), number, func(inc *incident.Incident) ([]Job, error) {
+	inc, err := s.Update(context.Background(), number, func(inc *incident.Incident) ([]desk.Job, error) {
 		inc.Append(evs...)
 		return nil, nil
 	})
@@ -164,7 +165,7 @@ func numbers(incs []*incident.Incident) []int64 {
 	return out
 }
 
-func jobIDs(jobs []Job) []string {
+func jobIDs(jobs []desk.Job) []string {
 	out := make([]string, 0, len(jobs))
 	for _, j := range jobs {
 		out = append(out, j.ID)

@@ -8,20 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/incidentbot/incidentbot/incident"
+	"github.com/incidentbot/incidentbot/incident/desk"
 )
-
-// Filter selects incidents for List.
-type Filter struct {
-	OpenOnly bool      // only incidents that are open
-	Service  string    // only this service (case-insensitive)
-	Since    time.Time // only incidents that started (StartedAt) at or after Since
-	Limit    int       // at most this many; 0 means no limit
-}
 
 // header is how an incident's header is stored: the Incident without its
 // events. The Events field shadows the embedded one and is always nil, so
@@ -43,7 +35,7 @@ func marshalHeader(inc *incident.Incident) ([]byte, error) {
 //
 // fn runs inside the write transaction: keep it fast and do not call the
 // Store from it.
-func (s *Store) Create(ctx context.Context, fn func(number int64) (*incident.Incident, []Job, error)) (*incident.Incident, error) {
+func (s *Store) Create(ctx context.Context, fn func(number int64) (*incident.Incident, []desk.Job, error)) (*incident.Incident, error) {
 	var out *incident.Incident
 	var number int64
 	err := s.update(ctx, func(tx *bolt.Tx) error {
@@ -123,7 +115,7 @@ var errNoChange = errors.New("no change")
 //
 // fn runs inside the write transaction: keep it fast and do not call the
 // Store from it. Update does not use DB.Batch, so fn runs exactly once.
-func (s *Store) Update(ctx context.Context, number int64, fn func(inc *incident.Incident) ([]Job, error)) (*incident.Incident, error) {
+func (s *Store) Update(ctx context.Context, number int64, fn func(inc *incident.Incident) ([]desk.Job, error)) (*incident.Incident, error) {
 	var out *incident.Incident
 	var added int
 	err := s.update(ctx, func(tx *bolt.Tx) error {
@@ -205,7 +197,7 @@ func (s *Store) Get(ctx context.Context, number int64) (*incident.Incident, erro
 
 // List returns the incidents matching f, newest (highest number) first, each
 // with its full timeline.
-func (s *Store) List(ctx context.Context, f Filter) ([]*incident.Incident, error) {
+func (s *Store) List(ctx context.Context, f desk.Filter) ([]*incident.Incident, error) {
 	var out []*incident.Incident
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		open := tx.Bucket(bOpen)
@@ -260,7 +252,7 @@ func (s *Store) CountOpen(ctx context.Context) (int, error) {
 // OpenByService returns the open incidents of a service (case-insensitive),
 // newest first.
 func (s *Store) OpenByService(ctx context.Context, service string) ([]*incident.Incident, error) {
-	out, err := s.List(ctx, Filter{OpenOnly: true, Service: service})
+	out, err := s.List(ctx, desk.Filter{OpenOnly: true, Service: service})
 	if err != nil {
 		return nil, fmt.Errorf("boltstore: open incidents of %q: %w", service, err)
 	}

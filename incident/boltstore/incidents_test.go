@@ -13,6 +13,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/incidentbot/incidentbot/incident"
+	"github.com/incidentbot/incidentbot/incident/desk"
 )
 
 func TestRoundTripNumbersAndIndexes(t *testing.T) {
@@ -62,7 +63,7 @@ func TestRoundTripNumbersAndIndexes(t *testing.T) {
 	}
 
 	// Lists, newest first.
-	all, err := s.List(ctx, Filter{})
+	all, err := s.List(ctx, desk.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +91,7 @@ func TestRoundTripNumbersAndIndexes(t *testing.T) {
 	assertOpen(t, s, 3, 2, 1)
 	appendEvents(t, s, 1, incident.Event{At: t0.Add(30 * time.Minute), Kind: incident.EventResolved, Actor: "U02", Text: "fixed"})
 	assertOpen(t, s, 3, 2)
-	if g := listNumbers(t, s, Filter{OpenOnly: true, Service: "bedroom"}); !slices.Equal(g, []int64{3}) {
+	if g := listNumbers(t, s, desk.Filter{OpenOnly: true, Service: "bedroom"}); !slices.Equal(g, []int64{3}) {
 		t.Fatalf("open bedroom incidents = %v, want 3", g)
 	}
 	// Events after the resolution that are neither resolved nor reopened keep it closed.
@@ -126,19 +127,19 @@ func TestListFilters(t *testing.T) {
 	}
 	appendEvents(t, s, 5, incident.Event{At: t0.Add(10 * time.Hour), Kind: incident.EventResolved})
 	cases := []struct {
-		f    Filter
+		f    desk.Filter
 		want []int64
 	}{
-		{Filter{}, []int64{6, 5, 4, 3, 2, 1}},
-		{Filter{Limit: 2}, []int64{6, 5}},
-		{Filter{OpenOnly: true}, []int64{6, 4, 3, 2, 1}},
-		{Filter{OpenOnly: true, Limit: 2}, []int64{6, 4}},
-		{Filter{Service: "bedroom"}, []int64{5, 3, 1}},
-		{Filter{Service: "bedroom", OpenOnly: true}, []int64{3, 1}},
-		{Filter{Service: "bed"}, nil},
-		{Filter{Service: "nope"}, nil},
-		{Filter{Since: t0.Add(3 * time.Hour)}, []int64{6, 5, 4}},
-		{Filter{Since: t0.Add(3 * time.Hour), Service: "appointments", Limit: 1}, []int64{6}},
+		{desk.Filter{}, []int64{6, 5, 4, 3, 2, 1}},
+		{desk.Filter{Limit: 2}, []int64{6, 5}},
+		{desk.Filter{OpenOnly: true}, []int64{6, 4, 3, 2, 1}},
+		{desk.Filter{OpenOnly: true, Limit: 2}, []int64{6, 4}},
+		{desk.Filter{Service: "bedroom"}, []int64{5, 3, 1}},
+		{desk.Filter{Service: "bedroom", OpenOnly: true}, []int64{3, 1}},
+		{desk.Filter{Service: "bed"}, nil},
+		{desk.Filter{Service: "nope"}, nil},
+		{desk.Filter{Since: t0.Add(3 * time.Hour)}, []int64{6, 5, 4}},
+		{desk.Filter{Since: t0.Add(3 * time.Hour), Service: "appointments", Limit: 1}, []int64{6}},
 	}
 	for _, c := range cases {
 		if got := listNumbers(t, s, c.f); !slices.Equal(got, c.want) {
@@ -187,13 +188,13 @@ func TestFailedFnChangesNothing(t *testing.T) {
 	boom := incident.Errorf(incident.ECONFLICT, "The incident is already resolved.")
 
 	// Create: nothing stored, the number is not used up.
-	_, err := s.Create(ctx, func(n int64) (*incident.Incident, []Job, error) {
-		return declared(n, "bedroom", t0), []Job{{ID: "x/1", Kind: "x"}}, boom
+	_, err := s.Create(ctx, func(n int64) (*incident.Incident, []desk.Job, error) {
+		return declared(n, "bedroom", t0), []desk.Job{{ID: "x/1", Kind: "x"}}, boom
 	})
 	if !errors.Is(err, boom) {
 		t.Fatalf("Create error = %v, want fn's error", err)
 	}
-	if all := listNumbers(t, s, Filter{}); len(all) != 0 {
+	if all := listNumbers(t, s, desk.Filter{}); len(all) != 0 {
 		t.Fatalf("failed Create stored %v", all)
 	}
 	if jobs, _ := s.Pending(ctx); len(jobs) != 0 {
@@ -206,10 +207,10 @@ func TestFailedFnChangesNothing(t *testing.T) {
 
 	// Update: fn appended in memory, enqueued jobs, then failed.
 	before := txID(t, s)
-	_, err = s.Update(ctx, 1, func(inc *incident.Incident) ([]Job, error) {
+	_, err = s.Update(ctx, 1, func(inc *incident.Incident) ([]desk.Job, error) {
 		inc.Append(incident.Event{At: t0.Add(time.Hour), Kind: incident.EventResolved},
 			incident.Event{At: t0.Add(time.Hour), Kind: incident.EventAlertFired, Key: "k"})
-		return []Job{{ID: "slack.post/1", Kind: "slack.post"}}, boom
+		return []desk.Job{{ID: "slack.post/1", Kind: "slack.post"}}, boom
 	})
 	if !errors.Is(err, boom) || incident.ErrorCode(err) != incident.ECONFLICT {
 		t.Fatalf("Update error = %v, want fn's error", err)
@@ -232,7 +233,7 @@ func TestFailedFnChangesNothing(t *testing.T) {
 	// A cancelled context stops before anything is written.
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := s.Create(cctx, func(n int64) (*incident.Incident, []Job, error) {
+	if _, err := s.Create(cctx, func(n int64) (*incident.Incident, []desk.Job, error) {
 		t.Error("fn called with a cancelled context")
 		return declared(n, "bedroom", t0), nil, nil
 	}); !errors.Is(err, context.Canceled) {
@@ -254,7 +255,7 @@ func TestUpdateRejectsRewritingHistory(t *testing.T) {
 		},
 	}
 	for name, mutate := range cases {
-		_, err := s.Update(ctx, 1, func(inc *incident.Incident) ([]Job, error) {
+		_, err := s.Update(ctx, 1, func(inc *incident.Incident) ([]desk.Job, error) {
 			inc.Append(incident.Event{At: t0, Kind: incident.EventNote, Text: "b"})
 			mutate(inc)
 			return nil, nil
@@ -277,7 +278,7 @@ func TestUpdateNoChangeDoesNotCommit(t *testing.T) {
 	appendEvents(t, s, 1, incident.Event{At: t0, Kind: incident.EventMessage, Key: "1.1", Text: "hi", Idem: "Ev1"})
 	before := txID(t, s)
 	// A redelivered Slack event: Append drops it on its Idem key.
-	inc, err := s.Update(ctx, 1, func(inc *incident.Incident) ([]Job, error) {
+	inc, err := s.Update(ctx, 1, func(inc *incident.Incident) ([]desk.Job, error) {
 		if added := inc.Append(incident.Event{At: t0, Kind: incident.EventMessage, Key: "1.1", Text: "hi", Idem: "Ev1"}); len(added) != 0 {
 			t.Errorf("Append added a duplicate: %+v", added)
 		}
@@ -303,7 +304,7 @@ func TestNotFound(t *testing.T) {
 		t.Errorf("user message = %q", msg)
 	}
 	called := false
-	_, err = s.Update(ctx, 12, func(*incident.Incident) ([]Job, error) { called = true; return nil, nil })
+	_, err = s.Update(ctx, 12, func(*incident.Incident) ([]desk.Job, error) { called = true; return nil, nil })
 	if incident.ErrorCode(err) != incident.ENOTFOUND || called {
 		t.Fatalf("Update(12) = %v (fn called %v), want %s", err, called, incident.ENOTFOUND)
 	}
@@ -324,9 +325,9 @@ func TestConcurrentUpdates(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range each {
-				_, err := s.Update(ctx, 1, func(inc *incident.Incident) ([]Job, error) {
+				_, err := s.Update(ctx, 1, func(inc *incident.Incident) ([]desk.Job, error) {
 					inc.Append(incident.Event{At: t0.Add(time.Second), Kind: incident.EventNote, Actor: fmt.Sprintf("U%d", w), Text: fmt.Sprint(i)})
-					return []Job{{ID: fmt.Sprintf("j/%d/%d", w, i), Kind: "x"}}, nil
+					return []desk.Job{{ID: fmt.Sprintf("j/%d/%d", w, i), Kind: "x"}}, nil
 				})
 				if err != nil {
 					t.Error(err)
@@ -338,7 +339,7 @@ func TestConcurrentUpdates(t *testing.T) {
 		go func() { // readers alongside
 			defer wg.Done()
 			for range each {
-				if _, err := s.List(ctx, Filter{OpenOnly: true}); err != nil {
+				if _, err := s.List(ctx, desk.Filter{OpenOnly: true}); err != nil {
 					t.Error(err)
 					return
 				}
@@ -377,12 +378,12 @@ func TestClosedStore(t *testing.T) {
 
 func assertOpen(t testing.TB, s *Store, want ...int64) {
 	t.Helper()
-	if got := listNumbers(t, s, Filter{OpenOnly: true}); !slices.Equal(got, want) {
+	if got := listNumbers(t, s, desk.Filter{OpenOnly: true}); !slices.Equal(got, want) {
 		t.Fatalf("open incidents = %v, want %v", got, want)
 	}
 }
 
-func listNumbers(t testing.TB, s *Store, f Filter) []int64 {
+func listNumbers(t testing.TB, s *Store, f desk.Filter) []int64 {
 	t.Helper()
 	incs, err := s.List(context.Background(), f)
 	if err != nil {

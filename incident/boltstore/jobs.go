@@ -6,39 +6,20 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/incidentbot/incidentbot/incident"
+	"github.com/incidentbot/incidentbot/incident/desk"
 )
 
-// Job is a side effect to carry out (create a Slack channel, post the card,
-// page PagerDuty…), stored durably so that it survives crashes and outages
-// and is retried until it is done. ID is its idempotency key: a job is
-// enqueued once, however often the state that asks for it is replayed.
-type Job struct {
-	ID        string          `json:"id"` // unique, e.g. "slack.create_channel/12"
-	Kind      string          `json:"kind"`
-	Incident  int64           `json:"incident,omitempty"`
-	Payload   json.RawMessage `json:"payload,omitempty"`
-	DueAt     time.Time       `json:"due_at"`
-	Attempts  int             `json:"attempts,omitempty"`
-	LastError string          `json:"last_error,omitempty"`
-	// Coalesce marks a job that always acts on the latest state (refresh a
-	// card, publish App Home): enqueueing it while it is pending or running
-	// asks for one more run instead of being ignored, and completing it
-	// leaves no tombstone, so it can be asked for again later.
-	Coalesce bool `json:"coalesce,omitempty"`
-	// Gen counts the requests a pending coalescing job has absorbed.
-	Gen int `json:"gen,omitempty"`
-}
-
-// Enqueue adds jobs to the queue, durably. It is idempotent on Job.ID: a job
+// Enqueue adds jobs to the queue, durably. It is idempotent on desk.Job.ID: a job
 // that is already pending is left as it is (its due time, attempts and
 // payload unchanged), and a job that was completed is not added again. A job
 // without a due time is due now.
-func (s *Store) Enqueue(ctx context.Context, jobs ...Job) error {
+func (s *Store) Enqueue(ctx context.Context, jobs ...desk.Job) error {
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		if n, err := s.enqueueTx(tx, jobs); err != nil {
 			return err
@@ -55,8 +36,8 @@ func (s *Store) Enqueue(ctx context.Context, jobs ...Job) error {
 
 // enqueueTx adds the jobs that are neither pending nor done and returns how
 // many it added.
-func (s *Store) enqueueTx(tx *bolt.Tx, jobs []Job) (int, error) {
-	pending, due, done := tx.Bucket(bJobs), tx.Bucket(bJobsDue), tx.Bucket(bJobsDone)
+func (s *Store) enqueueTx(tx *bolt.Tx, jobs []desk.Job) (int, error) {
+	pending, done := tx.Bucket(bJobs), tx.Bucket(bJobsDone)
 	added := 0
 	for _, j := range jobs {
 		if j.ID == "" || j.Kind == "" {
@@ -72,7 +53,7 @@ func (s *Store) enqueueTx(tx *bolt.Tx, jobs []Job) (int, error) {
 				return added, err
 			}
 			if cur != nil {
-				if err := due.Delete(dueKey(cur.DueAt, cur.ID)); err != nil {
+				if err := dueBucket(tx, cur.Queue).Delete(dueKey(cur.DueAt, cur.ID)); err != nil {
 					return added, err
 				}
 				cur.Gen++
@@ -92,7 +73,7 @@ func (s *Store) enqueueTx(tx *bolt.Tx, jobs []Job) (int, error) {
 		if err := pending.Put(id, v); err != nil {
 			return added, fmt.Errorf("job %s: %w", j.ID, err)
 		}
-		if err := due.Put(dueKey(j.DueAt, j.ID), empty); err != nil {
+		if err := dueBucket(tx, j.Queue).Put(dueKey(j.DueAt, j.ID), empty); err != nil {
 			return added, fmt.Errorf("job %s: index: %w", j.ID, err)
 		}
 		added++
@@ -100,13 +81,13 @@ func (s *Store) enqueueTx(tx *bolt.Tx, jobs []Job) (int, error) {
 	return added, nil
 }
 
-// Due returns up to limit pending jobs due at or before now, ordered by due
-// time then ID. A limit of 0 or less means no limit.
-func (s *Store) Due(ctx context.Context, now time.Time, limit int) ([]Job, error) {
-	var out []Job
+// Due returns up to limit pending jobs of a queue due at or before now,
+// ordered by due time then ID. A limit of 0 or less means no limit.
+func (s *Store) Due(ctx context.Context, queue string, now time.Time, limit int) ([]desk.Job, error) {
+	var out []desk.Job
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		var err error
-		out, err = scanDue(tx, timeKey(now), limit)
+		out, err = scanDue(tx, queue, timeKey(now), limit)
 		return err
 	})
 	if err != nil {
@@ -116,12 +97,18 @@ func (s *Store) Due(ctx context.Context, now time.Time, limit int) ([]Job, error
 }
 
 // Pending returns every pending job, ordered by due time then ID.
-func (s *Store) Pending(ctx context.Context) ([]Job, error) {
-	var out []Job
+func (s *Store) Pending(ctx context.Context) ([]desk.Job, error) {
+	var out []desk.Job
 	err := s.view(ctx, func(tx *bolt.Tx) error {
-		var err error
-		out, err = scanDue(tx, 1<<64-1, 0)
-		return err
+		for _, q := range queues {
+			jobs, err := scanDue(tx, q, 1<<64-1, 0)
+			if err != nil {
+				return err
+			}
+			out = append(out, jobs...)
+		}
+		sort.SliceStable(out, func(i, j int) bool { return out[i].DueAt.Before(out[j].DueAt) })
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("boltstore: pending jobs: %w", err)
@@ -129,10 +116,10 @@ func (s *Store) Pending(ctx context.Context) ([]Job, error) {
 	return out, nil
 }
 
-func scanDue(tx *bolt.Tx, until uint64, limit int) ([]Job, error) {
-	var out []Job
+func scanDue(tx *bolt.Tx, queue string, until uint64, limit int) ([]desk.Job, error) {
+	var out []desk.Job
 	pending := tx.Bucket(bJobs)
-	c := tx.Bucket(bJobsDue).Cursor()
+	c := dueBucket(tx, queue).Cursor()
 	for k, _ := c.First(); k != nil; k, _ = c.Next() {
 		if len(k) < 9 {
 			return nil, fmt.Errorf("bad jobs_due key %x", k)
@@ -145,7 +132,7 @@ func scanDue(tx *bolt.Tx, until uint64, limit int) ([]Job, error) {
 		if v == nil {
 			return nil, fmt.Errorf("jobs_due names job %q, which is not pending", id)
 		}
-		var j Job
+		var j desk.Job
 		if err := json.Unmarshal(v, &j); err != nil {
 			return nil, fmt.Errorf("job %s: decode: %w", id, err)
 		}
@@ -154,17 +141,17 @@ func scanDue(tx *bolt.Tx, until uint64, limit int) ([]Job, error) {
 	return out, nil
 }
 
-// NextDue returns the earliest due time of the pending jobs; ok is false
-// when no job is pending.
-func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+// NextDue returns the earliest due time of a queue's pending jobs; ok is
+// false when none is pending.
+func (s *Store) NextDue(ctx context.Context, queue string) (time.Time, bool, error) {
 	var at time.Time
 	var ok bool
 	err := s.view(ctx, func(tx *bolt.Tx) error {
-		k, _ := tx.Bucket(bJobsDue).Cursor().First()
+		k, _ := dueBucket(tx, queue).Cursor().First()
 		if k == nil {
 			return nil
 		}
-		jobs, err := scanDue(tx, binary.BigEndian.Uint64(k), 1)
+		jobs, err := scanDue(tx, queue, binary.BigEndian.Uint64(k), 1)
 		if err != nil {
 			return err
 		}
@@ -189,7 +176,7 @@ func (s *Store) Complete(ctx context.Context, id string) error {
 
 // CompleteJob completes the job as it was run: a coalescing job that was
 // asked for again since (its Gen moved on) stays pending and runs again.
-func (s *Store) CompleteJob(ctx context.Context, run Job) error {
+func (s *Store) CompleteJob(ctx context.Context, run desk.Job) error {
 	if !run.Coalesce {
 		return s.complete(ctx, run.ID, -1)
 	}
@@ -211,7 +198,7 @@ func (s *Store) complete(ctx context.Context, id string, gen int) error {
 		if gen >= 0 && j.Gen != gen {
 			return errNoChange // asked for again while running: run once more
 		}
-		if err := tx.Bucket(bJobsDue).Delete(dueKey(j.DueAt, id)); err != nil {
+		if err := dueBucket(tx, j.Queue).Delete(dueKey(j.DueAt, id)); err != nil {
 			return err
 		}
 		if err := tx.Bucket(bJobs).Delete([]byte(id)); err != nil {
@@ -240,7 +227,7 @@ func (s *Store) Retry(ctx context.Context, id string, due time.Time, errText str
 		if j == nil {
 			return incident.Errorf(incident.ENOTFOUND, "There is no pending job %q.", id)
 		}
-		if err := tx.Bucket(bJobsDue).Delete(dueKey(j.DueAt, id)); err != nil {
+		if err := dueBucket(tx, j.Queue).Delete(dueKey(j.DueAt, id)); err != nil {
 			return err
 		}
 		j.Attempts++
@@ -253,7 +240,7 @@ func (s *Store) Retry(ctx context.Context, id string, due time.Time, errText str
 		if err := tx.Bucket(bJobs).Put([]byte(id), v); err != nil {
 			return err
 		}
-		return tx.Bucket(bJobsDue).Put(dueKey(due, id), empty)
+		return dueBucket(tx, j.Queue).Put(dueKey(due, id), empty)
 	})
 	if err != nil {
 		return fmt.Errorf("boltstore: retry job %s: %w", id, err)
@@ -314,12 +301,12 @@ func (s *Store) Housekeep(ctx context.Context, now time.Time) error {
 	return err
 }
 
-func getJob(tx *bolt.Tx, id string) (*Job, error) {
+func getJob(tx *bolt.Tx, id string) (*desk.Job, error) {
 	v := tx.Bucket(bJobs).Get([]byte(id))
 	if v == nil {
 		return nil, nil
 	}
-	j := new(Job)
+	j := new(desk.Job)
 	if err := json.Unmarshal(v, j); err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
@@ -334,4 +321,16 @@ func dueKey(due time.Time, id string) []byte {
 	b.WriteByte(0)
 	b.WriteString(id)
 	return b.Bytes()
+}
+
+// queues are the job queues, each with its own due index.
+var queues = []string{desk.QueueEffects, desk.QueueInput}
+
+// dueBucket is a queue's due index: jobs_due for effects (the only queue of
+// schema version 1), jobs_due_input for input.
+func dueBucket(tx *bolt.Tx, queue string) *bolt.Bucket {
+	if queue == desk.QueueInput {
+		return tx.Bucket(bJobsDueInput)
+	}
+	return tx.Bucket(bJobsDue)
 }

@@ -12,6 +12,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/incidentbot/incidentbot/incident"
+	"github.com/incidentbot/incidentbot/incident/desk"
 )
 
 func TestJobQueue(t *testing.T) {
@@ -19,21 +20,21 @@ func TestJobQueue(t *testing.T) {
 	ctx := context.Background()
 	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
 
-	if _, ok, err := s.NextDue(ctx); ok || err != nil {
+	if _, ok, err := s.NextDue(ctx, desk.QueueEffects); ok || err != nil {
 		t.Fatalf("NextDue on an empty queue = %v, %v", ok, err)
 	}
 	err := s.Enqueue(ctx,
-		Job{ID: "a", Kind: "slack.post", DueAt: at(2), Payload: json.RawMessage(`{"text":"hi"}`)},
-		Job{ID: "c", Kind: "slack.post", DueAt: at(1)},
-		Job{ID: "b", Kind: "slack.post", DueAt: at(1)},
-		Job{ID: "now", Kind: "slack.post"}, // no due time: due now
+		desk.Job{ID: "a", Kind: "slack.post", DueAt: at(2), Payload: json.RawMessage(`{"text":"hi"}`)},
+		desk.Job{ID: "c", Kind: "slack.post", DueAt: at(1)},
+		desk.Job{ID: "b", Kind: "slack.post", DueAt: at(1)},
+		desk.Job{ID: "now", Kind: "slack.post"}, // no due time: due now
 	)
 	if err != nil {
 		t.Fatal(err)
 	}
 	due := func(now time.Time, limit int) []string {
 		t.Helper()
-		jobs, err := s.Due(ctx, now, limit)
+		jobs, err := s.Due(ctx, desk.QueueEffects, now, limit)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -48,15 +49,15 @@ func TestJobQueue(t *testing.T) {
 	if g := due(at(5), 2); !slices.Equal(g, []string{"now", "b"}) {
 		t.Fatalf("Due(+5m, 2) = %v, want now b", g)
 	}
-	if next, ok, err := s.NextDue(ctx); err != nil || !ok || !next.Equal(t0) {
+	if next, ok, err := s.NextDue(ctx, desk.QueueEffects); err != nil || !ok || !next.Equal(t0) {
 		t.Fatalf("NextDue = %v %v %v, want %v", next, ok, err, t0)
 	}
 
 	// Idempotent: enqueueing a pending ID again changes nothing.
-	if err := s.Enqueue(ctx, Job{ID: "a", Kind: "slack.post", DueAt: at(0), Payload: json.RawMessage(`{"text":"other"}`)}); err != nil {
+	if err := s.Enqueue(ctx, desk.Job{ID: "a", Kind: "slack.post", DueAt: at(0), Payload: json.RawMessage(`{"text":"other"}`)}); err != nil {
 		t.Fatal(err)
 	}
-	jobs, _ := s.Due(ctx, at(5), 0)
+	jobs, _ := s.Due(ctx, desk.QueueEffects, at(5), 0)
 	if g := jobIDs(jobs); !slices.Equal(g, []string{"now", "b", "c", "a"}) {
 		t.Fatalf("after re-enqueue Due = %v", g)
 	}
@@ -81,7 +82,7 @@ func TestJobQueue(t *testing.T) {
 	if j := pending[3]; j.Attempts != 2 || j.LastError != "ratelimited again" || !j.DueAt.Equal(at(20)) {
 		t.Fatalf("retried job = %+v", j)
 	}
-	if next, _, _ := s.NextDue(ctx); !next.Equal(at(1)) {
+	if next, _, _ := s.NextDue(ctx, desk.QueueEffects); !next.Equal(at(1)) {
 		t.Fatalf("NextDue = %v, want %v", next, at(1))
 	}
 
@@ -92,7 +93,7 @@ func TestJobQueue(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.Enqueue(ctx, Job{ID: "b", Kind: "slack.post", DueAt: at(0)}); err != nil {
+	if err := s.Enqueue(ctx, desk.Job{ID: "b", Kind: "slack.post", DueAt: at(0)}); err != nil {
 		t.Fatal(err)
 	}
 	if g := due(at(30), 0); !slices.Equal(g, []string{"c", "a", "now"}) {
@@ -110,7 +111,7 @@ func TestJobQueue(t *testing.T) {
 	if err := s.Retry(ctx, "b", at(40), "x"); incident.ErrorCode(err) != incident.ENOTFOUND {
 		t.Fatalf("Retry(done) = %v, want %s", err, incident.ENOTFOUND)
 	}
-	if err := s.Enqueue(ctx, Job{Kind: "x"}); incident.ErrorCode(err) != incident.EINVALID {
+	if err := s.Enqueue(ctx, desk.Job{Kind: "x"}); incident.ErrorCode(err) != incident.EINVALID {
 		t.Fatalf("Enqueue without ID = %v, want %s", err, incident.EINVALID)
 	}
 
@@ -121,7 +122,7 @@ func TestJobQueue(t *testing.T) {
 	if n, err := s.PruneDone(ctx, at(4)); n != 1 || err != nil {
 		t.Fatalf("PruneDone = %d, %v; want 1", n, err)
 	}
-	if err := s.Enqueue(ctx, Job{ID: "b", Kind: "slack.post", DueAt: at(0)}); err != nil {
+	if err := s.Enqueue(ctx, desk.Job{ID: "b", Kind: "slack.post", DueAt: at(0)}); err != nil {
 		t.Fatal(err)
 	}
 	if g := due(at(0), 0); !slices.Equal(g, []string{"b"}) {
@@ -148,8 +149,8 @@ func TestJobQueue(t *testing.T) {
 func TestJobsWithIncidents(t *testing.T) {
 	s, _ := newStore(t)
 	ctx := context.Background()
-	inc, err := s.Create(ctx, func(n int64) (*incident.Incident, []Job, error) {
-		return declared(n, "bedroom", t0), []Job{
+	inc, err := s.Create(ctx, func(n int64) (*incident.Incident, []desk.Job, error) {
+		return declared(n, "bedroom", t0), []desk.Job{
 			{ID: "slack.create_channel/1", Kind: "slack.create_channel", DueAt: t0},
 			{ID: "slack.announce/1", Kind: "slack.announce", DueAt: t0, Incident: 99},
 		}, nil
@@ -166,9 +167,9 @@ func TestJobsWithIncidents(t *testing.T) {
 	}
 	// An update that asks again for the done job and the pending one adds
 	// only the new job.
-	_, err = s.Update(ctx, inc.Number, func(inc *incident.Incident) ([]Job, error) {
+	_, err = s.Update(ctx, inc.Number, func(inc *incident.Incident) ([]desk.Job, error) {
 		inc.Append(incident.Event{At: t0.Add(time.Minute), Kind: incident.EventNote, Text: "x"})
-		return []Job{
+		return []desk.Job{
 			{ID: "slack.create_channel/1", Kind: "slack.create_channel", DueAt: t0},
 			{ID: "slack.announce/1", Kind: "slack.announce", DueAt: t0.Add(time.Hour)},
 			{ID: "slack.card/1", Kind: "slack.card", DueAt: t0},
@@ -185,15 +186,15 @@ func TestJobsWithIncidents(t *testing.T) {
 		t.Fatalf("re-enqueue moved slack.announce/1 to %v", pending[0].DueAt)
 	}
 	// An update that only enqueues a job commits it.
-	if _, err := s.Update(ctx, inc.Number, func(*incident.Incident) ([]Job, error) {
-		return []Job{{ID: "pd.ack/1", Kind: "pd.ack"}}, nil
+	if _, err := s.Update(ctx, inc.Number, func(*incident.Incident) ([]desk.Job, error) {
+		return []desk.Job{{ID: "pd.ack/1", Kind: "pd.ack"}}, nil
 	}); err != nil {
 		t.Fatal(err)
 	}
 	// A bad job fails the whole update.
-	_, err = s.Update(ctx, inc.Number, func(inc *incident.Incident) ([]Job, error) {
+	_, err = s.Update(ctx, inc.Number, func(inc *incident.Incident) ([]desk.Job, error) {
 		inc.Append(incident.Event{At: t0.Add(time.Minute), Kind: incident.EventNote, Text: "y"})
-		return []Job{{ID: "", Kind: "x"}}, nil
+		return []desk.Job{{ID: "", Kind: "x"}}, nil
 	})
 	if incident.ErrorCode(err) != incident.EINVALID {
 		t.Fatalf("Update with a bad job = %v", err)
@@ -330,7 +331,7 @@ func TestKV(t *testing.T) {
 	if err := s.Put(ctx, "incidents", "x", []byte("y")); err != nil {
 		t.Fatal(err)
 	}
-	if all := listNumbers(t, s, Filter{}); len(all) != 0 {
+	if all := listNumbers(t, s, desk.Filter{}); len(all) != 0 {
 		t.Fatalf("kv write showed up as incidents: %v", all)
 	}
 	mustCheck(t, s)
@@ -360,11 +361,11 @@ func beUint(v []byte) uint64 {
 func TestCoalescingJobRunsAgainWhenAskedWhileRunning(t *testing.T) {
 	s, _ := newStore(t)
 	ctx := context.Background()
-	card := Job{ID: "slack.card/1", Kind: "slack.card", Incident: 1, Coalesce: true}
+	card := desk.Job{ID: "slack.card/1", Kind: "slack.card", Incident: 1, Coalesce: true}
 	if err := s.Enqueue(ctx, card); err != nil {
 		t.Fatal(err)
 	}
-	due, err := s.Due(ctx, time.Now().Add(time.Hour), 0)
+	due, err := s.Due(ctx, desk.QueueEffects, time.Now().Add(time.Hour), 0)
 	if err != nil || len(due) != 1 {
 		t.Fatalf("due = %v, %v", due, err)
 	}
@@ -376,25 +377,25 @@ func TestCoalescingJobRunsAgainWhenAskedWhileRunning(t *testing.T) {
 	if err := s.CompleteJob(ctx, running); err != nil {
 		t.Fatal(err)
 	}
-	due, _ = s.Due(ctx, time.Now().Add(time.Hour), 0)
+	due, _ = s.Due(ctx, desk.QueueEffects, time.Now().Add(time.Hour), 0)
 	if len(due) != 1 || due[0].Gen != 1 {
 		t.Fatalf("the re-requested card must stay pending once more: %+v", due)
 	}
 	if err := s.CompleteJob(ctx, due[0]); err != nil {
 		t.Fatal(err)
 	}
-	if due, _ := s.Due(ctx, time.Now().Add(time.Hour), 0); len(due) != 0 {
+	if due, _ := s.Due(ctx, desk.QueueEffects, time.Now().Add(time.Hour), 0); len(due) != 0 {
 		t.Fatalf("still pending: %+v", due)
 	}
 	// No tombstone: it can be asked for again later.
 	if err := s.Enqueue(ctx, card); err != nil {
 		t.Fatal(err)
 	}
-	if due, _ := s.Due(ctx, time.Now().Add(time.Hour), 0); len(due) != 1 {
+	if due, _ := s.Due(ctx, desk.QueueEffects, time.Now().Add(time.Hour), 0); len(due) != 1 {
 		t.Fatalf("a completed coalescing job could not be enqueued again")
 	}
 	// An ordinary job keeps its tombstone.
-	once := Job{ID: "slack.post/1/3", Kind: "slack.post"}
+	once := desk.Job{ID: "slack.post/1/3", Kind: "slack.post"}
 	_ = s.Enqueue(ctx, once)
 	_ = s.CompleteJob(ctx, once)
 	_ = s.Enqueue(ctx, once)
@@ -406,7 +407,7 @@ func TestCoalescingJobRunsAgainWhenAskedWhileRunning(t *testing.T) {
 	mustCheck(t, s)
 }
 
-func mustPending(t *testing.T, s *Store) []Job {
+func mustPending(t *testing.T, s *Store) []desk.Job {
 	t.Helper()
 	js, err := s.Pending(context.Background())
 	if err != nil {

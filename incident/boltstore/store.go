@@ -10,14 +10,15 @@
 //
 // # Layout
 //
-//	meta        schema_version → "1"
+//	meta        schema_version → "2"
 //	incidents   be64(number) → JSON header (Incident without Events); NextSequence numbers incidents
 //	events      be64(number) → bucket: be64(seq) → JSON Event
 //	open        be64(number) → ""                   (derived from the timeline)
 //	by_service  lower(service) 0x00 be64(number) → ""
 //	alert_keys  key → be64(number)                  (Key of each alert_fired event)
-//	jobs        id → JSON Job                       (pending jobs)
-//	jobs_due    be64(unix nanos of DueAt) 0x00 id → ""
+//	jobs        id → JSON desk.Job                  (pending jobs)
+//	jobs_due    be64(unix nanos of DueAt) 0x00 id → ""  (effects queue)
+//	jobs_due_input   the same, for the input queue (schema version 2)
 //	jobs_done   id → be64(unix nanos of completion) (tombstones)
 //	seen        namespace 0x00 key → be64(unix nanos)
 //	kv          name → bucket: key → value          (adapter state)
@@ -40,7 +41,9 @@ import (
 )
 
 // SchemaVersion is the version of the layout this package reads and writes.
-const SchemaVersion = 1
+// Version 2 added the input queue (jobs_due_input); a version 1 file is
+// upgraded in place when opened.
+const SchemaVersion = 2
 
 // fileMode is the mode of the database and of backups: incidents, user
 // e-mails and review drafts are nobody else's business.
@@ -57,20 +60,21 @@ var (
 
 // Bucket names.
 var (
-	bMeta      = []byte("meta")
-	bIncidents = []byte("incidents")
-	bEvents    = []byte("events")
-	bOpen      = []byte("open")
-	bByService = []byte("by_service")
-	bAlertKeys = []byte("alert_keys")
-	bIdem      = []byte("idem") // event idempotency key → incident number
-	bJobs      = []byte("jobs")
-	bJobsDue   = []byte("jobs_due")
-	bJobsDone  = []byte("jobs_done")
-	bSeen      = []byte("seen")
-	bKV        = []byte("kv")
+	bMeta         = []byte("meta")
+	bIncidents    = []byte("incidents")
+	bEvents       = []byte("events")
+	bOpen         = []byte("open")
+	bByService    = []byte("by_service")
+	bAlertKeys    = []byte("alert_keys")
+	bIdem         = []byte("idem") // event idempotency key → incident number
+	bJobs         = []byte("jobs")
+	bJobsDue      = []byte("jobs_due")
+	bJobsDueInput = []byte("jobs_due_input") // schema version 2
+	bJobsDone     = []byte("jobs_done")
+	bSeen         = []byte("seen")
+	bKV           = []byte("kv")
 
-	allBuckets = [][]byte{bMeta, bIncidents, bEvents, bOpen, bByService, bAlertKeys, bIdem, bJobs, bJobsDue, bJobsDone, bSeen, bKV}
+	allBuckets = [][]byte{bMeta, bIncidents, bEvents, bOpen, bByService, bAlertKeys, bIdem, bJobs, bJobsDue, bJobsDueInput, bJobsDone, bSeen, bKV}
 
 	kSchemaVersion = []byte("schema_version")
 
@@ -165,11 +169,9 @@ func (s *Store) init() error {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
-		meta := tx.Bucket(bMeta)
-		if meta.Get(kSchemaVersion) == nil {
-			return meta.Put(kSchemaVersion, []byte(strconv.Itoa(SchemaVersion)))
-		}
-		return nil
+		// Every upgrade so far only adds buckets, created above; a version 1
+		// queue's jobs stay in jobs_due, the effects queue, and run there.
+		return tx.Bucket(bMeta).Put(kSchemaVersion, []byte(strconv.Itoa(SchemaVersion)))
 	})
 	if err != nil {
 		return fmt.Errorf("boltstore: open %s: %w", s.path, err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/incidentbot/incidentbot/incident"
+	"github.com/incidentbot/incidentbot/incident/desk"
 )
 
 func fileModeOf(t testing.TB, path string) os.FileMode {
@@ -60,8 +62,8 @@ func TestFileMode(t *testing.T) {
 	}
 	// The schema version is recorded.
 	_ = s.db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bMeta).Get(kSchemaVersion); string(v) != "1" {
-			t.Errorf("schema_version = %q, want 1", v)
+		if v := tx.Bucket(bMeta).Get(kSchemaVersion); string(v) != strconv.Itoa(SchemaVersion) {
+			t.Errorf("schema_version = %q, want %d", v, SchemaVersion)
 		}
 		return nil
 	})
@@ -74,15 +76,15 @@ func TestOpenNewerSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	create(t, s, "bedroom", t0)
-	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put(kSchemaVersion, []byte("2")) }); err != nil {
+	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put(kSchemaVersion, []byte("99")) }); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	_, err = Open(path, Options{})
-	if !errors.Is(err, ErrSchemaTooNew) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "schema version 2") {
-		t.Fatalf("Open of a newer schema = %v; want ErrSchemaTooNew naming %s and version 2", err, path)
+	if !errors.Is(err, ErrSchemaTooNew) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "schema version 99") {
+		t.Fatalf("Open of a newer schema = %v; want ErrSchemaTooNew naming %s and version 99", err, path)
 	}
 	// The failed open released the file and left it as it was.
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
@@ -91,7 +93,7 @@ func TestOpenNewerSchema(t *testing.T) {
 	}
 	defer db.Close()
 	_ = db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bMeta).Get(kSchemaVersion); string(v) != "2" {
+		if v := tx.Bucket(bMeta).Get(kSchemaVersion); string(v) != "99" {
 			t.Errorf("schema_version rewritten to %q", v)
 		}
 		return nil
@@ -194,15 +196,15 @@ func TestBackupWhileWriting(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for i := 0; !stop.Load(); i++ {
-			inc, err := s.Create(ctx, func(n int64) (*incident.Incident, []Job, error) {
-				return declared(n, "appointments", t0), []Job{{ID: fmt.Sprintf("j/%d", n), Kind: "x"}}, nil
+			inc, err := s.Create(ctx, func(n int64) (*incident.Incident, []desk.Job, error) {
+				return declared(n, "appointments", t0), []desk.Job{{ID: fmt.Sprintf("j/%d", n), Kind: "x"}}, nil
 			})
 			if err != nil {
 				t.Error(err)
 				return
 			}
 			for j := range 3 {
-				if _, err := s.Update(ctx, inc.Number, func(inc *incident.Incident) ([]Job, error) {
+				if _, err := s.Update(ctx, inc.Number, func(inc *incident.Incident) ([]desk.Job, error) {
 					inc.Append(incident.Event{At: t0, Kind: incident.EventNote, Text: strings.Repeat("w", 200*j)})
 					return nil, nil
 				}); err != nil {
@@ -254,7 +256,7 @@ func TestBackupWhileWriting(t *testing.T) {
 	for _, path := range []string{filepath.Join(dir, "backup.db"), streamed} {
 		b := openStore(t, path, Options{})
 		mustCheck(t, b)
-		all, err := b.List(ctx, Filter{})
+		all, err := b.List(ctx, desk.Filter{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/incidentbot/incidentbot/incident"
-	"github.com/incidentbot/incidentbot/incident/boltstore"
 	"github.com/incidentbot/incidentbot/incident/desk"
 )
 
@@ -20,7 +19,7 @@ func BenchmarkRecordMessageLongTimeline(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, err = st.Update(ctx, inc.Number, func(inc *incident.Incident) ([]boltstore.Job, error) {
+	_, err = st.Update(ctx, inc.Number, func(inc *incident.Incident) ([]desk.Job, error) {
 		for i := 0; i < 5000; i++ {
 			inc.Append(incident.Event{At: clk.Now(), Kind: incident.EventMessage, Actor: "UA", Key: fmt.Sprintf("m%d", i), Text: "chatter"})
 		}

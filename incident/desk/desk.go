@@ -15,20 +15,7 @@ import (
 	"time"
 
 	"github.com/incidentbot/incidentbot/incident"
-	"github.com/incidentbot/incidentbot/incident/boltstore"
 )
-
-// Store is what the desk needs from storage.
-type Store interface {
-	Create(ctx context.Context, fn func(number int64) (*incident.Incident, []boltstore.Job, error)) (*incident.Incident, error)
-	Update(ctx context.Context, number int64, fn func(inc *incident.Incident) ([]boltstore.Job, error)) (*incident.Incident, error)
-	Get(ctx context.Context, number int64) (*incident.Incident, error)
-	List(ctx context.Context, f boltstore.Filter) ([]*incident.Incident, error)
-	OpenByService(ctx context.Context, service string) ([]*incident.Incident, error)
-	ByAlertKey(ctx context.Context, key string) (int64, bool, error)
-	ByIdem(ctx context.Context, key string) (int64, bool, error)
-	Enqueue(ctx context.Context, jobs ...boltstore.Job) error
-}
 
 // Options configure a Desk. The zero value is usable.
 type Options struct {
@@ -122,7 +109,7 @@ func (d *Desk) create(ctx context.Context, idem string, build func(n int64, now 
 			return d.store.Get(ctx, n)
 		}
 	}
-	return d.store.Create(ctx, func(n int64) (*incident.Incident, []boltstore.Job, error) {
+	return d.store.Create(ctx, func(n int64) (*incident.Incident, []Job, error) {
 		now := d.now()
 		inc, err := build(n, now)
 		if err != nil {
@@ -280,7 +267,7 @@ func (d *Desk) findTarget(ctx context.Context, a Alert, now time.Time) (int64, e
 // apply runs a domain operation on an incident in one transaction and plans
 // its effects.
 func (d *Desk) apply(ctx context.Context, number int64, op func(inc *incident.Incident, now time.Time) ([]incident.Event, error)) (*incident.Incident, error) {
-	return d.store.Update(ctx, number, func(inc *incident.Incident) ([]boltstore.Job, error) {
+	return d.store.Update(ctx, number, func(inc *incident.Incident) ([]Job, error) {
 		now := d.now()
 		n := len(inc.Events)
 		added, err := op(inc, now)
@@ -308,7 +295,7 @@ func (d *Desk) Get(ctx context.Context, number int64) (*incident.Incident, error
 }
 
 // List lists incidents.
-func (d *Desk) List(ctx context.Context, f boltstore.Filter) ([]*incident.Incident, error) {
+func (d *Desk) List(ctx context.Context, f Filter) ([]*incident.Incident, error) {
 	return d.store.List(ctx, f)
 }
 

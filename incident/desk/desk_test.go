@@ -69,7 +69,7 @@ func TestDeclareIsIdempotent(t *testing.T) {
 	if _, err := d.Declare(ctx, desk.DeclareRequest{Service: "nope", Title: "x"}); incident.ErrorCode(err) != incident.ENOTFOUND {
 		t.Errorf("unknown service: %v", err)
 	}
-	incs, _ := st.List(ctx, boltstore.Filter{})
+	incs, _ := st.List(ctx, desk.Filter{})
 	if len(incs) != 1 {
 		t.Errorf("%d incidents", len(incs))
 	}
@@ -274,7 +274,7 @@ func TestRefreshSpreadsCardUpdates(t *testing.T) {
 		cards    = map[int]int{} // cycle that ran → card jobs it enqueued
 		lastCycl = map[int64]int{}
 	)
-	enqueue := func(ctx context.Context, jobs ...boltstore.Job) error {
+	enqueue := func(ctx context.Context, jobs ...desk.Job) error {
 		mu.Lock()
 		var ran int
 		for _, j := range jobs {

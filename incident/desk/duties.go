@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/incidentbot/incidentbot/incident"
-	"github.com/incidentbot/incidentbot/incident/boltstore"
 )
 
 // OnCallFinder says who is on call on a schedule now, as Slack user IDs.
@@ -38,7 +37,7 @@ type Duties struct {
 	OnCall OnCallFinder
 	// Enqueue schedules the card refresh and the next refresh cycle; when
 	// nil, a refresh records time-driven upgrades only.
-	Enqueue func(ctx context.Context, jobs ...boltstore.Job) error
+	Enqueue func(ctx context.Context, jobs ...Job) error
 	// CountOpen counts the open incidents (boltstore.Store.CountOpen), so
 	// that card refreshes slow down when many are open and stay inside
 	// Slack's chat.update limit; when nil, every card refreshes each cycle.
@@ -53,8 +52,8 @@ const JobHousekeeping = "housekeeping"
 
 // HousekeepingJob is the day's housekeeping job; enqueueing it at start-up
 // and after each run keeps one a day.
-func HousekeepingJob(due time.Time) boltstore.Job {
-	return boltstore.Job{ID: JobHousekeeping + "/" + due.UTC().Format("2006-01-02"), Kind: JobHousekeeping, DueAt: due}
+func HousekeepingJob(due time.Time) Job {
+	return Job{ID: JobHousekeeping + "/" + due.UTC().Format("2006-01-02"), Kind: JobHousekeeping, DueAt: due}
 }
 
 // Register installs the handlers on a runner.
@@ -65,7 +64,7 @@ func (du *Duties) Register(r *Runner) {
 	r.Handle(JobHousekeeping, du.housekeeping)
 }
 
-func (du *Duties) housekeeping(ctx context.Context, _ boltstore.Job) error {
+func (du *Duties) housekeeping(ctx context.Context, _ Job) error {
 	now := du.Desk.now()
 	if du.Housekeep != nil {
 		if err := du.Housekeep(ctx, now); err != nil {
@@ -78,7 +77,7 @@ func (du *Duties) housekeeping(ctx context.Context, _ boltstore.Job) error {
 	return du.Enqueue(ctx, HousekeepingJob(now.Add(24*time.Hour)))
 }
 
-func payload(j boltstore.Job) Payload {
+func payload(j Job) Payload {
 	var p Payload
 	_ = json.Unmarshal(j.Payload, &p)
 	return p
@@ -86,7 +85,7 @@ func payload(j boltstore.Job) Payload {
 
 // callout finds who is on call for the incident's service and records the
 // callout; the chat adapter invites them when it sees the event.
-func (du *Duties) callout(ctx context.Context, j boltstore.Job) error {
+func (du *Duties) callout(ctx context.Context, j Job) error {
 	d := du.Desk
 	inc, err := d.Get(ctx, j.Incident)
 	if err != nil {
@@ -120,7 +119,7 @@ func (du *Duties) callout(ctx context.Context, j boltstore.Job) error {
 
 // commander assigns a commander when nobody volunteered: the team on-call
 // in working hours, otherwise the incident manager on call.
-func (du *Duties) commander(ctx context.Context, j boltstore.Job) error {
+func (du *Duties) commander(ctx context.Context, j Job) error {
 	d := du.Desk
 	inc, err := d.Get(ctx, j.Incident)
 	if err != nil {
@@ -164,7 +163,7 @@ func (du *Duties) commander(ctx context.Context, j boltstore.Job) error {
 // open. The tick runs every cycle; the card is refreshed every
 // CardEvery(open) cycles, so all open cards together stay inside Slack's
 // chat.update limit (an upgrade refreshes the card at once anyway).
-func (du *Duties) refresh(ctx context.Context, j boltstore.Job) error {
+func (du *Duties) refresh(ctx context.Context, j Job) error {
 	d := du.Desk
 	inc, err := d.Tick(ctx, j.Incident)
 	if err != nil {
@@ -184,7 +183,7 @@ func (du *Duties) refresh(ctx context.Context, j boltstore.Job) error {
 		every = CardEvery(open)
 	}
 	// A new ID per cycle: the running job completes after this returns.
-	jobs := []boltstore.Job{JobFor(JobRefresh, inc.Number, fmt.Sprint(now.Unix()), now.Add(refreshEvery), Payload{Cycle: cycle + 1})}
+	jobs := []Job{JobFor(JobRefresh, inc.Number, fmt.Sprint(now.Unix()), now.Add(refreshEvery), Payload{Cycle: cycle + 1})}
 	if cycle%every == 0 {
 		jobs = append(jobs, CardJob(inc.Number, now))
 	}

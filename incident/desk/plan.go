@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/incidentbot/incidentbot/incident"
-	"github.com/incidentbot/incidentbot/incident/boltstore"
 )
 
 // Job kinds. IDs are deterministic (kind/number[/seq]) so that re-planning
@@ -44,17 +43,17 @@ type Payload struct {
 }
 
 // JobFor builds a job.
-func JobFor(kind string, number int64, suffix string, due time.Time, p Payload) boltstore.Job {
+func JobFor(kind string, number int64, suffix string, due time.Time, p Payload) Job {
 	id := fmt.Sprintf("%s/%d", kind, number)
 	if suffix != "" {
 		id += "/" + suffix
 	}
 	raw, _ := json.Marshal(p)
-	return boltstore.Job{ID: id, Kind: kind, Incident: number, Payload: raw, DueAt: due}
+	return Job{ID: id, Kind: kind, Incident: number, Payload: raw, DueAt: due}
 }
 
 // CardJob refreshes an incident's card from its latest state.
-func CardJob(number int64, due time.Time) boltstore.Job {
+func CardJob(number int64, due time.Time) Job {
 	j := JobFor(JobCard, number, "", due, Payload{})
 	j.Coalesce = true
 	return j
@@ -64,14 +63,14 @@ func (d *Desk) wants(family string) bool { return slices.Contains(d.opts.Effects
 
 // plan turns what just happened to an incident into jobs. before is nil for
 // a new incident. It may append events (a deferred callout) to inc.
-func (d *Desk) plan(inc *incident.Incident, before *incident.State, added []incident.Event, now time.Time) []boltstore.Job {
+func (d *Desk) plan(inc *incident.Incident, before *incident.State, added []incident.Event, now time.Time) []Job {
 	if len(added) == 0 {
 		return nil
 	}
 	p := d.cat.Policy
 	n := inc.Number
-	var jobs []boltstore.Job
-	add := func(j boltstore.Job) { jobs = append(jobs, j) }
+	var jobs []Job
+	add := func(j Job) { jobs = append(jobs, j) }
 	slack := d.wants("slack")
 	pd := d.wants("pagerduty")
 	// The state after is computed once, and only if a decision needs it.
@@ -184,7 +183,7 @@ func (d *Desk) plan(inc *incident.Incident, before *incident.State, added []inci
 		add(CardJob(n, now))
 	}
 	if slack {
-		add(boltstore.Job{ID: JobHomes, Kind: JobHomes, DueAt: now.Add(2 * time.Second), Coalesce: true})
+		add(Job{ID: JobHomes, Kind: JobHomes, DueAt: now.Add(2 * time.Second), Coalesce: true})
 	}
 	return jobs
 }
@@ -205,10 +204,10 @@ func allResolved(as []incident.AlertState) bool {
 
 // majorJobs starts the major-incident procedure: notify incident managers,
 // get a commander, remind them to post updates.
-func (d *Desk) majorJobs(inc *incident.Incident, st incident.State, seq int, now time.Time) []boltstore.Job {
+func (d *Desk) majorJobs(inc *incident.Incident, st incident.State, seq int, now time.Time) []Job {
 	n := inc.Number
 	s := fmt.Sprint(seq)
-	var jobs []boltstore.Job
+	var jobs []Job
 	if d.wants("slack") {
 		jobs = append(jobs, JobFor(JobManagers, n, s, now, Payload{Seq: seq}))
 		jobs = append(jobs, JobFor(JobRemind, n, "1", now.Add(d.opts.UpdateInterval), Payload{Cycle: 1}))

@@ -5,25 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
-
-	"github.com/incidentbot/incidentbot/incident/boltstore"
 )
-
-// JobStore is what the runner needs from storage.
-type JobStore interface {
-	Due(ctx context.Context, now time.Time, limit int) ([]boltstore.Job, error)
-	NextDue(ctx context.Context) (time.Time, bool, error)
-	Complete(ctx context.Context, id string) error
-	CompleteJob(ctx context.Context, run boltstore.Job) error
-	Retry(ctx context.Context, id string, due time.Time, errText string) error
-}
 
 // Handler performs one job. It must be idempotent: a crash after the effect
 // and before Complete runs it again.
-type Handler func(ctx context.Context, j boltstore.Job) error
+type Handler func(ctx context.Context, j Job) error
 
 // RetryAfterError asks for the job to run again after Delay (a 429's
 // Retry-After, or "the channel is not there yet").
@@ -46,29 +34,47 @@ func (e *PermanentError) Unwrap() error { return e.Err }
 // Permanent wraps err as a PermanentError.
 func Permanent(err error) error { return &PermanentError{Err: err} }
 
-// RunnerOptions configure a Runner.
+// RunnerOptions configure a Runner. The zero value is usable.
 type RunnerOptions struct {
-	Logger      *slog.Logger
-	Now         func() time.Time
-	Concurrency int           // jobs at once, default 4; one at a time per incident
-	MaxBackoff  time.Duration // default 5m
-	Poll        time.Duration // how often to look for due jobs when idle, default 1s
+	Logger *slog.Logger
+	Now    func() time.Time
+	// Concurrency is how many effect jobs run at once, default 4, and
+	// InputConcurrency how many input jobs, default 4. Within a queue one
+	// job at a time runs per incident, so a channel's messages keep their
+	// order; the queues never wait for each other.
+	Concurrency      int
+	InputConcurrency int
+	MaxBackoff       time.Duration // default 5m
+	Poll             time.Duration // how often to look for due jobs when idle, default 1s
+	// JobTimeout is the deadline of one run of a job, default 30s. A run
+	// that exceeds it is retried with backoff like a 5xx; one whose handler
+	// ignores its context is abandoned JobTimeout/2 later (its lane goes on,
+	// and the job is not started again while the abandoned run is alive).
+	JobTimeout time.Duration
 	// Classify maps an adapter error to a retry delay (e.g. a Slack 429);
 	// ok=false leaves the default handling.
 	Classify func(err error) (delay time.Duration, permanent bool, ok bool)
 }
 
-// Runner executes durable jobs: each due job is handed to the handler for
-// its kind; success completes it, failure reschedules it with backoff.
+// Runner executes durable jobs from the two queues: each due job is handed
+// to the handler for its kind under a deadline; success completes it,
+// failure reschedules it with backoff.
 type Runner struct {
 	store    JobStore
 	handlers map[string]Handler
 	opts     RunnerOptions
 	log      *slog.Logger
-	wake     chan struct{}
+	queues   []*queueLoop
+}
+
+// queueLoop runs the jobs of one queue.
+type queueLoop struct {
+	queue string
+	conc  int
+	wake  chan struct{}
 
 	mu      sync.Mutex
-	running map[string]bool // job IDs in flight
+	running map[string]bool // job IDs in flight (abandoned runs included)
 	busy    map[int64]bool  // incidents with a job in flight
 	// finished holds the jobs that finished since the current listing of
 	// due jobs began: a job that finishes after Due listed it but before
@@ -87,112 +93,160 @@ func NewRunner(store JobStore, opts RunnerOptions) *Runner {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 4
 	}
+	if opts.InputConcurrency <= 0 {
+		opts.InputConcurrency = 4
+	}
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = 5 * time.Minute
 	}
 	if opts.Poll <= 0 {
 		opts.Poll = time.Second
 	}
-	return &Runner{store: store, handlers: map[string]Handler{}, opts: opts, log: opts.Logger,
-		wake: make(chan struct{}, 1), running: map[string]bool{}, busy: map[int64]bool{}, finished: map[string]bool{}}
+	if opts.JobTimeout <= 0 {
+		opts.JobTimeout = 30 * time.Second
+	}
+	r := &Runner{store: store, handlers: map[string]Handler{}, opts: opts, log: opts.Logger}
+	r.queues = []*queueLoop{newQueueLoop(QueueEffects, opts.Concurrency), newQueueLoop(QueueInput, opts.InputConcurrency)}
+	return r
 }
 
-// Handle registers the handler for a job kind.
+func newQueueLoop(queue string, conc int) *queueLoop {
+	return &queueLoop{queue: queue, conc: conc, wake: make(chan struct{}, 1),
+		running: map[string]bool{}, busy: map[int64]bool{}, finished: map[string]bool{}}
+}
+
+// Handle registers the handler for a job kind, whichever queue it is in.
 func (r *Runner) Handle(kind string, h Handler) { r.handlers[kind] = h }
 
 // Wake makes the runner look for due jobs now.
 func (r *Runner) Wake() {
-	select {
-	case r.wake <- struct{}{}:
-	default:
+	for _, q := range r.queues {
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
 // Run executes jobs until ctx is done.
 func (r *Runner) Run(ctx context.Context) error {
-	sem := make(chan struct{}, r.opts.Concurrency)
+	var wg sync.WaitGroup
+	for _, q := range r.queues {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.loop(ctx, q)
+		}()
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+// loop runs one queue's due jobs until ctx is done.
+func (r *Runner) loop(ctx context.Context, q *queueLoop) {
+	sem := make(chan struct{}, q.conc)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	for {
-		r.mu.Lock()
-		clear(r.finished) // the listing below sees their outcome
-		r.mu.Unlock()
-		jobs, err := r.store.Due(ctx, r.opts.Now(), 4*r.opts.Concurrency)
+	for ctx.Err() == nil {
+		q.mu.Lock()
+		clear(q.finished) // the listing below sees their outcome
+		q.mu.Unlock()
+		jobs, err := r.store.Due(ctx, q.queue, r.opts.Now(), 4*q.conc)
 		if err != nil && ctx.Err() == nil {
-			r.log.Error("listing due jobs", "err", err)
+			r.log.Error("listing due jobs", "queue", q.name(), "err", err)
 		}
 		started := 0
 		for _, j := range jobs {
-			r.mu.Lock()
-			skip := r.running[j.ID] || (j.Incident != 0 && r.busy[j.Incident]) || r.finished[j.ID]
-			if !skip {
-				r.running[j.ID] = true
-				if j.Incident != 0 {
-					r.busy[j.Incident] = true
-				}
-			}
-			r.mu.Unlock()
-			if skip {
+			if !q.claim(j) {
 				continue
 			}
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
-				r.release(j)
-				return ctx.Err()
+				q.release(j, true)
+				return
 			}
 			started++
 			wg.Add(1)
-			go func(j boltstore.Job) {
+			go func(j Job) {
 				defer wg.Done()
 				defer func() { <-sem }()
-				defer r.release(j)
-				r.runOne(ctx, j)
+				r.runOne(ctx, q, j)
 				r.Wake()
 			}(j)
 		}
-		wait := r.opts.Poll
-		if started == 0 {
-			if next, ok, err := r.store.NextDue(ctx); err == nil && ok {
-				if d := next.Sub(r.opts.Now()); d > 0 && d < wait {
-					wait = d
-				}
+		r.idle(ctx, q, started)
+	}
+}
+
+// idle waits for a wake-up, the poll interval or the next due job.
+func (r *Runner) idle(ctx context.Context, q *queueLoop, started int) {
+	wait := r.opts.Poll
+	if started == 0 {
+		if next, ok, err := r.store.NextDue(ctx, q.queue); err == nil && ok {
+			if d := next.Sub(r.opts.Now()); d > 0 && d < wait {
+				wait = d
 			}
-		} else {
-			wait = r.opts.Poll
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-r.wake:
-		case <-t.C:
-		}
-		t.Stop()
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-q.wake:
+	case <-t.C:
 	}
 }
 
-func (r *Runner) release(j boltstore.Job) {
-	r.mu.Lock()
-	delete(r.running, j.ID)
-	r.finished[j.ID] = true
+func (q *queueLoop) name() string {
+	if q.queue == QueueEffects {
+		return "effects"
+	}
+	return q.queue
+}
+
+// claim marks a job in flight unless it, or its incident's lane, is busy or
+// it finished since the listing.
+func (q *queueLoop) claim(j Job) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.running[j.ID] || (j.Incident != 0 && q.busy[j.Incident]) || q.finished[j.ID] {
+		return false
+	}
+	q.running[j.ID] = true
 	if j.Incident != 0 {
-		delete(r.busy, j.Incident)
+		q.busy[j.Incident] = true
 	}
-	r.mu.Unlock()
+	return true
 }
 
-func (r *Runner) runOne(ctx context.Context, j boltstore.Job) {
-	h := r.handlerFor(j.Kind)
+// release frees the incident's lane and, when the run is over, the job.
+func (q *queueLoop) release(j Job, over bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if over {
+		delete(q.running, j.ID)
+		q.finished[j.ID] = true
+	}
+	if j.Incident != 0 {
+		delete(q.busy, j.Incident)
+	}
+}
+
+func (r *Runner) runOne(ctx context.Context, q *queueLoop, j Job) {
+	h := r.handlers[j.Kind]
 	if h == nil {
+		defer q.release(j, true)
 		// No adapter for this kind in this process (e.g. PagerDuty not
 		// configured): nothing will ever run it.
 		r.log.Warn("no handler for job; dropping", "job", j.ID)
 		_ = r.store.Complete(ctx, j.ID)
 		return
 	}
-	err := safeCall(ctx, h, j)
+	abandoned, err := r.call(ctx, q, h, j)
+	if !abandoned {
+		defer q.release(j, true)
+	}
 	if err == nil {
 		if cerr := r.store.CompleteJob(ctx, j); cerr != nil && ctx.Err() == nil {
 			r.log.Error("completing job", "job", j.ID, "err", cerr)
@@ -202,36 +256,55 @@ func (r *Runner) runOne(ctx context.Context, j boltstore.Job) {
 	if ctx.Err() != nil {
 		return // shutting down: the job stays due and runs after restart
 	}
+	r.fail(ctx, j, err)
+}
+
+// call runs the handler under the job deadline. A handler that is still
+// running JobTimeout/2 after its deadline is abandoned: its lane is freed
+// now and the job itself when the handler finally returns.
+func (r *Runner) call(ctx context.Context, q *queueLoop, h Handler, j Job) (abandoned bool, err error) {
+	jctx, cancel := context.WithTimeout(ctx, r.opts.JobTimeout)
+	done := make(chan error, 1)
+	go func() {
+		defer cancel()
+		done <- safeCall(jctx, h, j)
+	}()
+	grace := time.NewTimer(r.opts.JobTimeout + r.opts.JobTimeout/2)
+	defer grace.Stop()
+	select {
+	case err = <-done:
+		if err != nil && jctx.Err() != nil && ctx.Err() == nil {
+			err = fmt.Errorf("job %s: no answer within %s: %w", j.ID, r.opts.JobTimeout, err)
+		}
+		return false, err
+	case <-grace.C:
+		go func() { <-done; q.release(j, true) }()
+		q.release(j, false)
+		return true, fmt.Errorf("job %s: handler ignored its %s deadline; abandoned", j.ID, r.opts.JobTimeout)
+	}
+}
+
+// fail reschedules a failed job, or drops it when retrying cannot help.
+func (r *Runner) fail(ctx context.Context, j Job, err error) {
 	delay, permanent := r.classify(err, j.Attempts)
 	if permanent {
 		r.log.Error("job failed permanently", "job", j.ID, "attempts", j.Attempts+1, "err", err)
 		_ = r.store.Complete(ctx, j.ID)
 		return
 	}
-	r.log.Warn("job failed; will retry", "job", j.ID, "attempts", j.Attempts+1, "retry_in", delay, "err", err)
+	r.log.Warn("job failed; will retry", "job", j.ID, "attempts", j.Attempts+1, "retry_in", delay.String(), "err", err)
 	if rerr := r.store.Retry(ctx, j.ID, r.opts.Now().Add(delay), err.Error()); rerr != nil && ctx.Err() == nil {
 		r.log.Error("rescheduling job", "job", j.ID, "err", rerr)
 	}
 }
 
-func safeCall(ctx context.Context, h Handler, j boltstore.Job) (err error) {
+func safeCall(ctx context.Context, h Handler, j Job) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = Permanent(fmt.Errorf("panic in job %s: %v", j.ID, p))
 		}
 	}()
 	return h(ctx, j)
-}
-
-func (r *Runner) handlerFor(kind string) Handler {
-	if h, ok := r.handlers[kind]; ok {
-		return h
-	}
-	// A family handler: "slack" handles "slack.*".
-	if fam, _, ok := strings.Cut(kind, "."); ok {
-		return r.handlers[fam]
-	}
-	return nil
 }
 
 func (r *Runner) classify(err error, attempts int) (time.Duration, bool) {

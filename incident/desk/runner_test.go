@@ -19,10 +19,10 @@ func TestRunnerRunsEachJobOnce(t *testing.T) {
 	_, st, clk := setup(t)
 	ctx := context.Background()
 	const n = 100
-	var jobs []boltstore.Job
+	var jobs []desk.Job
 	for i := range n {
 		// Incident 0: no per-incident serialisation hides a second run.
-		jobs = append(jobs, boltstore.Job{ID: fmt.Sprintf("once/%d", i), Kind: "once", DueAt: clk.Now()})
+		jobs = append(jobs, desk.Job{ID: fmt.Sprintf("once/%d", i), Kind: "once", DueAt: clk.Now()})
 	}
 	if err := st.Enqueue(ctx, jobs...); err != nil {
 		t.Fatal(err)
@@ -33,7 +33,7 @@ func TestRunnerRunsEachJobOnce(t *testing.T) {
 	)
 	// A slow listing: jobs in flight finish while Due is still returning.
 	r := desk.NewRunner(slowDue{st}, desk.RunnerOptions{Now: clk.Now, Poll: time.Millisecond, Concurrency: 8})
-	r.Handle("once", func(ctx context.Context, j boltstore.Job) error {
+	r.Handle("once", func(ctx context.Context, j desk.Job) error {
 		mu.Lock()
 		runs[j.ID]++
 		mu.Unlock()
@@ -75,8 +75,8 @@ func TestRunnerRunsEachJobOnce(t *testing.T) {
 // slowDue is a job store whose listing of due jobs takes a while.
 type slowDue struct{ *boltstore.Store }
 
-func (s slowDue) Due(ctx context.Context, now time.Time, limit int) ([]boltstore.Job, error) {
-	jobs, err := s.Store.Due(ctx, now, limit)
+func (s slowDue) Due(ctx context.Context, queue string, now time.Time, limit int) ([]desk.Job, error) {
+	jobs, err := s.Store.Due(ctx, queue, now, limit)
 	time.Sleep(5 * time.Millisecond)
 	return jobs, err
 }

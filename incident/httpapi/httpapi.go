@@ -21,7 +21,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/incidentbot/incidentbot/incident/boltstore"
 	"github.com/incidentbot/incidentbot/incident/desk"
 )
 
@@ -33,7 +32,7 @@ type Store interface {
 	// Backup writes a consistent copy of the database to w.
 	Backup(w io.Writer) (int64, error)
 	// Pending returns the pending side-effect jobs (for /metrics).
-	Pending(ctx context.Context) ([]boltstore.Job, error)
+	Pending(ctx context.Context) ([]desk.Job, error)
 }
 
 // Options configure a Server. Desk and Store are required: without them

@@ -21,6 +21,7 @@ import (
 
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/desk"
 	"github.com/incidentbot/incidentbot/incident/httpapi"
 )
 
@@ -631,7 +632,7 @@ func TestBackup(t *testing.T) {
 	if err := cp.Check(); err != nil {
 		t.Errorf("backup check: %v", err)
 	}
-	incs, err := cp.List(e.ctx, boltstore.Filter{})
+	incs, err := cp.List(e.ctx, desk.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -773,8 +774,8 @@ type fakeStore struct {
 	started chan struct{}
 }
 
-func (f *fakeStore) Ping(context.Context) error                       { return nil }
-func (f *fakeStore) Pending(context.Context) ([]boltstore.Job, error) { return nil, nil }
+func (f *fakeStore) Ping(context.Context) error                  { return nil }
+func (f *fakeStore) Pending(context.Context) ([]desk.Job, error) { return nil, nil }
 func (f *fakeStore) Backup(w io.Writer) (int64, error) {
 	if f.started != nil {
 		close(f.started)

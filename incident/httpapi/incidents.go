@@ -8,7 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/incidentbot/incidentbot/incident"
-	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/desk"
 )
 
 // List sizes.
@@ -51,12 +51,12 @@ func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request) {
 	}
 
 	ctx := r.Context()
-	f := boltstore.Filter{Service: service, Limit: limit, OpenOnly: status == string(incident.StatusOpen)}
+	f := desk.Filter{Service: service, Limit: limit, OpenOnly: status == string(incident.StatusOpen)}
 	if status == string(incident.StatusResolved) {
 		// The store indexes open incidents only. Every incident is open or
 		// resolved, so the newest limit+open incidents hold the newest limit
 		// resolved ones (open incidents are few).
-		open, err := s.desk.List(ctx, boltstore.Filter{OpenOnly: true, Service: service})
+		open, err := s.desk.List(ctx, desk.Filter{OpenOnly: true, Service: service})
 		if err != nil {
 			s.internal(w, r, err)
 			return

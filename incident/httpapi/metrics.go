@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/incidentbot/incidentbot/incident"
-	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/desk"
 )
 
 // Metrics counts HTTP requests by route and status code. It is safe for
@@ -132,7 +132,7 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 
 	if s.desk != nil {
-		if open, err := s.desk.List(ctx, boltstore.Filter{OpenOnly: true}); err != nil {
+		if open, err := s.desk.List(ctx, desk.Filter{OpenOnly: true}); err != nil {
 			s.log.Warn("metrics: cannot list open incidents", "err", err)
 		} else {
 			now := s.now()

@@ -13,10 +13,10 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/incidentbot/incidentbot/bot/fakeslack"
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/desk"
 	"github.com/incidentbot/incidentbot/incident/pagerduty"
+	"github.com/incidentbot/incidentbot/internal/fakeslack"
 )
 
 func setUpOnCall(e *env) {

@@ -70,14 +70,14 @@ func (s *store) wait(ctx context.Context) error {
 	return nil
 }
 
-func (s *store) Create(ctx context.Context, fn func(int64) (*incident.Incident, []boltstore.Job, error)) (*incident.Incident, error) {
+func (s *store) Create(ctx context.Context, fn func(int64) (*incident.Incident, []desk.Job, error)) (*incident.Incident, error) {
 	if err := s.wait(ctx); err != nil {
 		return nil, err
 	}
 	return s.Store.Create(ctx, fn)
 }
 
-func (s *store) Update(ctx context.Context, n int64, fn func(*incident.Incident) ([]boltstore.Job, error)) (*incident.Incident, error) {
+func (s *store) Update(ctx context.Context, n int64, fn func(*incident.Incident) ([]desk.Job, error)) (*incident.Incident, error) {
 	if err := s.wait(ctx); err != nil {
 		return nil, err
 	}
@@ -277,7 +277,7 @@ func eventBody(eventType string, data any, agent string) []byte {
 
 func (e *env) incidents() []*incident.Incident {
 	e.t.Helper()
-	all, err := e.desk.List(context.Background(), boltstore.Filter{})
+	all, err := e.desk.List(context.Background(), desk.Filter{})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -323,4 +323,4 @@ func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool)
 	}
 }
 
-var boltFilterAll = boltstore.Filter{}
+var boltFilterAll = desk.Filter{}

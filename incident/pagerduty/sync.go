@@ -14,7 +14,6 @@ import (
 	pd "github.com/PagerDuty/go-pagerduty"
 
 	"github.com/incidentbot/incidentbot/incident"
-	"github.com/incidentbot/incidentbot/incident/boltstore"
 	"github.com/incidentbot/incidentbot/incident/desk"
 )
 
@@ -76,11 +75,11 @@ func (s *Sync) Register(r *desk.Runner) {
 // AcknowledgeJob is the job that acknowledges incident number's PagerDuty
 // incidents on behalf of actor (a Slack user ID). idem makes it unique (a
 // Slack action ID); enqueue it with the store's Enqueue.
-func AcknowledgeJob(number int64, actor, idem string, due time.Time) boltstore.Job {
+func AcknowledgeJob(number int64, actor, idem string, due time.Time) desk.Job {
 	return desk.JobFor(JobAcknowledge, number, idem, due, desk.Payload{Users: []string{actor}})
 }
 
-func payload(j boltstore.Job) desk.Payload {
+func payload(j desk.Job) desk.Payload {
 	var p desk.Payload
 	_ = json.Unmarshal(j.Payload, &p)
 	return p
@@ -111,7 +110,7 @@ func (s *Sync) from() (string, error) {
 
 // handleNote copies a note or stakeholder update to the incident's
 // PagerDuty incidents. Notes that came from PagerDuty are not sent back.
-func (s *Sync) handleNote(ctx context.Context, j boltstore.Job) error {
+func (s *Sync) handleNote(ctx context.Context, j desk.Job) error {
 	inc, err := s.desk.Get(ctx, j.Incident)
 	if err != nil {
 		return err
@@ -192,7 +191,7 @@ func (s *Sync) createNoteOnce(ctx context.Context, from, id, content, marker str
 
 // handleResolve resolves the incident's PagerDuty incidents and the
 // incident managers' page, unless the incident was reopened meanwhile.
-func (s *Sync) handleResolve(ctx context.Context, j boltstore.Job) error {
+func (s *Sync) handleResolve(ctx context.Context, j desk.Job) error {
 	inc, err := s.desk.Get(ctx, j.Incident)
 	if err != nil {
 		return err
@@ -246,7 +245,7 @@ func (s *Sync) Acknowledge(ctx context.Context, number int64, actor string) erro
 	return nil
 }
 
-func (s *Sync) handleAcknowledge(ctx context.Context, j boltstore.Job) error {
+func (s *Sync) handleAcknowledge(ctx context.Context, j desk.Job) error {
 	actor := ""
 	if p := payload(j); len(p.Users) > 0 {
 		actor = p.Users[0]
@@ -302,7 +301,7 @@ func (s *Sync) page(ctx context.Context, number int64) (string, bool, error) {
 // incident. PagerDuty needs a service for an incident: the incident's
 // service's pagerduty_service_id. The incident_key makes a retry after a
 // crash find the page instead of opening another.
-func (s *Sync) handleManager(ctx context.Context, j boltstore.Job) error {
+func (s *Sync) handleManager(ctx context.Context, j desk.Job) error {
 	if s.opts.ManagerPolicy == "" {
 		s.log.Info("major incident: incident managers not paged in PagerDuty (no escalation policy configured)", "incident", j.Incident)
 		return nil

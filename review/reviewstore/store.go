@@ -30,7 +30,7 @@ import (
 	"time"
 
 	"github.com/incidentbot/incidentbot/incident"
-	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/desk"
 	"github.com/incidentbot/incidentbot/review"
 )
 
@@ -313,7 +313,7 @@ func actionsOf(recs []*Record) []review.Action {
 
 // Incidents lists incidents; *desk.Desk and *boltstore.Store satisfy it.
 type Incidents interface {
-	List(ctx context.Context, f boltstore.Filter) ([]*incident.Incident, error)
+	List(ctx context.Context, f desk.Filter) ([]*incident.Incident, error)
 }
 
 // Measures computes review.Stats over every incident, action and review,
@@ -322,7 +322,7 @@ type Incidents interface {
 func (s *Store) Measures(ctx context.Context, incs Incidents, p incident.Policy, period time.Duration, service string, now time.Time) (review.Measures, error) {
 	// Only incidents that started within the period are measured (and
 	// their state computed); actions carry their service themselves.
-	f := boltstore.Filter{}
+	f := desk.Filter{}
 	if period > 0 {
 		f.Since = now.Add(-period)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/desk"
 	"github.com/incidentbot/incidentbot/review"
 	"github.com/incidentbot/incidentbot/review/reviewstore"
 )
@@ -172,10 +173,10 @@ func TestParsePeriod(t *testing.T) {
 // fakeIncidents records the filter Measures asks for.
 type fakeIncidents struct {
 	list []*incident.Incident
-	got  boltstore.Filter
+	got  desk.Filter
 }
 
-func (f *fakeIncidents) List(_ context.Context, fl boltstore.Filter) ([]*incident.Incident, error) {
+func (f *fakeIncidents) List(_ context.Context, fl desk.Filter) ([]*incident.Incident, error) {
 	f.got = fl
 	var out []*incident.Incident
 	for _, inc := range f.list {

@@ -4,8 +4,8 @@ import (
 	"net"
 	"strings"
 
-	"github.com/incidentbot/incidentbot/bot/fakeslack"
 	"github.com/incidentbot/incidentbot/incident"
+	"github.com/incidentbot/incidentbot/internal/fakeslack"
 )
 
 // DefaultPrefix is where Routes mounts the sandbox unless Options.Prefix

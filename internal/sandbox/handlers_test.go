@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/incidentbot/incidentbot/bot"
-	"github.com/incidentbot/incidentbot/bot/sandbox"
 	"github.com/incidentbot/incidentbot/incident"
+	"github.com/incidentbot/incidentbot/internal/sandbox"
 )
 
 const (

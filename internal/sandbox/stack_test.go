@@ -20,13 +20,13 @@ import (
 	"github.com/slack-go/slack/socketmode"
 
 	"github.com/incidentbot/incidentbot/bot"
-	"github.com/incidentbot/incidentbot/bot/fakeslack"
-	"github.com/incidentbot/incidentbot/bot/sandbox"
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/alertmanager"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
 	"github.com/incidentbot/incidentbot/incident/desk"
 	"github.com/incidentbot/incidentbot/incident/incidenttest"
+	"github.com/incidentbot/incidentbot/internal/fakeslack"
+	"github.com/incidentbot/incidentbot/internal/sandbox"
 )
 
 // clock is real time passing from a fixed start.

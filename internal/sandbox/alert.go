@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/incidentbot/incidentbot/incident/alertmanager"
 	"hash/fnv"
 	"io"
 	"net/http"
@@ -13,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/incidentbot/incidentbot/incident/alertmanager"
 )
 
 // AMNotification is an Alertmanager webhook body, payload version 4: the
