@@ -39,6 +39,8 @@ type Settings struct {
 	// GroupingWindow: new alerts for a service with an open incident younger
 	// than this join it instead of opening another (alertmanager.grouping_window).
 	GroupingWindow time.Duration
+	// JobTimeout is the deadline of one run of a job (jobs.timeout).
+	JobTimeout time.Duration
 }
 
 type SlackSettings struct {
@@ -46,6 +48,7 @@ type SlackSettings struct {
 	AppToken        Secret // xapp-…, Socket Mode
 	APIURL          string // always ends with "/"
 	AnnounceChannel string // name (without #) or ID; "" for none
+	CallTimeout     time.Duration // deadline of one Web API call
 }
 
 type HTTPSettings struct {
@@ -272,6 +275,12 @@ func newSettings(c Config) (Settings, []string, error) {
 		return s, nil, err
 	}
 	if s.GroupingWindow, err = parseDuration("alertmanager.grouping_window", c.Alertmanager.GroupingWindow, true); err != nil {
+		return s, nil, err
+	}
+	if s.Slack.CallTimeout, err = parseBoundedDuration("slack.call_timeout", c.Slack.CallTimeout, time.Minute); err != nil {
+		return s, nil, err
+	}
+	if s.JobTimeout, err = parseBoundedDuration("jobs.timeout", c.Jobs.Timeout, 5*time.Minute); err != nil {
 		return s, nil, err
 	}
 
@@ -590,4 +599,16 @@ func checkURL(key, s string) error {
 		return cfgErr(key, "%q is not an absolute http(s) URL", s)
 	}
 	return nil
+}
+
+// parseBoundedDuration parses a deadline: positive and at most max.
+func parseBoundedDuration(key, v string, max time.Duration) (time.Duration, error) {
+	d, err := parseDuration(key, v, true)
+	if err != nil {
+		return 0, err
+	}
+	if d > max {
+		return 0, cfgErr(key, "must be at most %s, like 15s", max)
+	}
+	return d, nil
 }
