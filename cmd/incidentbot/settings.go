@@ -44,10 +44,10 @@ type Settings struct {
 }
 
 type SlackSettings struct {
-	BotToken        Secret // xoxb-…
-	AppToken        Secret // xapp-…, Socket Mode
-	APIURL          string // always ends with "/"
-	AnnounceChannel string // name (without #) or ID; "" for none
+	BotToken        Secret        // xoxb-…
+	AppToken        Secret        // xapp-…, Socket Mode
+	APIURL          string        // always ends with "/"
+	AnnounceChannel string        // name (without #) or ID; "" for none
 	CallTimeout     time.Duration // deadline of one Web API call
 }
 
@@ -277,7 +277,8 @@ func newSettings(c Config) (Settings, []string, error) {
 	if s.GroupingWindow, err = parseDuration("alertmanager.grouping_window", c.Alertmanager.GroupingWindow, true); err != nil {
 		return s, nil, err
 	}
-	if s.Slack.CallTimeout, err = parseBoundedDuration("slack.call_timeout", c.Slack.CallTimeout, time.Minute); err != nil {
+	callTimeout, err := parseBoundedDuration("slack.call_timeout", c.Slack.CallTimeout, time.Minute)
+	if err != nil {
 		return s, nil, err
 	}
 	if s.JobTimeout, err = parseBoundedDuration("jobs.timeout", c.Jobs.Timeout, 5*time.Minute); err != nil {
@@ -379,6 +380,7 @@ func newSettings(c Config) (Settings, []string, error) {
 		AppToken:        Secret(strings.TrimSpace(c.Slack.AppToken)),
 		APIURL:          strings.TrimSpace(c.Slack.APIURL),
 		AnnounceChannel: strings.TrimPrefix(strings.TrimSpace(c.Slack.AnnounceChannel), "#"),
+		CallTimeout:     callTimeout,
 	}
 	if err := checkURL("slack.api_url", s.Slack.APIURL); err != nil {
 		return s, nil, err
