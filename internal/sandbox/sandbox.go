@@ -106,7 +106,6 @@ func New(fs *fakeslack.Server, opts Options) *Sandbox {
 	return s
 }
 
-
 // Routes registers the sandbox on mux:
 //
 //	GET  {prefix} and {prefix}/       the page (?user=U…&channel=C…)
