@@ -207,6 +207,7 @@ func (b *Bot) draft(ctx context.Context, v view) (*reviewstore.Record, error) {
 	if v.st.Status != incident.StatusResolved {
 		return nil, incident.Errorf(incident.ECONFLICT, "Incident %d is still open: its review is drafted when it is resolved.", v.inc.Number)
 	}
+	v = b.withoutSelf(v)
 	names := b.prefetchNames(ctx, v.inc, v.st)
 	rec, err := b.reviews.Update(ctx, v.inc.Number, func(rec *reviewstore.Record, exists bool) error {
 		if rec.Published() {
@@ -232,6 +233,7 @@ func (b *Bot) draft(ctx context.Context, v view) (*reviewstore.Record, error) {
 		if err != nil {
 			return err
 		}
+		setNames(r, names) // action owners, and people Slack could not name before
 		rec.Review = *r
 		return nil
 	})
@@ -244,63 +246,20 @@ func (b *Bot) draft(ctx context.Context, v view) (*reviewstore.Record, error) {
 	return rec, nil
 }
 
-// userInfo is the optional part of the Slack API used to write people's
-// names in reviews; *slack.Client has it.
-type userInfo interface {
-	GetUserInfoContext(ctx context.Context, user string) (*slack.User, error)
-}
-
-// prefetchNames looks up the display names of the people on the timeline
-// (outside the review lock), from a cache and users.info.
+// prefetchNames looks up the names of the people on the timeline and of
+// the review's action owners (outside the review lock).
 func (b *Bot) prefetchNames(ctx context.Context, inc *incident.Incident, st incident.State) map[string]string {
-	want := map[string]bool{}
-	add := func(u string) {
-		if isUser(u) && u != b.botUser() {
-			want[u] = true
-		}
-	}
-	for _, p := range st.Participants {
-		add(p)
-	}
+	people := append([]string(nil), st.Participants...)
 	for _, e := range inc.Events {
-		add(e.Actor)
-		add(e.User)
-		for _, u := range e.Users {
-			add(u)
+		people = append(people, e.Actor, e.User)
+		people = append(people, e.Users...)
+	}
+	if rec, ok, err := b.reviews.Record(ctx, inc.Number); err == nil && ok {
+		for _, a := range rec.Actions {
+			people = append(people, a.Owner)
 		}
 	}
-	out := map[string]string{}
-	ui, canAsk := b.api.(userInfo)
-	asked := 0
-	for u := range want {
-		if n, ok := b.names.Load(u); ok {
-			out[u] = n.(string)
-			continue
-		}
-		if !canAsk || asked >= 50 {
-			continue
-		}
-		asked++
-		su, err := ui.GetUserInfoContext(ctx, u)
-		if err != nil || su == nil {
-			continue
-		}
-		n := firstNonBlank(su.Profile.DisplayName, su.Profile.RealName, su.RealName, su.Name)
-		if n != "" {
-			b.names.Store(u, n)
-			out[u] = n
-		}
-	}
-	return out
-}
-
-func firstNonBlank(ss ...string) string {
-	for _, s := range ss {
-		if s = strings.TrimSpace(s); s != "" {
-			return s
-		}
-	}
-	return ""
+	return b.names(ctx, people)
 }
 
 // isUser reports whether id looks like a Slack user ID.
@@ -657,6 +616,7 @@ func (b *Bot) addAction(ctx context.Context, j desk.Job, actor, rest string, to 
 		return err
 	}
 	var added review.Action
+	owners := b.names(ctx, []string{owner})
 	rec, err := b.reviews.Update(ctx, n, func(rec *reviewstore.Record, exists bool) error {
 		if rec.HasApplied(j.ID) {
 			for i := len(rec.Actions) - 1; i >= 0; i-- {
@@ -675,6 +635,7 @@ func (b *Bot) addAction(ctx context.Context, j desk.Job, actor, rest string, to 
 			return err
 		}
 		added = a
+		setNames(&rec.Review, owners)
 		rec.MarkApplied(j.ID)
 		return nil
 	})
