@@ -24,16 +24,23 @@ var channelVerbs = map[string]bool{
 	"reopen": true, "action": true, "review": true, "publish": true,
 }
 
-// Usage is the help text.
-const Usage = "*Usage:* `/incident` opens the declare form, or:\n" +
+// Usage is the help text, escaped for Slack: "<text…>" unescaped would be
+// read as a control sequence.
+var Usage = esc(usageText)
+
+// actionUsage is how to define an improvement action, escaped for Slack.
+var actionUsage = esc("`/incident action <text…> [@owner]`")
+
+const usageText = "*Usage:* `/incident` opens the declare form, or:\n" +
 	"• `/incident declare <service> <title…>` · `/incident list` · `/incident services [name]` · `/incident stats [30d] [service]` · `/incident actions` · `/incident help`\n" +
 	"*In an incident channel:* `/incident status` · `/incident impact blocked|degraded|partial [N%]` · `/incident cost <amount> <what…>` · " +
 	"`/incident security` · `/incident commander <@user|me>` · `/incident note <text…>` · `/incident update <text…>` · " +
 	"`/incident major|minor <reason…>` · `/incident resolve [summary…]` · `/incident reopen` · `/incident action <text…> [@owner]` · " +
 	"`/incident review` · `/incident publish`"
 
+// usage is a usage error: msg (not escaped yet) and the help text.
 func usage(msg string) error {
-	return incident.Errorf(incident.EINVALID, "%s\n\n%s", msg, Usage)
+	return incident.Errorf(incident.EINVALID, "%s\n\n%s", esc(msg), Usage)
 }
 
 // ParseCommand parses the text after /incident. It changes nothing; a
@@ -118,7 +125,7 @@ func ParseCommand(text, actor string, cur incident.Currency, shares incident.Imp
 		c.Class = incident.Class(verb)
 	case "resolve":
 	default:
-		return c, usage("I don't know `" + esc(clip(verb, 40)) + "`.")
+		return c, usage("I don't know `" + clip(verb, 40) + "`.")
 	}
 	return c, nil
 }

@@ -453,7 +453,7 @@ func (b *Bot) remind(ctx context.Context, j desk.Job) error {
 		return err
 	}
 	p := desk.PayloadOf(j)
-	text := fmt.Sprintf("⏰ %s, time for a stakeholder update: `/incident update <what is happening, what is next>`. It goes to the announce channel.", user(v.st.Commander))
+	text := fmt.Sprintf("⏰ %s, time for a stakeholder update: %s. It goes to the announce channel.", user(v.st.Commander), esc("`/incident update <what is happening, what is next>`"))
 	if _, err := b.postOnce(ctx, j.ID, cs.ID, text, nil); err != nil {
 		return err
 	}

@@ -192,8 +192,8 @@ func (b *Bot) draftReview(ctx context.Context, j desk.Job) error {
 	if err != nil || !ok || cs.ID == "" {
 		return err
 	}
-	text := fmt.Sprintf("📝 The blameless review of *#%d %s* is drafted from the timeline. Edit it with `/incident review`, add improvement actions with `/incident action <text…> [@owner]`, and publish it with `/incident publish`. Each responder was asked for their own account by DM.",
-		v.inc.Number, esc(v.inc.Title))
+	text := fmt.Sprintf("📝 The blameless review of *#%d %s* is drafted from the timeline. Edit it with `/incident review`, add improvement actions with %s, and publish it with `/incident publish`. Each responder was asked for their own account by DM.",
+		v.inc.Number, esc(v.inc.Title), actionUsage)
 	if u, ok := b.previewURL(rec); ok {
 		text += " " + link(u, "Preview the draft")
 	}
@@ -319,7 +319,7 @@ func (b *Bot) showReview(ctx context.Context, n int64, userID string, to replyTo
 			if ok {
 				actions = len(rec.Actions)
 			}
-			return b.reply(ctx, to, fmt.Sprintf("Incident #%d is still open: its blameless review is drafted from the timeline when it is resolved. Improvement actions defined so far: %d (`/incident action <text…> [@owner]`).", n, actions))
+			return b.reply(ctx, to, fmt.Sprintf("Incident #%d is still open: its blameless review is drafted from the timeline when it is resolved. Improvement actions defined so far: %d (%s).", n, actions, actionUsage))
 		}
 		note = "The incident is open again: the draft is refreshed from the timeline when it is resolved."
 	}
