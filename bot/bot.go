@@ -121,6 +121,7 @@ func (b *Bot) botUser() string { return b.botUserID.Load().(string) }
 // Register installs the bot's job handlers on a runner.
 func (b *Bot) Register(r *desk.Runner) {
 	r.Handle(JobInbox, b.handleInbox)
+	r.Handle(JobReply, b.sendReply)
 	r.Handle(JobChannel, b.ensureChannel)
 	r.Handle(JobCard, b.updateCard)
 	r.Handle(JobPost, b.postEvent)
