@@ -43,11 +43,11 @@ func TestHostileInputNeverReachesSlackUnescaped(t *testing.T) {
 
 	// An Alertmanager group whose service label is not in the catalogue.
 	am := alertmanager.Handler(re.inst.desk, alertmanager.Options{})
-	serve(t, am, "/webhooks/alertmanager", amNotification(), nil)
+	serve(t, am, "/webhooks/alertmanager", amNotification(re.clock.Now()), nil)
 	// A PagerDuty incident on a service the catalogue does not map.
 	const secret = "whsec-hostile"
 	pd := pagerduty.WebhookHandler(re.inst.desk, re.inst.store, pagerduty.Options{Secret: secret})
-	body := pdTriggered()
+	body := pdTriggered(re.clock.Now())
 	serve(t, pd, pagerduty.WebhookPath, body, map[string]string{"X-PagerDuty-Signature": pdSign(body, secret), "X-Webhook-Id": "WHOSTILE1"})
 	re.waitFor("both alert incidents have channels", func() bool {
 		return len(fs.Pins(re.channelOf(1).ID)) > 0 && len(fs.Pins(re.channelOf(2).ID)) > 0
@@ -108,7 +108,7 @@ func TestHostileInputNeverReachesSlackUnescaped(t *testing.T) {
 	t.Logf("scanned %d texts", scanned)
 }
 
-func amNotification() []byte {
+func amNotification(now time.Time) []byte {
 	labels := map[string]string{"alertname": "HighErrorRate " + hostile, "service": hostile + " svc"}
 	n := map[string]any{
 		"version": "4", "groupKey": `{}:{alertname="HighErrorRate"}`, "status": "firing", "receiver": "incidentbot",
@@ -117,7 +117,7 @@ func amNotification() []byte {
 		"externalURL":       "http://alertmanager.example",
 		"alerts": []map[string]any{{
 			"status": "firing", "labels": labels, "annotations": map[string]string{"summary": "Errors " + hostile, "description": hostile},
-			"startsAt": time.Now().UTC().Add(-time.Minute).Format(time.RFC3339), "endsAt": "0001-01-01T00:00:00Z",
+			"startsAt": now.UTC().Add(-time.Minute).Format(time.RFC3339), "endsAt": "0001-01-01T00:00:00Z",
 			"generatorURL": "http://prometheus.example/graph", "fingerprint": "f00dfeed",
 		}},
 	}
@@ -125,18 +125,18 @@ func amNotification() []byte {
 	return b
 }
 
-func pdTriggered() []byte {
+func pdTriggered(now time.Time) []byte {
 	data := map[string]any{
 		"id": "PHOSTILE", "type": "incident", "number": 7, "title": "Checkout " + hostile, "status": "triggered",
 		"incident_key": "hostile", "html_url": "https://acme.pagerduty.com/incidents/PHOSTILE",
-		"created_at": time.Now().UTC().Add(-time.Minute).Format(time.RFC3339), "urgency": "high",
+		"created_at": now.UTC().Add(-time.Minute).Format(time.RFC3339), "urgency": "high",
 		"service":           map[string]any{"id": "PUNKNOWN", "type": "service_reference", "summary": hostile + " pd"},
 		"escalation_policy": map[string]any{"id": "PNOPE", "type": "escalation_policy_reference", "summary": hostile},
 		"priority":          map[string]any{"id": "PP1", "summary": hostile},
 	}
 	ev := map[string]any{"event": map[string]any{
 		"id": "01HOSTILE0001", "event_type": "incident.triggered", "resource_type": "incident",
-		"occurred_at": time.Now().UTC().Format(time.RFC3339Nano),
+		"occurred_at": now.UTC().Format(time.RFC3339Nano),
 		"agent":       map[string]any{"id": "PAGENT", "type": "user_reference", "summary": hostile},
 		"data":        data,
 	}}

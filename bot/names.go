@@ -97,8 +97,9 @@ func (b *Bot) names(ctx context.Context, people []string) map[string]string {
 	return out
 }
 
-// lookupName asks Slack for a person's name: the display name people chose,
-// else their full name, else the handle.
+// lookupName asks Slack for a person's name: their full name (a review is
+// read on the web, by people who may not know Slack handles), else the
+// display name they chose, else the handle.
 func (b *Bot) lookupName(ctx context.Context, u string) string {
 	su, err := b.api.GetUserInfoContext(ctx, u)
 	if err != nil || su == nil {
@@ -107,7 +108,7 @@ func (b *Bot) lookupName(ctx context.Context, u string) string {
 		}
 		return ""
 	}
-	return firstNonBlank(su.Profile.DisplayName, su.Profile.RealName, su.RealName, su.Name)
+	return firstNonBlank(su.Profile.RealName, su.RealName, su.Profile.DisplayName, su.Name)
 }
 
 func firstNonBlank(ss ...string) string {

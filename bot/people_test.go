@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/incidentbot/incidentbot/incident"
+	"github.com/incidentbot/incidentbot/internal/fakeslack"
 	"github.com/incidentbot/incidentbot/review"
 )
 
@@ -21,14 +22,18 @@ const ghost = "UGHOST0001" // a member Slack cannot name (not in the workspace)
 func TestReviewWritesNames(t *testing.T) {
 	re := newReviewEnv(t, tuesdayNoon)
 	fs := re.fs
+	helen := fs.AddUser(fakeslack.User{ID: "UHELEN008", Name: "helen", RealName: "Helen Hughes"}).ID
 	ch := re.resolvedMajor("Checkout fails for beds", func(ch string) {
-		re.slash(alice, ch, "action Alert on the checkout error rate <@"+erin+">") // an owner who is not on the timeline
+		re.slash(alice, ch, "action Alert on the checkout error rate <@"+helen+">") // an owner who is not on the timeline
 		re.slash(alice, ch, "commander <@"+ghost+">")
 		re.waitFor("ghost commander", func() bool { _, st := re.incident(1); return st.Commander == ghost })
 	})
 	re.waitFor("review drafted", func() bool { rec, ok := re.record(1); return ok && rec.Status == incident.ReviewDrafted })
 	rec, _ := re.record(1)
-	for _, u := range []string{alice, bob, dave, erin} {
+	if got := rec.Name(helen); got != "Helen Hughes" {
+		t.Errorf("helen is written %q, want her full name", got)
+	}
+	for _, u := range []string{alice, bob, dave} {
 		who, _ := fs.User(u)
 		if got, want := rec.Name(u), who.Name; got != want {
 			t.Errorf("%s is written %q, want %q", u, got, want)
@@ -60,10 +65,10 @@ func TestReviewWritesNames(t *testing.T) {
 	re.waitFor("published", func() bool { rec, _ := re.record(1); return rec.Published() })
 	_, md, _ := re.get(web, "/reviews/1.md")
 	for where, text := range map[string]string{"page": page, "markdown": md} {
-		if !strings.Contains(text, rec.Name(bob)) || !strings.Contains(text, rec.Name(erin)) {
+		if !strings.Contains(text, rec.Name(bob)) || !strings.Contains(text, "Helen Hughes") {
 			t.Errorf("%s lacks names:\n%s", where, text)
 		}
-		for _, id := range []string{alice, bob, dave, erin} {
+		for _, id := range []string{alice, bob, dave, helen} {
 			if strings.Contains(text, id) {
 				t.Errorf("%s shows the member ID %s:\n%s", where, id, text)
 			}
