@@ -117,6 +117,12 @@ func TestBotIsNeverAPerson(t *testing.T) {
 	e.waitFor("alice's message recorded", func() bool { return hasMessage(e, 1, ts) })
 	assertNoSelf(t, e, self)
 
+	// A timeline an older version recorded holds the bot's pin as a key
+	// event: the review still does not count the bot among the people.
+	card := fs.Pins(ch.ID)[0].TS
+	if _, err := e.inst.desk.Record(e.ctx(), 1, incident.Event{Kind: incident.EventKeyEvent, Actor: self, Key: card, Idem: "old/pin"}); err != nil {
+		t.Fatal(err)
+	}
 	e.slash(alice, ch.ID, "resolve rolled back")
 	e.waitFor("review drafted", func() bool {
 		rec, ok, _ := e.inst.bot.Reviews().Record(context.Background(), 1)

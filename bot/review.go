@@ -226,7 +226,8 @@ func (b *Bot) draft(ctx context.Context, v view) (*reviewstore.Record, error) {
 	var rec *reviewstore.Record
 	_, err := b.desk.Review(ctx, v.inc.Number, desk.Op{Actor: incident.ActorSystem}, func(inc *incident.Incident, st incident.State, recs desk.Records, now time.Time) ([]incident.Event, error) {
 		var err error
-		if rec, err = reviewstore.Edit(recs, inc.Number, b.redraft(inc, st, now, names)); err != nil || rec.Published() {
+		mine := b.withoutSelf(view{inc: inc, st: st, cat: b.cat, now: now}) // drafted from what people did
+		if rec, err = reviewstore.Edit(recs, inc.Number, b.redraft(mine.inc, mine.st, now, names)); err != nil || rec.Published() {
 			return nil, err
 		}
 		return inc.Record(b.cat.Policy, now, incident.Event{Kind: incident.EventReviewDrafted, Actor: incident.ActorSystem, Idem: draftedIdem(inc)})
