@@ -185,6 +185,9 @@ func (d *Desk) plan(inc *incident.Incident, before *incident.State, added []inci
 	if slack {
 		add(Job{ID: JobHomes, Kind: JobHomes, DueAt: now.Add(2 * time.Second), Coalesce: true})
 	}
+	if inc.Drill {
+		jobs = withoutPagerDuty(jobs)
+	}
 	return jobs
 }
 
