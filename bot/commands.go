@@ -26,7 +26,7 @@ var channelVerbs = map[string]bool{
 
 // Usage is the help text.
 const Usage = "*Usage:* `/incident` opens the declare form, or:\n" +
-	"• `/incident declare <service> <title…>` · `/incident list` · `/incident services [name]` · `/incident stats [30d] [service]` · `/incident actions` · `/incident help`\n" +
+	"• `/incident declare <service> <title…>` · `/incident drill <service> <title…>` (a practice incident) · `/incident list` · `/incident services [name]` · `/incident stats [30d] [service]` · `/incident actions` · `/incident help`\n" +
 	"*In an incident channel:* `/incident status` · `/incident impact blocked|degraded|partial [N%]` · `/incident cost <amount> <what…>` · " +
 	"`/incident security` · `/incident commander <@user|me>` · `/incident note <text…>` · `/incident update <text…>` · " +
 	"`/incident major|minor <reason…>` · `/incident resolve [summary…]` · `/incident reopen` · `/incident action <text…> [@owner]` · " +
@@ -63,9 +63,9 @@ func ParseCommand(text, actor string, cur incident.Currency, shares incident.Imp
 		if len(c.Args) > 2 {
 			return c, usage("`/incident stats [30d] [service]`")
 		}
-	case "declare":
+	case "declare", "drill":
 		if len(c.Args) < 2 {
-			return c, usage("`/incident declare <service> <title…>` needs a service and a title.")
+			return c, usage("`/incident " + verb + " <service> <title…>` needs a service and a title.")
 		}
 	case "impact":
 		if len(c.Args) < 1 || len(c.Args) > 2 {
