@@ -500,8 +500,12 @@ func (b *Bot) publishEffects(ctx context.Context, v view, rec *reviewstore.Recor
 				open++
 			}
 		}
-		text = fmt.Sprintf("📘 Post-incident review published: *#%d %s* (`%s`, %s) — %s. %s, %d open.",
-			n, esc(rec.Title), esc(rec.Service), esc(rec.Team), b.publishedLink(rec),
+		kind := "Post-incident review"
+		if rec.Drill {
+			kind = "🧪 Chaos Day review"
+		}
+		text = fmt.Sprintf("📘 %s published: *#%d %s* (`%s`, %s) — %s. %s, %d open.",
+			kind, n, esc(rec.Title), esc(rec.Service), esc(rec.Team), b.publishedLink(rec),
 			pluralCount(len(rec.Actions), "improvement action", "improvement actions"), open)
 	}
 	_, err = b.postOnce(ctx, fmt.Sprintf("review-announce/%d", n), ch, text, nil)
