@@ -198,7 +198,7 @@ func bars(label string, cats []string, series []Series, marks []float64, axis fu
 	}
 	for i, c := range cats {
 		y := float64(colTop + barRow*i + (barRow-barThick)/2)
-		g.Texts = append(g.Texts, Text{X: f(barLeft - 6), Y: f(y + barThick - 3), Anchor: "end", Class: "cat", S: clipLabel(c, 22)})
+		g.Texts = append(g.Texts, Text{X: f(barLeft - 6), Y: f(y + barThick - 3), Anchor: "end", Class: "cat", S: clipLabel(c, 20)})
 		at := 0.0
 		for _, s := range series {
 			v := math.Max(s.Values[i], 0)

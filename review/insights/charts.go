@@ -173,10 +173,13 @@ func capital(s string) string {
 	return string(s[0]-'a'+'A') + s[1:]
 }
 
-// hours writes an axis duration: 0 h, 1.5 h, 12 h; under two hours in
-// minutes.
+// hours writes a duration given in hours: under two hours in whole
+// minutes (0, 45 min, 104 min), else in hours with one decimal (2.5 h).
 func hours(v float64) string {
-	if v < 2 && v != 0 && v == math.Round(v*60)/60 {
+	if v == 0 {
+		return "0"
+	}
+	if v < 2 {
 		return strconv.FormatFloat(math.Round(v*60), 'f', -1, 64) + " min"
 	}
 	return strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64) + " h"

@@ -29,7 +29,10 @@ func SampleHistory(cat *incident.Catalogue, now time.Time, first int64) ([]*inci
 				continue
 			}
 			start := now.Add(-time.Duration(day)*24*time.Hour + time.Duration(rng.IntN(10*60))*time.Minute)
-			ttr := time.Duration(5+rng.IntN(115)) * time.Minute
+			// Restored within a fifth to one and a half times the
+			// tolerable unavailability: mostly effective, sometimes not.
+			tol := cat.TargetAt(s, start).TolerableUnavailability()
+			ttr := max(3*time.Minute, tol/5+time.Duration(rng.Int64N(int64(tol*13/10))).Round(time.Minute))
 			inc := sampleIncident(cat, n, s, titles[rng.IntN(len(titles))], cat.Shares.Impact(levels[rng.IntN(3)]), start, ttr, false)
 			incs = append(incs, inc)
 			if day > 3 {
