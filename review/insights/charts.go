@@ -367,6 +367,9 @@ func (x Insights) chaosChart(reviewsBase string) Chart {
 	c := Chart{ID: "chaos-days", Title: "Chaos Days",
 		Measure: "Days with at least one drill (a practice incident opened with /incident drill), for the organisation, each team and each service, and the mean number of days between successive Chaos Days."}
 	for _, r := range x.ChaosReviews {
+		if x.Sample(r.Number) {
+			continue // sample reviews are not on the review site
+		}
 		c.Links = append(c.Links, Link{Href: reviewsBase + i64(r.Number), Text: "Chaos Day review #" + i64(r.Number) + ": " + r.Title})
 	}
 	if len(x.ChaosDays) == 0 {

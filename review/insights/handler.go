@@ -39,9 +39,17 @@ type HandlerOptions struct {
 	Metrics   *httpapi.Metrics // nil counts nothing
 	// ReviewsBase is where the review site is mounted; default /reviews/.
 	ReviewsBase string
-	// SampleData marks the pages as showing a seeded sample history.
+	// Sample, when set, adds a seeded history of past incidents (sample
+	// data, numbered from SampleFirst) to what the stores hold, and the
+	// pages say so. The sandbox sets it to SampleHistory.
+	Sample func(cat *incident.Catalogue, now time.Time, first int64) ([]*incident.Incident, []*review.Review)
+	// SampleData marks the pages as showing sample data.
 	SampleData bool
 }
+
+// SampleFirst is the first number of the sample incidents, far from the
+// real ones.
+const SampleFirst = 100_001
 
 // Routes and their metric labels.
 const (
@@ -142,8 +150,13 @@ func (h *handler) compute(ctx context.Context, req request) (Insights, error) {
 	if err != nil {
 		return Insights{}, err
 	}
-	return Compute(Input{Catalogue: h.o.Catalogue, Incidents: incs, Reviews: reviews,
-		Period: req.period, Service: req.service, Team: req.team, Now: now}), nil
+	in := Input{Catalogue: h.o.Catalogue, Incidents: incs, Reviews: reviews,
+		Period: req.period, Service: req.service, Team: req.team, Now: now}
+	if h.o.Sample != nil {
+		si, sr := h.o.Sample(h.o.Catalogue, now, SampleFirst)
+		in.Incidents, in.Reviews, in.SampleFrom = append(in.Incidents, si...), append(in.Reviews, sr...), SampleFirst
+	}
+	return Compute(in), nil
 }
 
 // incidents lists what the period and the budget window need: incidents
@@ -191,7 +204,7 @@ func (h *handler) page(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var b bytes.Buffer
-	if err := Render(&b, x, Options{Path: Path, ReviewsBase: h.o.ReviewsBase, Services: h.serviceNames(), Teams: h.teamNames(), SampleData: h.o.SampleData}); err != nil {
+	if err := Render(&b, x, Options{Path: Path, ReviewsBase: h.o.ReviewsBase, Services: h.serviceNames(), Teams: h.teamNames(), SampleData: h.o.SampleData || h.o.Sample != nil}); err != nil {
 		h.fail(w, r, err)
 		return
 	}

@@ -39,6 +39,9 @@ type Input struct {
 	Service string        // "" for every service
 	Team    string        // "" for every team
 	Now     time.Time
+	// SampleFrom, when positive, is the first number of sample incidents
+	// and reviews: they are marked, and their reviews are not linked.
+	SampleFrom int64
 }
 
 // Insights are the figures behind the charts.
@@ -65,7 +68,11 @@ type Insights struct {
 	ChaosDays    []ChaosDays
 	ChaosReviews []Readers
 	Drills       int
+	sampleFrom   int64
 }
+
+// Sample reports whether an incident or review number is sample data.
+func (x Insights) Sample(n int64) bool { return x.sampleFrom > 0 && n >= x.sampleFrom }
 
 // Week is one calendar week (Monday 00:00 in the organisation's time zone).
 type Week struct {
@@ -164,7 +171,7 @@ func Compute(in Input) Insights {
 	if loc == nil {
 		loc = time.UTC
 	}
-	x := Insights{To: in.Now, Period: in.Period, Service: in.Service, Team: in.Team, Currency: cat.Currency, Location: loc}
+	x := Insights{To: in.Now, Period: in.Period, Service: in.Service, Team: in.Team, Currency: cat.Currency, Location: loc, sampleFrom: in.SampleFrom}
 	incs := filterIncidents(in)
 	reviews := filterReviews(in)
 	stats := make([]review.StatsInput, 0, len(incs))
