@@ -78,6 +78,7 @@ func TestPlannerIgnoresDrills(t *testing.T) {
 		n := inc.Number
 		op := func(s string) desk.Op { return desk.Op{Actor: "UA", Idem: fmt.Sprint(s, n)} }
 		for _, step := range []func() error{
+			func() error { _, err := d.SetCommander(ctx, n, op("c"), "UA", "volunteered"); return err },
 			func() error { _, err := d.AddNote(ctx, n, op("n"), "looking"); return err },
 			func() error { _, err := d.AddUpdate(ctx, n, op("u"), "still down"); return err },
 			func() error { _, err := d.Acknowledge(ctx, n, op("a")); return err },
