@@ -286,7 +286,8 @@ func (x Insights) budgetChart() Chart {
 			used += " (over budget)"
 		}
 		c.Table.Rows = append(c.Table.Rows, []string{b.Service, incident.FormatHMS(b.Used), incident.FormatHMS(b.Budget.Budget),
-			incident.FormatHMS(b.Left()), used, b.Measured.Measured(), b.Target.String()})
+			incident.FormatHMS(b.Left()), used, fmt.Sprintf("%s (%.1f nines)", b.Measured.Measured(), b.Measured.Nines()),
+			fmt.Sprintf("%s (%.1f nines)", b.Target, b.Target.Nines())})
 	}
 	g := bars("Weekly error budget used per service; the mark is 100%", cats, []Series{in, over}, marks, percent)
 	c.SVG = &g

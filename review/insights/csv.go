@@ -60,6 +60,7 @@ func WriteCSV(w io.Writer, x Insights) error {
 		add("error_budget", b.Service, "left", secs(b.Left()), "seconds")
 		add("error_budget", b.Service, "used_share", pct(b.UsedShare()), "percent")
 		add("error_budget", b.Service, "availability_period", strings.TrimSuffix(b.Measured.Measured(), "%"), "percent")
+		add("error_budget", b.Service, "availability_period_nines", strconv.FormatFloat(b.Measured.Nines(), 'f', 1, 64), "nines")
 		add("error_budget", b.Service, "target", strings.TrimSuffix(b.Target.String(), "%"), "percent")
 	}
 	for _, b := range x.LeadTimes {

@@ -258,6 +258,7 @@ func TestCSV(t *testing.T) {
 		"error_budget,bedroom,used,720,seconds\n",
 		"error_budget,bedroom,used_share,11.9,percent\n",
 		"error_budget,bedroom,availability_period,99.967,percent\n",
+		"error_budget,bedroom,availability_period_nines,3.5,nines\n",
 		"review_readers,#4 Failover drill,chaos_day_review,2,readers\n",
 		"chaos_days,team platform-team,mean_days_between,10.0,days\n",
 	} {
@@ -267,5 +268,20 @@ func TestCSV(t *testing.T) {
 	}
 	if strings.Contains(csv, "Leaked tokens") || strings.Contains(csv, "#3 ") {
 		t.Errorf("the CSV lists the security incident:\n%s", csv)
+	}
+}
+
+// The budget chart's table shows the measured availability as nines beside
+// the target.
+func TestBudgetTableShowsNines(t *testing.T) {
+	x := handChecked().compute("bedroom", "")
+	for _, c := range x.Charts("/reviews/") {
+		if c.ID != "budget" {
+			continue
+		}
+		want := []string{"bedroom", "0:12:00", "1:40:48", "1:28:48", "11.9%", "99.967% (3.5 nines)", "99.0% (2.0 nines)"}
+		if len(c.Table.Rows) != 1 || strings.Join(c.Table.Rows[0], "|") != strings.Join(want, "|") {
+			t.Errorf("budget table %v, want %v", c.Table.Rows, want)
+		}
 	}
 }
