@@ -50,6 +50,7 @@ type Store interface {
 	Put(ctx context.Context, bucket, key string, value []byte) error
 	GetKV(ctx context.Context, bucket, key string) ([]byte, bool, error)
 	Scan(ctx context.Context, bucket, prefix string, fn func(key string, value []byte) error) error
+	UpdateRecords(ctx context.Context, number int64, fn func(inc *incident.Incident, recs desk.Records) ([]desk.Job, error)) (*incident.Incident, error)
 }
 
 // Options configure a Bot. The zero value is usable.
@@ -134,6 +135,10 @@ func (b *Bot) Register(r *desk.Runner) {
 	r.Handle(JobHome, b.publishHome)
 	r.Handle(JobCatchUp, b.catchUp)
 	r.Handle(desk.JobReview, b.draftReview)
+	r.Handle(JobReviewDrafted, b.reviewDrafted)
+	r.Handle(JobReviewPosted, b.reviewPublished)
+	r.Handle(JobActionPosted, b.actionPosted)
+	r.Handle(JobActionDone, b.actionDone)
 }
 
 // Classify maps Slack errors to retry decisions for the runner: a 429 waits
