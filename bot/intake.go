@@ -31,6 +31,9 @@ type inboxItem struct {
 	EnvelopeID string          `json:"envelope_id"`
 	Payload    json.RawMessage `json:"payload"`
 	Received   time.Time       `json:"received"`
+	// Command is a slash command as parsed at intake, so that it is
+	// parsed once (items stored before it was kept are parsed again).
+	Command *Command `json:"command,omitempty"`
 }
 
 // Acker acknowledges Socket Mode envelopes.
@@ -167,8 +170,12 @@ func ephemeral(text string) map[string]any {
 	return map[string]any{"response_type": "ephemeral", "text": text}
 }
 
-func (b *Bot) persist(ctx context.Context, id string, number int64, typ string, req socketmode.Request) error {
-	raw, _ := json.Marshal(inboxItem{Type: typ, EnvelopeID: req.EnvelopeID, Payload: req.Payload, Received: b.now()})
+func (b *Bot) persist(ctx context.Context, id string, number int64, typ string, req socketmode.Request, cmd ...Command) error {
+	it := inboxItem{Type: typ, EnvelopeID: req.EnvelopeID, Payload: req.Payload, Received: b.now()}
+	if len(cmd) > 0 {
+		it.Command = &cmd[0]
+	}
+	raw, _ := json.Marshal(it)
 	return b.store.Enqueue(ctx, desk.Job{ID: id, Kind: JobInbox, Queue: desk.QueueInput, Incident: number, Payload: raw, DueAt: b.now()})
 }
 
@@ -196,7 +203,7 @@ func (b *Bot) intakeSlash(ctx context.Context, req socketmode.Request, data any)
 		}
 		number = n
 	}
-	return nil, b.persist(ctx, "inbox/"+req.EnvelopeID, number, "slash", req)
+	return nil, b.persist(ctx, "inbox/"+req.EnvelopeID, number, "slash", req, parsed)
 }
 
 // openModal opens a modal; it runs beside the acknowledgement, under the

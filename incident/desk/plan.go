@@ -134,19 +134,21 @@ func (d *Desk) planOpened(c *Change, added []incident.Event) ([]incident.Event, 
 	return added, append(jobs, JobFor(JobCallout, inc.Number, "", due, Payload{Level: co.Level, Owner: co.Owner}))
 }
 
-// majorAt finds the event that made the incident Major in this change.
+// majorAt finds the event that made the incident Major in this change. It
+// replays the timeline only when the change could have: a new incident, or
+// a class or security event after a state that was not Major.
 func majorAt(c *Change, before *incident.State) int {
-	if c.State().Class != incident.Major {
-		return 0
-	}
 	if before == nil {
-		return 1
+		if c.State().Class == incident.Major {
+			return 1
+		}
+		return 0
 	}
 	if before.Class == incident.Major {
 		return 0
 	}
 	for _, e := range c.Added {
-		if e.Kind == incident.EventClassChanged || e.Kind == incident.EventSecurity {
+		if (e.Kind == incident.EventClassChanged || e.Kind == incident.EventSecurity) && c.State().Class == incident.Major {
 			return e.Seq
 		}
 	}
