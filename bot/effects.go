@@ -267,6 +267,19 @@ func (b *Bot) updateCard(ctx context.Context, j desk.Job) error {
 	return nil
 }
 
+// eventOfJob is the timeline event a job was planned for.
+func (b *Bot) eventOfJob(inc *incident.Incident, j desk.Job) (incident.Event, error) {
+	p, err := desk.DecodePayload(j)
+	if err != nil {
+		return incident.Event{}, err
+	}
+	e, ok := eventBySeq(inc, p.Seq)
+	if !ok {
+		return e, desk.Permanent(fmt.Errorf("job %s: incident %d has no event %d", j.ID, inc.Number, p.Seq))
+	}
+	return e, nil
+}
+
 func eventBySeq(inc *incident.Incident, seq int) (incident.Event, bool) {
 	if seq >= 1 && seq <= len(inc.Events) && inc.Events[seq-1].Seq == seq {
 		return inc.Events[seq-1], true
@@ -289,9 +302,9 @@ func (b *Bot) postEvent(ctx context.Context, j desk.Job) error {
 	if err != nil {
 		return err
 	}
-	e, ok := eventBySeq(v.inc, desk.PayloadOf(j).Seq)
-	if !ok {
-		return desk.Permanent(fmt.Errorf("incident %d has no event %d", j.Incident, desk.PayloadOf(j).Seq))
+	e, err := b.eventOfJob(v.inc, j)
+	if err != nil {
+		return err
 	}
 	_, err = b.postOnce(ctx, j.ID, cs.ID, eventLine(v, e), nil)
 	return err
@@ -337,7 +350,10 @@ func (b *Bot) announce(ctx context.Context, j desk.Job) error {
 	if err != nil {
 		return err
 	}
-	p := desk.PayloadOf(j)
+	p, err := desk.DecodePayload(j)
+	if err != nil {
+		return err
+	}
 	e, _ := eventBySeq(v.inc, p.Seq)
 	cs, _, _ := b.channelOf(ctx, j.Incident)
 	text := announceText(v, p.Kind, e, cs.ID)
@@ -390,7 +406,11 @@ func (b *Bot) invite(ctx context.Context, j desk.Job) error {
 	if err != nil {
 		return err
 	}
-	return b.inviteUsers(ctx, cs.ID, desk.PayloadOf(j).Users)
+	p, err := desk.DecodePayload(j)
+	if err != nil {
+		return err
+	}
+	return b.inviteUsers(ctx, cs.ID, p.Users)
 }
 
 // inviteUsers invites one at a time: Slack fails a whole batch for one bad
@@ -430,7 +450,10 @@ func (b *Bot) remind(ctx context.Context, j desk.Job) error {
 	if err != nil {
 		return err
 	}
-	p := desk.PayloadOf(j)
+	p, err := desk.DecodePayload(j)
+	if err != nil {
+		return err
+	}
 	text := fmt.Sprintf("⏰ %s, time for a stakeholder update: `/incident update <what is happening, what is next>`. It goes to the announce channel.", user(v.st.Commander))
 	if _, err := b.postOnce(ctx, j.ID, cs.ID, text, nil); err != nil {
 		return err

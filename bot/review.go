@@ -757,9 +757,9 @@ func (b *Bot) actionOfJob(ctx context.Context, j desk.Job) (incident.Event, *rev
 	if err != nil {
 		return incident.Event{}, nil, review.Action{}, false, err
 	}
-	e, ok := eventBySeq(inc, desk.PayloadOf(j).Seq)
-	if !ok {
-		return e, nil, review.Action{}, false, desk.Permanent(fmt.Errorf("job %s: no event %d", j.ID, desk.PayloadOf(j).Seq))
+	e, err := b.eventOfJob(inc, j)
+	if err != nil {
+		return e, nil, review.Action{}, false, err
 	}
 	rec, ok, err := b.reviews.Record(ctx, j.Incident)
 	if err != nil || !ok {
