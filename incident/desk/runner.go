@@ -54,6 +54,9 @@ type RunnerOptions struct {
 	// Classify maps an adapter error to a retry delay (e.g. a Slack 429);
 	// ok=false leaves the default handling.
 	Classify func(err error) (delay time.Duration, permanent bool, ok bool)
+	// Observe, if set, is told what happens to each run of a job (for
+	// metrics); it must be quick and must not block.
+	Observe func(JobEvent)
 }
 
 // Runner executes durable jobs from the two queues: each due job is handed
@@ -241,17 +244,26 @@ func (r *Runner) runOne(ctx context.Context, q *queueLoop, j Job) {
 		// configured): nothing will ever run it.
 		r.log.Warn("no handler for job; dropping", "job", j.ID)
 		_ = r.store.Complete(ctx, j.ID)
+		r.observe(j, JobDropped)
 		return
 	}
+	r.observe(j, JobStarted)
 	abandoned, err := r.call(ctx, q, h, j)
 	if !abandoned {
 		defer q.release(j, true)
 	}
 	if err == nil {
-		if cerr := r.store.CompleteJob(ctx, j); cerr != nil && ctx.Err() == nil {
-			r.log.Error("completing job", "job", j.ID, "err", cerr)
+		if cerr := r.store.CompleteJob(ctx, j); cerr != nil {
+			if ctx.Err() == nil {
+				r.log.Error("completing job", "job", j.ID, "err", cerr)
+			}
+			return
 		}
+		r.observe(j, JobDone)
 		return
+	}
+	if hitDeadline(err) {
+		r.observe(j, JobAbandoned)
 	}
 	if ctx.Err() != nil {
 		return // shutting down: the job stays due and runs after restart
@@ -270,7 +282,7 @@ func (r *Runner) call(ctx context.Context, q *queueLoop, h Handler, j Job) (aban
 		defer cancel()
 		err := safeCall(jctx, h, j)
 		if err != nil && errors.Is(jctx.Err(), context.DeadlineExceeded) {
-			err = fmt.Errorf("job %s: no answer within %s: %w", j.ID, r.opts.JobTimeout, err)
+			err = &deadlineError{fmt.Errorf("job %s: no answer within %s: %w", j.ID, r.opts.JobTimeout, err)}
 		}
 		done <- err
 	}()
@@ -281,13 +293,13 @@ func (r *Runner) call(ctx context.Context, q *queueLoop, h Handler, j Job) (aban
 		return false, err
 	case <-grace.C:
 		go func() {
-			if <-done == nil {
-				_ = r.store.CompleteJob(context.WithoutCancel(ctx), j)
+			if <-done == nil && r.store.CompleteJob(context.WithoutCancel(ctx), j) == nil {
+				r.observe(j, JobDone) // a late success
 			}
 			q.release(j, true)
 		}()
 		q.release(j, false)
-		return true, fmt.Errorf("job %s: handler ignored its %s deadline; abandoned", j.ID, r.opts.JobTimeout)
+		return true, &deadlineError{fmt.Errorf("job %s: handler ignored its %s deadline; abandoned", j.ID, r.opts.JobTimeout)}
 	}
 }
 
@@ -297,8 +309,10 @@ func (r *Runner) fail(ctx context.Context, j Job, err error) {
 	if permanent {
 		r.log.Error("job failed permanently", "job", j.ID, "attempts", j.Attempts+1, "err", err)
 		_ = r.store.Complete(ctx, j.ID)
+		r.observe(j, JobFailed)
 		return
 	}
+	r.observe(j, JobRetried)
 	r.log.Warn("job failed; will retry", "job", j.ID, "attempts", j.Attempts+1, "retry_in", delay.String(), "err", err)
 	if rerr := r.store.Retry(ctx, j.ID, r.opts.Now().Add(delay), err.Error()); rerr != nil && ctx.Err() == nil {
 		r.log.Error("rescheduling job", "job", j.ID, "err", rerr)
