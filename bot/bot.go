@@ -66,6 +66,9 @@ type Options struct {
 	// Renderer drafts and renders post-incident reviews; nil uses the
 	// embedded templates (review.Default).
 	Renderer *review.Renderer
+	// ObserveEnvelope, if set, is told what became of each Socket Mode
+	// envelope and how long its acknowledgement took (for metrics).
+	ObserveEnvelope func(EnvelopeEvent)
 }
 
 // Bot is the Slack adapter.

@@ -137,6 +137,8 @@ func (b *Bot) identify(ctx context.Context) {
 // writes it to the durable inbox, and acknowledges it. It never calls the
 // Slack Web API before acknowledging, so a slow Slack cannot delay the ack.
 func (b *Bot) Intake(ctx context.Context, ack Acker, evt socketmode.Event) {
+	start := time.Now() // a duration, measured on the monotonic clock
+	ctx, rec := withIntakeRecord(ctx)
 	req := *evt.Request
 	var (
 		resp any
@@ -153,6 +155,7 @@ func (b *Bot) Intake(ctx context.Context, ack Acker, evt socketmode.Event) {
 	if err != nil {
 		// Not stored: do not acknowledge, so Slack delivers it again.
 		b.log.Error("could not store envelope; leaving it unacknowledged for redelivery", "envelope", req.EnvelopeID, "err", err)
+		b.observeEnvelope(evt.Type, EnvelopeNotStored, 0)
 		return
 	}
 	if resp != nil {
@@ -163,6 +166,7 @@ func (b *Bot) Intake(ctx context.Context, ack Acker, evt socketmode.Event) {
 	if err != nil {
 		b.log.Warn("ack failed", "envelope", req.EnvelopeID, "err", err)
 	}
+	b.observeEnvelope(evt.Type, rec.outcome(), time.Since(start))
 	b.opts.Wake()
 }
 
@@ -176,7 +180,7 @@ func (b *Bot) persist(ctx context.Context, id string, number int64, typ string, 
 		it.Command = &cmd[0]
 	}
 	raw, _ := json.Marshal(it)
-	return b.store.Enqueue(ctx, desk.Job{ID: id, Kind: JobInbox, Queue: desk.QueueInput, Incident: number, Payload: raw, DueAt: b.now()})
+	return b.enqueueEnvelope(ctx, desk.Job{ID: id, Kind: JobInbox, Queue: desk.QueueInput, Incident: number, Payload: raw, DueAt: b.now()})
 }
 
 func (b *Bot) intakeSlash(ctx context.Context, req socketmode.Request, data any) (any, error) {

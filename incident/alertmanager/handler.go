@@ -37,6 +37,9 @@ type Options struct {
 	Logger      *slog.Logger
 	// MaxBody is the largest body accepted; default 1 MiB.
 	MaxBody int64
+	// Observe, if set, is told what became of each delivery (accepted,
+	// duplicate, refused, failed), for metrics.
+	Observe func(httpapi.WebhookOutcome)
 }
 
 // UnknownService is the service of a notification without the service label.
@@ -48,6 +51,9 @@ type Response struct {
 	Created  bool  `json:"created"`
 	Ignored  bool  `json:"ignored,omitempty"`  // a resolved notification for no known incident
 	Resolved bool  `json:"resolved,omitempty"` // this notification resolved the incident
+	// Duplicate: a re-send of a notification already stored; it changed
+	// nothing.
+	Duplicate bool `json:"duplicate,omitempty"`
 }
 
 // Handler returns the http.Handler for POST /webhooks/alertmanager.
@@ -74,6 +80,11 @@ type handler struct {
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	httpapi.ObserveWebhook(h.opts.Observe, w, r, h.serve)
+}
+
+// serve answers one delivery and reports whether it was a duplicate.
+func (h *handler) serve(w http.ResponseWriter, r *http.Request) (duplicate bool) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		httpapi.WriteError(w, http.StatusMethodNotAllowed, "use POST")
@@ -113,6 +124,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpapi.WriteJSON(w, http.StatusOK, resp)
+	return resp.Duplicate
 }
 
 // handle stores the notification and, for a resolved one, resolves the
@@ -128,7 +140,7 @@ func (h *handler) handle(ctx context.Context, n *Notification) (Response, error)
 	if err != nil {
 		return Response{}, err
 	}
-	out := Response{Incident: res.Number, Created: res.Created, Ignored: res.Ignored}
+	out := Response{Incident: res.Number, Created: res.Created, Ignored: res.Ignored, Duplicate: res.Duplicate}
 	h.log.Debug("alertmanager notification stored", "group_key", n.GroupKey, "status", n.Status,
 		"alerts", len(n.Alerts), "incident", res.Number, "created", res.Created, "ignored", res.Ignored)
 	if a.Firing || !h.opts.AutoResolve || res.Number == 0 {

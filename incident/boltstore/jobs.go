@@ -20,18 +20,29 @@ import (
 // payload unchanged), and a job that was completed is not added again. A job
 // without a due time is due now.
 func (s *Store) Enqueue(ctx context.Context, jobs ...desk.Job) error {
+	_, err := s.EnqueueAdded(ctx, jobs...)
+	return err
+}
+
+// EnqueueAdded is Enqueue that also reports how many of the jobs it added
+// (or, for coalescing jobs, asked to run again): 0 when every job was
+// pending or done already, as for a redelivered envelope.
+func (s *Store) EnqueueAdded(ctx context.Context, jobs ...desk.Job) (int, error) {
+	added := 0
 	err := s.update(ctx, func(tx *bolt.Tx) error {
-		if n, err := s.enqueueTx(tx, jobs); err != nil {
+		n, err := s.enqueueTx(tx, jobs)
+		if err != nil {
 			return err
-		} else if n == 0 {
+		}
+		if added = n; n == 0 {
 			return errNoChange
 		}
 		return nil
 	})
 	if err != nil && err != errNoChange {
-		return fmt.Errorf("boltstore: enqueue: %w", err)
+		return 0, fmt.Errorf("boltstore: enqueue: %w", err)
 	}
-	return nil
+	return added, nil
 }
 
 // enqueueTx adds the jobs that are neither pending nor done and returns how

@@ -99,14 +99,22 @@ func (d *Desk) Declare(ctx context.Context, r DeclareRequest) (*incident.Inciden
 }
 
 func (d *Desk) create(ctx context.Context, idem string, build func(n int64, now time.Time) (*incident.Incident, error)) (*incident.Incident, error) {
+	inc, _, err := d.createOnce(ctx, idem, build)
+	return inc, err
+}
+
+// createOnce is create that also reports whether the incident was found
+// by its idempotency key instead of created.
+func (d *Desk) createOnce(ctx context.Context, idem string, build func(n int64, now time.Time) (*incident.Incident, error)) (*incident.Incident, bool, error) {
 	if idem != "" {
 		if n, ok, err := d.store.ByIdem(ctx, idem); err != nil {
-			return nil, err
+			return nil, false, err
 		} else if ok {
-			return d.store.Get(ctx, n)
+			inc, err := d.store.Get(ctx, n)
+			return inc, true, err
 		}
 	}
-	return d.store.Create(ctx, func(n int64) (*incident.Incident, []Job, error) {
+	inc, err := d.store.Create(ctx, func(n int64) (*incident.Incident, []Job, error) {
 		now := d.now()
 		inc, err := build(n, now)
 		if err != nil {
@@ -114,6 +122,7 @@ func (d *Desk) create(ctx context.Context, idem string, build func(n int64, now 
 		}
 		return inc, d.plan(inc, nil, inc.Events, now), nil
 	})
+	return inc, false, err
 }
 
 // Alert is a normalised alert from Alertmanager or PagerDuty.
@@ -138,6 +147,9 @@ type AlertResult struct {
 	Created  bool
 	Attached bool
 	Ignored  bool // a resolved notification for nothing we know
+	// Duplicate: the notification (its Idem) was recorded before; this
+	// one changed nothing.
+	Duplicate bool
 }
 
 // Alert opens an incident for a firing alert, or attaches it to the open
@@ -160,7 +172,9 @@ func (d *Desk) Alert(ctx context.Context, a Alert) (AlertResult, error) {
 	}
 	ev := incident.Event{At: now, Kind: kind, Actor: a.Source, Source: a.Source, Key: a.Key, Text: a.Summary, Labels: a.Labels, Idem: a.Idem}
 	if target != 0 {
+		dup := false
 		_, err := d.apply(ctx, target, func(inc *incident.Incident, now time.Time) ([]incident.Event, error) {
+			dup = a.Idem != "" && inc.HasIdem(a.Idem)
 			evs, err := inc.Record(d.cat.Policy, now, ev)
 			if err != nil || !a.Firing {
 				return evs, err
@@ -171,7 +185,7 @@ func (d *Desk) Alert(ctx context.Context, a Alert) (AlertResult, error) {
 			}
 			return evs, nil
 		})
-		return AlertResult{Number: target, Attached: true}, err
+		return AlertResult{Number: target, Attached: true, Duplicate: dup}, err
 	}
 	if !a.Firing {
 		return AlertResult{Ignored: true}, nil
@@ -196,7 +210,7 @@ func (d *Desk) Alert(ctx context.Context, a Alert) (AlertResult, error) {
 	if started.IsZero() || started.After(now) {
 		started = now
 	}
-	inc, err := d.create(ctx, a.Idem, func(n int64, now time.Time) (*incident.Incident, error) {
+	inc, found, err := d.createOnce(ctx, a.Idem, func(n int64, now time.Time) (*incident.Incident, error) {
 		inc, err := incident.Declare(d.cat.Policy, n, incident.Declaration{
 			Title: title, Description: a.Summary, Service: svc, Unmapped: unmapped,
 			Impact: incident.Impact{Level: incident.ImpactNone}, Security: a.Security,
@@ -219,7 +233,7 @@ func (d *Desk) Alert(ctx context.Context, a Alert) (AlertResult, error) {
 	if err != nil {
 		return AlertResult{}, err
 	}
-	return AlertResult{Number: inc.Number, Created: true}, nil
+	return AlertResult{Number: inc.Number, Created: true, Duplicate: found}, nil
 }
 
 // findTarget returns the open incident an alert belongs to, or 0.

@@ -18,6 +18,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/incidentbot/incidentbot/incident/desk"
 )
 
@@ -50,9 +53,13 @@ type Options struct {
 	// Now is the clock at which figures are computed; nil means the desk's
 	// clock (time.Now without a desk).
 	Now func() time.Time
-	// Metrics counts HTTP requests; nil makes a new one. Pass the same
-	// Metrics to the webhook handlers' Instrument so /metrics counts them.
-	Metrics *Metrics
+	// Registry is the process's Prometheus registry: the server adds its
+	// request counters and its state collector (incidents, loss, job
+	// queues, Slack connection, version) to it, and /metrics serves all
+	// that is registered on it. Nil makes a private one (NewRegistry).
+	// Instrument the webhook handlers with Server.Metrics so that /metrics
+	// counts their requests too.
+	Registry *prometheus.Registry
 	// Version is reported by incidentbot_build_info.
 	Version string
 }
@@ -66,6 +73,7 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 	metrics *Metrics
+	reg     *prometheus.Registry
 	version string
 	// backups admits one backup at a time: each holds a read transaction
 	// for as long as the copy takes.
@@ -80,7 +88,7 @@ func New(opts Options) *Server {
 		ready:   opts.Ready,
 		log:     opts.Logger,
 		now:     opts.Now,
-		metrics: opts.Metrics,
+		reg:     opts.Registry,
 		version: opts.Version,
 		backups: make(chan struct{}, 1),
 	}
@@ -95,14 +103,18 @@ func New(opts Options) *Server {
 			s.now = time.Now
 		}
 	}
-	if s.metrics == nil {
-		s.metrics = NewMetrics()
+	if s.reg == nil {
+		s.reg = NewRegistry()
 	}
 	if s.ready == nil {
 		s.ready = func() (bool, string) { return true, "" }
 	}
 	if s.version == "" {
 		s.version = "dev"
+	}
+	s.metrics = NewMetrics(s.reg)
+	if err := s.reg.Register(newStateCollector(s)); err != nil {
+		s.log.Error("metrics: a second server on one registry: its state is not exported", "err", err)
 	}
 	return s
 }
@@ -130,7 +142,9 @@ const (
 func (s *Server) Routes(mux *http.ServeMux) {
 	s.handle(mux, RouteHealthz, s.healthz)
 	s.handle(mux, RouteReadyz, s.readyz)
-	s.handle(mux, RouteMetrics, s.serveMetrics)
+	s.handle(mux, RouteMetrics, promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn), ErrorHandling: promhttp.ContinueOnError,
+	}).ServeHTTP)
 	s.handle(mux, RouteIncidents, s.api(s.listIncidents))
 	s.handle(mux, RouteIncident, s.api(s.getIncident))
 	s.handle(mux, RouteServices, s.api(s.listServices))

@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -11,18 +10,19 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
 	"github.com/incidentbot/incidentbot/incident/desk"
 	"github.com/incidentbot/incidentbot/incident/httpapi"
+	"github.com/incidentbot/incidentbot/internal/promtest"
 )
 
 var apiPaths = []string{"/api/incidents", "/api/incidents/1", "/api/services", "/api/backup"}
@@ -476,45 +476,6 @@ func TestProbes(t *testing.T) {
 	}
 }
 
-var (
-	metricLine = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*\})? (-?[0-9]+(?:\.[0-9]+)?)$`)
-	metaLine   = regexp.MustCompile(`^# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*) (.+)$`)
-)
-
-// parseMetrics checks the exposition format and returns "name{labels}" → value.
-func parseMetrics(t *testing.T, body string) map[string]float64 {
-	t.Helper()
-	out := map[string]float64{}
-	typed := map[string]bool{}
-	sc := bufio.NewScanner(strings.NewReader(body))
-	for sc.Scan() {
-		line := sc.Text()
-		if m := metaLine.FindStringSubmatch(line); m != nil {
-			if m[1] == "TYPE" {
-				if typed[m[2]] {
-					t.Errorf("TYPE twice for %s", m[2])
-				}
-				typed[m[2]] = true
-				if m[3] != "gauge" && m[3] != "counter" {
-					t.Errorf("type %q", m[3])
-				}
-			}
-			continue
-		}
-		m := metricLine.FindStringSubmatch(line)
-		if m == nil {
-			t.Errorf("not a metric line: %q", line)
-			continue
-		}
-		if !typed[m[1]] {
-			t.Errorf("%s has no TYPE before its samples", m[1])
-		}
-		v, _ := strconv.ParseFloat(m[3], 64)
-		out[m[1]+m[2]] = v
-	}
-	return out
-}
-
 func TestMetrics(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	e.declare("ecommerce-platform", "Checkout down", incident.ImpactBlocked, false)
@@ -536,28 +497,33 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("Content-Type %q", ct)
 	}
 	body := string(r.body)
-	got := parseMetrics(t, body)
-	jobs := got["incidentbot_jobs_pending"]
+	got := promtest.Parse(t, body)
 	want := map[string]float64{
-		`incidentbot_incidents_open{class="major"}`: 2,
-		`incidentbot_incidents_open{class="minor"}`: 1,
+		promtest.Key("incidentbot_incidents_open", "class", "major"): 2,
+		promtest.Key("incidentbot_incidents_open", "class", "minor"): 1,
 		// 30 min blocked at $810,000/h and $200,000/h; 30 min at 10% of $6,000/h.
-		`incidentbot_running_loss_minor_units{class="major"}`:                         (405_000 + 100_000) * 100,
-		`incidentbot_running_loss_minor_units{class="minor"}`:                         300 * 100,
-		`incidentbot_slack_connected`:                                                 1,
-		`incidentbot_build_info{version="v1.2.3"}`:                                    1,
-		`incidentbot_http_requests_total{route="/api/incidents",code="401"}`:          2,
-		`incidentbot_http_requests_total{route="/api/incidents",code="200"}`:          1,
-		`incidentbot_http_requests_total{route="/api/incidents",code="405"}`:          1,
-		`incidentbot_http_requests_total{route="/api/incidents/{number}",code="404"}`: 1,
+		promtest.Key("incidentbot_running_loss_minor_units", "class", "major"):                             (405_000 + 100_000) * 100,
+		promtest.Key("incidentbot_running_loss_minor_units", "class", "minor"):                             300 * 100,
+		promtest.Key("incidentbot_slack_connected"):                                                        1,
+		promtest.Key("incidentbot_build_info", "version", "v1.2.3"):                                        1,
+		promtest.Key("incidentbot_http_requests_total", "route", "/api/incidents", "code", "401"):          2,
+		promtest.Key("incidentbot_http_requests_total", "route", "/api/incidents", "code", "200"):          1,
+		promtest.Key("incidentbot_http_requests_total", "route", "/api/incidents", "code", "405"):          1,
+		promtest.Key("incidentbot_http_requests_total", "route", "/api/incidents/{number}", "code", "404"): 1,
 	}
 	for k, w := range want {
 		if v, ok := got[k]; !ok || v != w {
 			t.Errorf("%s = %v (present %v), want %v", k, v, ok, w)
 		}
 	}
-	if jobs < 1 {
+	if jobs := got.Get("incidentbot_jobs_pending"); jobs < 1 {
 		t.Errorf("incidentbot_jobs_pending = %v; the desk planned Slack jobs", jobs)
+	}
+	// The Go runtime and process collectors come with the registry.
+	for _, m := range []string{"go_goroutines", "process_start_time_seconds"} {
+		if !got.Has(m) {
+			t.Errorf("no %s in the scrape", m)
+		}
 	}
 	for _, secret := range []string{"Checkout down", "Beds cannot", "Bookings slow", "ecommerce-platform", token} {
 		if strings.Contains(body, secret) {
@@ -567,14 +533,70 @@ func TestMetrics(t *testing.T) {
 
 	// The scrape is counted, and readiness is reflected.
 	e.ready.Store(false)
-	got = parseMetrics(t, string(e.do(http.MethodGet, "/metrics", "").body))
-	if got[`incidentbot_http_requests_total{route="/metrics",code="200"}`] != 1 || got["incidentbot_slack_connected"] != 0 {
+	got = promtest.Parse(t, string(e.do(http.MethodGet, "/metrics", "").body))
+	if got.Get("incidentbot_http_requests_total", "route", "/metrics", "code", "200") != 1 || got.Get("incidentbot_slack_connected") != 0 {
 		t.Errorf("second scrape: %v", got)
 	}
 }
 
+// Each queue's backlog is read from the store at scrape time: the jobs due
+// now (not those scheduled later) and how long the oldest has been due.
+func TestMetricsQueueBacklog(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	now := e.clock.Now()
+	if err := e.store.Enqueue(e.ctx,
+		desk.Job{ID: "late", Kind: "effect", DueAt: now.Add(-10 * time.Minute)},
+		desk.Job{ID: "soon", Kind: "effect", DueAt: now.Add(-time.Minute)},
+		desk.Job{ID: "later", Kind: "effect", DueAt: now.Add(time.Hour)},
+		desk.Job{ID: "inbox/E1", Kind: "inbox", Queue: desk.QueueInput, DueAt: now.Add(-2 * time.Minute)},
+	); err != nil {
+		t.Fatal(err)
+	}
+	got := promtest.Parse(t, string(e.do(http.MethodGet, "/metrics", "").body))
+	want := map[string]float64{
+		promtest.Key("incidentbot_jobs_pending"):                                         4,
+		promtest.Key("incidentbot_job_queue_depth", "queue", "effects"):                  2,
+		promtest.Key("incidentbot_job_queue_depth", "queue", "input"):                    1,
+		promtest.Key("incidentbot_job_queue_oldest_due_age_seconds", "queue", "effects"): 600,
+		promtest.Key("incidentbot_job_queue_oldest_due_age_seconds", "queue", "input"):   120,
+	}
+	for k, w := range want {
+		if v, ok := got[k]; !ok || v != w {
+			t.Errorf("%s = %v (present %v), want %v", k, v, ok, w)
+		}
+	}
+	if err := e.store.Complete(e.ctx, "late"); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(2 * time.Hour)
+	got = promtest.Parse(t, string(e.do(http.MethodGet, "/metrics", "").body))
+	if d, age := got.Get("incidentbot_job_queue_depth", "queue", "effects"), got.Get("incidentbot_job_queue_oldest_due_age_seconds", "queue", "effects"); d != 2 || age != (2*time.Hour+time.Minute).Seconds() {
+		t.Errorf("two hours on: effects depth %v, oldest %vs", d, age)
+	}
+}
+
+// Servers on their own registries count apart: no process-wide default
+// registry is involved, so tests (and processes) stay independent.
+func TestMetricsRegistriesAreIndependent(t *testing.T) {
+	one, two := newEnv(t, envOptions{}), newEnv(t, envOptions{})
+	one.get("/api/incidents")
+	one.get("/api/incidents")
+	if n := one.api.Metrics().Requests(httpapi.RouteIncidents, 200); n != 2 {
+		t.Errorf("first server counted %d", n)
+	}
+	if n := two.api.Metrics().Requests(httpapi.RouteIncidents, 200); n != 0 {
+		t.Errorf("second server counted %d of the first's requests", n)
+	}
+	reg := httpapi.NewRegistry()
+	a, b := httpapi.New(httpapi.Options{Registry: reg}), httpapi.New(httpapi.Options{Registry: reg})
+	a.Metrics().Instrument("/x", http.NotFoundHandler()).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/x", nil))
+	if n := b.Metrics().Requests("/x", 404); n != 1 {
+		t.Errorf("two servers on one registry do not share their request counters: %d", n)
+	}
+}
+
 func TestMetricsInstrumentIsSafeForConcurrentUse(t *testing.T) {
-	m := httpapi.NewMetrics()
+	m := httpapi.NewMetrics(prometheus.NewRegistry())
 	h := m.Instrument("/webhooks/alertmanager", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("bad") != "" {
 			httpapi.WriteError(w, http.StatusBadRequest, "bad payload")

@@ -1,34 +1,52 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
-	"fmt"
+	"errors"
 	"net/http"
-	"sort"
 	"strconv"
-	"strings"
-	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/desk"
 )
 
-// Metrics counts HTTP requests by route and status code. It is safe for
-// concurrent use; a nil *Metrics counts nothing.
+// NewRegistry returns a Prometheus registry with the Go runtime and process
+// collectors: make one per process and pass it to everything that adds
+// metrics. Nothing in this module touches the global default registry.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// Metrics counts HTTP requests by route and status code
+// (incidentbot_http_requests_total). It is safe for concurrent use; a nil
+// *Metrics counts nothing.
 type Metrics struct {
-	mu       sync.Mutex
-	requests map[requestKey]uint64
+	requests *prometheus.CounterVec
 }
 
-type requestKey struct {
-	route string
-	code  int
+// NewMetrics returns request counters registered on reg; a reg that already
+// has them (another Server on the same registry) shares them.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "incidentbot_http_requests_total",
+		Help: "HTTP requests answered, by route and status code.",
+	}, []string{"route", "code"})
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if !errors.As(err, &are) {
+			panic("httpapi: register request counters: " + err.Error())
+		}
+		c = are.ExistingCollector.(*prometheus.CounterVec)
+	}
+	return &Metrics{requests: c}
 }
-
-// NewMetrics returns empty counters.
-func NewMetrics() *Metrics { return &Metrics{requests: map[requestKey]uint64{}} }
 
 // Instrument wraps h so that each request it serves is counted under route
 // with the status code it answered. Use a fixed route label (the pattern,
@@ -41,15 +59,9 @@ func (m *Metrics) Instrument(route string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
 		// Counted even when the handler panics (e.g. http.ErrAbortHandler).
-		defer func() { m.add(route, sw.code()) }()
+		defer func() { m.requests.WithLabelValues(route, strconv.Itoa(sw.code())).Inc() }()
 		h.ServeHTTP(sw, r)
 	})
-}
-
-func (m *Metrics) add(route string, code int) {
-	m.mu.Lock()
-	m.requests[requestKey{route, code}]++
-	m.mu.Unlock()
 }
 
 // Requests returns how many requests route answered with code.
@@ -57,30 +69,24 @@ func (m *Metrics) Requests(route string, code int) uint64 {
 	if m == nil {
 		return 0
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.requests[requestKey{route, code}]
-}
-
-func (m *Metrics) snapshot() []requestCount {
-	m.mu.Lock()
-	out := make([]requestCount, 0, len(m.requests))
-	for k, v := range m.requests {
-		out = append(out, requestCount{k, v})
-	}
-	m.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].route != out[j].route {
-			return out[i].route < out[j].route
+	ch := make(chan prometheus.Metric)
+	go func() { m.requests.Collect(ch); close(ch) }()
+	var n uint64
+	for pm := range ch {
+		var d dto.Metric
+		if pm.Write(&d) == nil && labelsAre(d.GetLabel(), route, strconv.Itoa(code)) {
+			n = uint64(d.GetCounter().GetValue())
 		}
-		return out[i].code < out[j].code
-	})
-	return out
+	}
+	return n
 }
 
-type requestCount struct {
-	requestKey
-	n uint64
+func labelsAre(pairs []*dto.LabelPair, route, code string) bool {
+	got := map[string]string{}
+	for _, p := range pairs {
+		got[p.GetName()] = p.GetValue()
+	}
+	return got["route"] == route && got["code"] == code
 }
 
 // statusWriter remembers the status code a handler answered with.
@@ -124,93 +130,116 @@ func (w *statusWriter) code() int {
 // metricsTimeout bounds the storage reads of a scrape.
 const metricsTimeout = 5 * time.Second
 
-// serveMetrics serves GET /metrics in the Prometheus text exposition
-// format (version 0.0.4). It reveals counts and money, never incident text.
-func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
-	var b bytes.Buffer
-	ctx, cancel := context.WithTimeout(r.Context(), metricsTimeout)
-	defer cancel()
+// stateCollector reads, at scrape time, what the bot's state says: open
+// incidents and their running loss by class (drills left out), pending
+// jobs and each queue's backlog, the Slack connection and the version. It
+// reveals counts, ages and money, never incident text.
+type stateCollector struct {
+	s                                       *Server
+	open, loss, pending, depth, oldest, con *prometheus.Desc
+	build                                   *prometheus.Desc
+}
 
+func newStateCollector(s *Server) *stateCollector {
+	currency := ""
 	if s.desk != nil {
-		if open, err := s.desk.List(ctx, desk.Filter{OpenOnly: true}); err != nil {
-			s.log.Warn("metrics: cannot list open incidents", "err", err)
-		} else {
-			now := s.now()
-			count := map[incident.Class]int64{}
-			loss := map[incident.Class]int64{}
-			for _, inc := range open {
-				st := inc.State(s.desk.Policy(), now)
-				if st.Status != incident.StatusOpen || inc.Drill {
-					continue // drills are left out of every reliability and loss measure
-				}
-				count[st.Class]++
-				loss[st.Class] += int64(st.LossSoFar)
-			}
-			header(&b, "incidentbot_incidents_open", "gauge", "Open incidents by class.")
-			for _, c := range []incident.Class{incident.Major, incident.Minor} {
-				sample(&b, "incidentbot_incidents_open", count[c], "class", string(c))
-			}
-			header(&b, "incidentbot_running_loss_minor_units", "gauge",
-				"Loss so far of open incidents by class, in minor units of the organisation's currency ("+s.desk.Policy().Currency.Code+").")
-			for _, c := range []incident.Class{incident.Major, incident.Minor} {
-				sample(&b, "incidentbot_running_loss_minor_units", loss[c], "class", string(c))
-			}
-		}
+		currency = " (" + s.desk.Policy().Currency.Code + ")"
 	}
-	if s.store != nil {
-		if jobs, err := s.store.Pending(ctx); err != nil {
-			s.log.Warn("metrics: cannot count pending jobs", "err", err)
-		} else {
-			header(&b, "incidentbot_jobs_pending", "gauge", "Side-effect jobs (Slack, PagerDuty) waiting to be done.")
-			sample(&b, "incidentbot_jobs_pending", int64(len(jobs)))
-		}
+	d := prometheus.NewDesc
+	return &stateCollector{s: s,
+		open: d("incidentbot_incidents_open", "Open incidents by class.", []string{"class"}, nil),
+		loss: d("incidentbot_running_loss_minor_units",
+			"Loss so far of open incidents by class, in minor units of the organisation's currency"+currency+".", []string{"class"}, nil),
+		pending: d("incidentbot_jobs_pending", "Side-effect and input jobs waiting to be done, due or scheduled.", nil, nil),
+		depth:   d("incidentbot_job_queue_depth", "Jobs due now and not done yet, by queue (effects: Slack and PagerDuty calls; input: received envelopes).", []string{"queue"}, nil),
+		oldest:  d("incidentbot_job_queue_oldest_due_age_seconds", "How long the longest-waiting due job of the queue has been due (0 when none is).", []string{"queue"}, nil),
+		con:     d("incidentbot_slack_connected", "Whether the Slack connection is up (1) or not (0).", nil, nil),
+		build:   d("incidentbot_build_info", "The running incidentbot's version.", []string{"version"}, nil),
 	}
-	connected := int64(0)
-	if ok, _ := s.ready(); ok {
+}
+
+// Describe implements prometheus.Collector.
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.open, c.loss, c.pending, c.depth, c.oldest, c.con, c.build} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector. A storage read that fails (or
+// does not finish within metricsTimeout) leaves its metrics out of this
+// scrape and is logged.
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), metricsTimeout)
+	defer cancel()
+	now := c.s.now()
+	if c.s.desk != nil {
+		c.collectIncidents(ctx, ch, now)
+	}
+	if c.s.store != nil {
+		c.collectJobs(ctx, ch, now)
+	}
+	connected := 0.0
+	if ok, _ := c.s.ready(); ok {
 		connected = 1
 	}
-	header(&b, "incidentbot_slack_connected", "gauge", "Whether the Slack connection is up (1) or not (0).")
-	sample(&b, "incidentbot_slack_connected", connected)
-	header(&b, "incidentbot_build_info", "gauge", "The running incidentbot's version.")
-	sample(&b, "incidentbot_build_info", 1, "version", s.version)
+	ch <- prometheus.MustNewConstMetric(c.con, prometheus.GaugeValue, connected)
+	ch <- prometheus.MustNewConstMetric(c.build, prometheus.GaugeValue, 1, c.s.version)
+}
 
-	// Counted so far; this scrape is counted after it is answered.
-	header(&b, "incidentbot_http_requests_total", "counter", "HTTP requests answered, by route and status code.")
-	for _, rc := range s.metrics.snapshot() {
-		fmt.Fprintf(&b, "incidentbot_http_requests_total{route=\"%s\",code=\"%d\"} %d\n", escapeLabel(rc.route), rc.code, rc.n)
+func (c *stateCollector) collectIncidents(ctx context.Context, ch chan<- prometheus.Metric, now time.Time) {
+	open, err := c.s.desk.List(ctx, desk.Filter{OpenOnly: true})
+	if err != nil {
+		c.s.log.Warn("metrics: cannot list open incidents", "err", err)
+		return
 	}
-
-	h := w.Header()
-	h.Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(b.Len()))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b.Bytes())
-}
-
-func header(b *bytes.Buffer, name, typ, help string) {
-	fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, escapeHelp(help), name, typ)
-}
-
-// sample writes one sample; labels are name, value pairs.
-func sample(b *bytes.Buffer, name string, v int64, labels ...string) {
-	b.WriteString(name)
-	if len(labels) > 0 {
-		b.WriteByte('{')
-		for i := 0; i+1 < len(labels); i += 2 {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			fmt.Fprintf(b, "%s=\"%s\"", labels[i], escapeLabel(labels[i+1]))
+	count := map[incident.Class]float64{}
+	loss := map[incident.Class]float64{}
+	for _, inc := range open {
+		st := inc.State(c.s.desk.Policy(), now)
+		if st.Status != incident.StatusOpen || inc.Drill {
+			continue // drills are left out of every reliability and loss measure
 		}
-		b.WriteByte('}')
+		count[st.Class]++
+		loss[st.Class] += float64(st.LossSoFar)
 	}
-	fmt.Fprintf(b, " %d\n", v)
+	for _, cl := range []incident.Class{incident.Major, incident.Minor} {
+		ch <- prometheus.MustNewConstMetric(c.open, prometheus.GaugeValue, count[cl], string(cl))
+		ch <- prometheus.MustNewConstMetric(c.loss, prometheus.GaugeValue, loss[cl], string(cl))
+	}
 }
 
-var (
-	labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
-	helpEscaper  = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
-)
+func (c *stateCollector) collectJobs(ctx context.Context, ch chan<- prometheus.Metric, now time.Time) {
+	jobs, err := c.s.store.Pending(ctx)
+	if err != nil {
+		c.s.log.Warn("metrics: cannot count pending jobs", "err", err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(len(jobs)))
+	for _, q := range []string{desk.QueueEffects, desk.QueueInput} {
+		depth, oldest := backlog(jobs, q, now)
+		ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(depth), QueueLabel(q))
+		ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, oldest.Seconds(), QueueLabel(q))
+	}
+}
 
-func escapeLabel(s string) string { return labelEscaper.Replace(s) }
-func escapeHelp(s string) string  { return helpEscaper.Replace(s) }
+// backlog counts the jobs of queue due at now and how long the earliest
+// has been due.
+func backlog(jobs []desk.Job, queue string, now time.Time) (int, time.Duration) {
+	n, oldest := 0, time.Duration(0)
+	for _, j := range jobs {
+		if j.Queue != queue || j.DueAt.After(now) {
+			continue
+		}
+		n++
+		oldest = max(oldest, now.Sub(j.DueAt))
+	}
+	return n, oldest
+}
+
+// QueueLabel is the metric label of a job queue: "effects" or "input".
+func QueueLabel(queue string) string {
+	if queue == desk.QueueEffects {
+		return "effects"
+	}
+	return queue
+}

@@ -17,6 +17,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,6 +28,7 @@ import (
 
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/desk"
+	"github.com/incidentbot/incidentbot/internal/apicall"
 )
 
 // DefaultAPIURL is PagerDuty's REST API.
@@ -50,6 +53,10 @@ type ClientOptions struct {
 	// RateLimitDelay is the retry delay after a 429 without usable headers;
 	// default 20 s (PagerDuty's limits reset every minute).
 	RateLimitDelay time.Duration
+	// Observe, if set, is told of every REST call: its route with IDs
+	// replaced (e.g. "POST /incidents/{id}/notes"), outcome and duration
+	// (for metrics).
+	Observe apicall.Observer
 }
 
 // Client is incidentbot's PagerDuty REST client.
@@ -75,7 +82,7 @@ func NewClient(opts ClientOptions) *Client {
 		opts.RateLimitDelay = 20 * time.Second
 	}
 	api := pd.NewClient(opts.Token, pd.WithAPIEndpoint(opts.APIURL))
-	api.HTTPClient = &hintingClient{c: opts.HTTPClient}
+	api.HTTPClient = &hintingClient{c: opts.HTTPClient, observe: opts.Observe, prefix: apiPathPrefix(opts.APIURL)}
 	return &Client{api: api, opts: opts, log: opts.Logger}
 }
 
@@ -104,10 +111,19 @@ func (h *hint) get() time.Duration {
 
 // hintingClient records the Retry-After (or ratelimit-reset) of 429 and 5xx
 // answers into the request's hint.
-type hintingClient struct{ c *http.Client }
+// It also tells the observer, if any, of each call.
+type hintingClient struct {
+	c       *http.Client
+	observe apicall.Observer
+	prefix  string // the path of the API URL, stripped from routes
+}
 
 func (hc *hintingClient) Do(req *http.Request) (*http.Response, error) {
+	start := time.Now() // a duration, measured on the monotonic clock
 	resp, err := hc.c.Do(req)
+	if hc.observe != nil {
+		hc.observe(Route(req.Method, strings.TrimPrefix(req.URL.Path, hc.prefix)), apicall.Classify(req, resp, err), time.Since(start))
+	}
 	if err == nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500) {
 		if h, ok := req.Context().Value(hintKey{}).(*hint); ok {
 			if d, ok := retryAfter(resp.Header, time.Now()); ok {
@@ -118,6 +134,36 @@ func (hc *hintingClient) Do(req *http.Request) (*http.Response, error) {
 		}
 	}
 	return resp, err
+}
+
+// apiPathPrefix is the path part of an API URL ("" for PagerDuty's own).
+func apiPathPrefix(apiURL string) string {
+	u, err := url.Parse(apiURL)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimRight(u.Path, "/")
+}
+
+// routeWordRE is a path element that names a resource ("incidents",
+// "status_updates"); any other element is an ID.
+var routeWordRE = regexp.MustCompile(`^[a-z][a-z_]*$`)
+
+// Route is the normalised route of a REST call, e.g.
+// "POST /incidents/{id}/notes": every path element that is not a
+// lower-case resource word becomes {id}, so that no PagerDuty ID ever
+// reaches a metric label; a path of more than four elements is "other".
+func Route(method, p string) string {
+	parts := strings.Split(strings.Trim(p, "/"), "/")
+	if len(parts) > 4 {
+		return method + " other"
+	}
+	for i, e := range parts {
+		if e != "" && !routeWordRE.MatchString(e) {
+			parts[i] = "{id}"
+		}
+	}
+	return method + " /" + strings.Join(parts, "/")
 }
 
 // retryAfter reads Retry-After (seconds or an HTTP date) or PagerDuty's

@@ -70,6 +70,9 @@ type Options struct {
 	Incidents IncidentGetter
 	// MaxBody is the largest body accepted; default 1 MiB.
 	MaxBody int64
+	// Observe, if set, is told what became of each delivery (accepted,
+	// duplicate, refused, failed), for metrics.
+	Observe func(httpapi.WebhookOutcome)
 }
 
 // WebhookResponse is the JSON body of a successful answer.
@@ -181,6 +184,11 @@ var noteMarkerRE = regexp.MustCompile(`\[incidentbot #\d+/\d+\]`)
 var errUnknownIncident = errors.New("unknown PagerDuty incident")
 
 func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	httpapi.ObserveWebhook(h.opts.Observe, w, r, h.serve)
+}
+
+// serve answers one delivery and reports whether it was a redelivery.
+func (h *webhook) serve(w http.ResponseWriter, r *http.Request) (duplicate bool) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		httpapi.WriteError(w, http.StatusMethodNotAllowed, "use POST")
@@ -229,7 +237,7 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if seen, err := c.WasSeen(ctx, SeenNamespace, id); err == nil && seen {
 			log.Debug("PagerDuty webhook redelivered; already processed")
 			httpapi.WriteJSON(w, http.StatusOK, WebhookResponse{Event: ev.EventType, Duplicate: true})
-			return
+			return true
 		}
 	}
 
@@ -239,17 +247,21 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	type result struct {
 		resp WebhookResponse
 		err  error
+		dup  bool // another delivery of the same ID was marked seen first
 	}
 	done := make(chan result, 1)
 	go func() {
 		resp, err := h.apply(ctx, ev, id)
+		first := true
 		if err == nil {
-			if _, serr := h.store.Seen(ctx, SeenNamespace, id, h.opts.Now()); serr != nil {
+			var serr error
+			if first, serr = h.store.Seen(ctx, SeenNamespace, id, h.opts.Now()); serr != nil {
 				// The effect is stored; a redelivery will be a no-op.
 				log.Warn("PagerDuty webhook applied but not marked seen", "err", serr)
+				first = true
 			}
 		}
-		done <- result{resp, err}
+		done <- result{resp, err, !first}
 	}()
 	var res result
 	select {
@@ -278,6 +290,7 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	res.resp.Event = ev.EventType
 	httpapi.WriteJSON(w, http.StatusOK, res.resp)
+	return res.dup
 }
 
 // apply records the event on the desk. Every write carries an idempotency
