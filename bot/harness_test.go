@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/slack-go/slack/socketmode"
 
 	"github.com/incidentbot/incidentbot/bot"
@@ -18,7 +19,9 @@ import (
 	"github.com/incidentbot/incidentbot/incident/boltstore"
 	"github.com/incidentbot/incidentbot/incident/desk"
 	"github.com/incidentbot/incidentbot/incident/incidenttest"
+	"github.com/incidentbot/incidentbot/incident/httpapi"
 	"github.com/incidentbot/incidentbot/internal/fakeslack"
+	"github.com/incidentbot/incidentbot/internal/telemetry"
 )
 
 // People of the fake workspace.
@@ -96,6 +99,7 @@ type instance struct {
 	desk   *desk.Desk
 	bot    *bot.Bot
 	runner *desk.Runner
+	reg    *prometheus.Registry // the process's metrics
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -169,14 +173,16 @@ func startBot(t testing.TB, c botConfig) *instance {
 		t.Fatal(err)
 	}
 	d := desk.New(st, cat, desk.Options{Logger: log, Now: clk.Now, Planners: []desk.Planner{bot.Planner{}}})
-	runner := desk.NewRunner(st, desk.RunnerOptions{Logger: log, Now: clk.Now, Classify: bot.Classify, Poll: 50 * time.Millisecond, JobTimeout: c.jobTimeout})
-	api := bot.NewClient(bot.ClientOptions{BotToken: c.botToken, AppToken: c.appToken, APIURL: c.apiURL, Timeout: c.callTimeout})
-	b := bot.New(api, d, st, bot.Options{Logger: log, Now: clk.Now, AnnounceChannel: "incidents", Wake: runner.Wake})
+	reg := httpapi.NewRegistry()
+	tel := telemetry.New(reg)
+	runner := desk.NewRunner(st, desk.RunnerOptions{Logger: log, Now: clk.Now, Classify: bot.Classify, Poll: 50 * time.Millisecond, JobTimeout: c.jobTimeout, Observe: tel.Job})
+	api := bot.NewClient(bot.ClientOptions{BotToken: c.botToken, AppToken: c.appToken, APIURL: c.apiURL, Timeout: c.callTimeout, Observe: tel.SlackCall})
+	b := bot.New(api, d, st, bot.Options{Logger: log, Now: clk.Now, AnnounceChannel: "incidents", Wake: runner.Wake, ObserveEnvelope: tel.Envelope})
 	b.Register(runner)
 	(&desk.Duties{Desk: d, OnCall: desk.RotationFinder{Location: cat.WorkingHours.Location}, Enqueue: st.Enqueue, CountOpen: st.CountOpen}).Register(runner)
 	sm := socketmode.New(api)
 	ctx, cancel := context.WithCancel(context.Background())
-	inst := &instance{store: st, desk: d, bot: b, runner: runner, cancel: cancel, done: make(chan error, 2)}
+	inst := &instance{store: st, desk: d, bot: b, runner: runner, reg: reg, cancel: cancel, done: make(chan error, 2)}
 	go func() { inst.done <- runner.Run(ctx) }()
 	go func() { inst.done <- b.Serve(ctx, sm) }()
 	return inst

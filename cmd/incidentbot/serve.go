@@ -23,6 +23,7 @@ import (
 	"github.com/incidentbot/incidentbot/incident/pagerduty"
 	"github.com/incidentbot/incidentbot/internal/fakeslack"
 	"github.com/incidentbot/incidentbot/internal/sandbox"
+	"github.com/incidentbot/incidentbot/internal/telemetry"
 	"github.com/incidentbot/incidentbot/review"
 	"github.com/incidentbot/incidentbot/review/insights"
 	"github.com/incidentbot/incidentbot/review/site"
@@ -202,14 +203,19 @@ func wire(s Settings, store *boltstore.Store, log *slog.Logger, version string) 
 		Logger: log, GroupingWindow: s.GroupingWindow, CommanderTimeout: s.CommanderTimeout,
 		UpdateInterval: s.UpdateInterval, Planners: planners,
 	})
-	runner := desk.NewRunner(store, desk.RunnerOptions{Logger: log, Classify: bot.Classify, JobTimeout: s.JobTimeout})
+	// One Prometheus registry for the process; every part reports to it
+	// through its observer hook, and /metrics serves it.
+	reg := httpapi.NewRegistry()
+	tel := telemetry.New(reg)
+	runner := desk.NewRunner(store, desk.RunnerOptions{Logger: log, Classify: bot.Classify, JobTimeout: s.JobTimeout, Observe: tel.Job})
 	api := bot.NewClient(bot.ClientOptions{BotToken: s.Slack.BotToken.Reveal(), AppToken: s.Slack.AppToken.Reveal(),
-		APIURL: s.Slack.APIURL, Timeout: s.Slack.CallTimeout})
+		APIURL: s.Slack.APIURL, Timeout: s.Slack.CallTimeout, Observe: tel.SlackCall})
 	rd, err := review.NewRenderer(review.Options{TemplatesDir: s.Review.TemplatesDir, Location: loc})
 	if err != nil {
 		return wired{}, fmt.Errorf("review.templates_dir: %w", err)
 	}
-	b := bot.New(api, d, store, bot.Options{Logger: log, AnnounceChannel: s.Slack.AnnounceChannel, PublicURL: s.HTTP.PublicURL, Wake: runner.Wake, Renderer: rd})
+	b := bot.New(api, d, store, bot.Options{Logger: log, AnnounceChannel: s.Slack.AnnounceChannel, PublicURL: s.HTTP.PublicURL, Wake: runner.Wake, Renderer: rd,
+		ObserveEnvelope: tel.Envelope})
 	b.Register(runner)
 
 	finder := desk.OnCallFinder(desk.RotationFinder{Location: loc})
@@ -217,7 +223,7 @@ func wire(s Settings, store *boltstore.Store, log *slog.Logger, version string) 
 	if s.PagerDuty.Enabled() {
 		users := pagerduty.NewSlackUsers(api, pagerduty.SlackUsersOptions{})
 		pdc = pagerduty.NewClient(pagerduty.ClientOptions{Token: s.PagerDuty.APIToken.Reveal(), APIURL: s.PagerDuty.APIURL,
-			FromEmail: s.PagerDuty.FromEmail, Users: users, Logger: log})
+			FromEmail: s.PagerDuty.FromEmail, Users: users, Logger: log, Observe: tel.PagerDutyCall})
 		finder = pagerduty.Finder{PD: pdc, Fallback: desk.RotationFinder{Location: loc}, Logger: log}
 		pagerduty.NewSync(pdc, d, pagerduty.SyncOptions{ManagerPolicy: s.PagerDuty.IncidentManagerEscalationPolicy, KV: store, Logger: log}).Register(runner)
 	}
@@ -239,7 +245,7 @@ func wire(s Settings, store *boltstore.Store, log *slog.Logger, version string) 
 	ins := &insights.HandlerOptions{Incidents: d, Reviews: rs, Catalogue: d.Catalogue(), Now: d.Now, Logger: log}
 	routes := func(mux *http.ServeMux) {
 		api := httpapi.New(httpapi.Options{
-			Desk: d, Store: store, APIToken: s.HTTP.APIToken.Reveal(), Logger: log, Version: version,
+			Desk: d, Store: store, APIToken: s.HTTP.APIToken.Reveal(), Logger: log, Version: version, Registry: reg,
 			Ready: func() (bool, string) {
 				if b.Connected() {
 					return true, ""
@@ -261,10 +267,10 @@ func wire(s Settings, store *boltstore.Store, log *slog.Logger, version string) 
 		})))
 		mux.Handle("POST "+alertmanager.Path, m.Instrument(alertmanager.Path, alertmanager.Handler(d, alertmanager.Options{
 			BearerToken: s.Alertmanager.BearerToken.Reveal(), ServiceLabel: s.Alertmanager.ServiceLabel,
-			AutoResolve: s.Alertmanager.AutoResolve, Logger: log,
+			AutoResolve: s.Alertmanager.AutoResolve, Logger: log, Observe: tel.Webhook(telemetry.SourceAlertmanager),
 		})))
 		if s.PagerDuty.WebhookSecret != "" {
-			o := pagerduty.Options{Secret: s.PagerDuty.WebhookSecret.Reveal(), Logger: log}
+			o := pagerduty.Options{Secret: s.PagerDuty.WebhookSecret.Reveal(), Logger: log, Observe: tel.Webhook(telemetry.SourcePagerDuty)}
 			if pdc != nil {
 				o.Incidents = pdc
 			}

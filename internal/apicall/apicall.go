@@ -62,7 +62,7 @@ func Classify(req *http.Request, resp *http.Response, err error) Outcome {
 func classifyErr(ctx context.Context, err error) Outcome {
 	var ne net.Error
 	switch {
-	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) || pastDeadline(ctx):
 		return Timeout
 	case errors.As(err, &ne) && ne.Timeout():
 		return Timeout
@@ -70,6 +70,14 @@ func classifyErr(ctx context.Context, err error) Outcome {
 		return Canceled
 	}
 	return NetworkError
+}
+
+// pastDeadline reports whether ctx's deadline has passed, before its timer
+// may have told ctx.Err (an http.Client Timeout cancels the request at the
+// same instant).
+func pastDeadline(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 // Transport is an http.RoundTripper that observes each round trip of Next.
