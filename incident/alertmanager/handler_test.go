@@ -2,16 +2,20 @@ package alertmanager_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/alertmanager"
+	"github.com/incidentbot/incidentbot/incident/desk"
+	"github.com/incidentbot/incidentbot/incident/httpapi"
 )
 
 func TestFiringOpensIncidentForCatalogueService(t *testing.T) {
@@ -320,5 +324,37 @@ func TestLongTextIsCapped(t *testing.T) {
 	}
 	if len(st.Alerts[0].Labels) > 40 {
 		t.Errorf("%d labels", len(st.Alerts[0].Labels))
+	}
+}
+
+// Each delivery's outcome is told to the observer: accepted, duplicate
+// (a re-send, also marked in the answer, also after the incident was
+// resolved), refused (4xx) and failed (5xx).
+func TestDeliveryOutcomesAreObserved(t *testing.T) {
+	var got []httpapi.WebhookOutcome
+	e := newEnv(t, alertmanager.Options{BearerToken: token, Observe: func(o httpapi.WebhookOutcome) { got = append(got, o) }})
+	n := notification(gk("bedroom", "Down"), alertmanager.StatusFiring, labels("alertname", "Down", "service", "bedroom"),
+		firing("f", time.Now().Add(-time.Minute), labels("alertname", "Down", "service", "bedroom"), "down"))
+	if r := e.send(n); !r.Created || r.Duplicate {
+		t.Fatalf("first delivery: %+v", r)
+	}
+	if r := e.send(n); !r.Duplicate {
+		t.Errorf("a re-send is not marked duplicate: %+v", r)
+	}
+	if _, err := e.desk.Resolve(context.Background(), 1, desk.Op{Actor: "UALICE001"}, "fixed"); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.send(n); !r.Duplicate || r.Incident != 1 {
+		t.Errorf("a re-send after the incident was resolved: %+v", r)
+	}
+	e.post(mustJSON(t, n), "Bearer wrong")
+	e.post([]byte("{"), "Bearer "+token)
+	e.store.fail.Store(true)
+	n.Alerts[0].Fingerprint = "other"
+	e.post(mustJSON(t, n), "Bearer "+token)
+	want := []httpapi.WebhookOutcome{httpapi.WebhookAccepted, httpapi.WebhookDuplicate, httpapi.WebhookDuplicate,
+		httpapi.WebhookRefused, httpapi.WebhookRefused, httpapi.WebhookFailed}
+	if !slices.Equal(got, want) {
+		t.Errorf("observed %v, want %v", got, want)
 	}
 }

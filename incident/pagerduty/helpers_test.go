@@ -54,10 +54,13 @@ type store struct {
 	gate   atomic.Pointer[chan struct{}]
 	onSeen func(key string)
 	seenN  atomic.Int64
+	// waiting counts the writes that have reached the gate.
+	waiting atomic.Int64
 }
 
 func (s *store) wait(ctx context.Context) error {
 	if g := s.gate.Load(); g != nil {
+		s.waiting.Add(1)
 		select {
 		case <-*g:
 		case <-ctx.Done():
@@ -82,6 +85,13 @@ func (s *store) Update(ctx context.Context, n int64, fn func(*incident.Incident)
 		return nil, err
 	}
 	return s.Store.Update(ctx, n, fn)
+}
+
+func (s *store) UpdateRecords(ctx context.Context, n int64, fn func(*incident.Incident, desk.Records) ([]desk.Job, error)) (*incident.Incident, error) {
+	if err := s.wait(ctx); err != nil {
+		return nil, err
+	}
+	return s.Store.UpdateRecords(ctx, n, fn)
 }
 
 func (s *store) Seen(ctx context.Context, ns, key string, at time.Time) (bool, error) {
