@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/incidentbot/incidentbot/internal/fakeslack"
+	"github.com/incidentbot/incidentbot/internal/promtest"
 )
 
 // TestServeRunsTheBotAgainstSlack starts `incidentbot serve` configured from
@@ -126,6 +127,10 @@ func TestServeRunsTheBotAgainstSlack(t *testing.T) {
 		t.Fatalf("no channel for the alert: %v", err)
 	}
 
+	mctx, mcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer mcancel()
+	scrapeServeMetrics(t, mctx, fs, "http://"+addr)
+
 	fs.RevokeToken()
 	fs.DropConnection()
 	select {
@@ -202,5 +207,62 @@ func TestSandboxWithNoConfig(t *testing.T) {
 	cancel()
 	if code := <-done; code != 0 {
 		t.Errorf("exit %d:\n%s", code, stderr.String())
+	}
+}
+
+// scrapeServeMetrics sends serve a hostile slash command and a hostile
+// alert, then scrapes /metrics as Prometheus does: the process's
+// collectors are there with what the bot did so far, and no title, alert
+// text or service name that came from people or alerts is anywhere in it.
+func scrapeServeMetrics(t *testing.T, ctx context.Context, fs *fakeslack.Server, base string) {
+	t.Helper()
+	const evil = `Evil"} 1 <script>x</script> {title="`
+	announce, _ := fs.Channel("incidents")
+	if _, err := fs.SlashCommand(ctx, "UALICE001", announce.ID, "declare bedroom "+evil); err != nil {
+		t.Fatal(err)
+	}
+	alert := `{"version":"4","groupKey":"evil","status":"firing","receiver":"incidentbot",
+		"commonLabels":{"alertname":"Evil","service":"svc-Evil\" 1 <b>"},"commonAnnotations":{"summary":"Evil \"} summary"},
+		"alerts":[{"status":"firing","labels":{"alertname":"Evil","service":"svc-Evil\" 1 <b>"},"annotations":{"summary":"Evil \"} summary"},
+		"startsAt":"2026-11-17T11:58:00Z","fingerprint":"evil"}]}`
+	for range 2 { // the second is a duplicate
+		resp, err := http.Post(base+"/webhooks/alertmanager", "application/json", strings.NewReader(alert))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if err := fs.WaitFor(ctx, func() bool { return len(fs.Channels()) == 5 }); err != nil {
+		t.Fatalf("no channels for the hostile incidents: %v", err)
+	}
+	var s promtest.Samples
+	var body string
+	if err := fs.WaitFor(ctx, func() bool {
+		s, body = promtest.Scrape(t, base+"/metrics")
+		return s.Get("incidentbot_jobs_finished_total", "kind", "slack.channel", "outcome", "done") == 4
+	}); err != nil {
+		t.Fatalf("the four channel jobs are not counted done:\n%s", body)
+	}
+	atLeast := map[string]float64{
+		promtest.Key("incidentbot_webhooks_total", "source", "alertmanager", "outcome", "accepted"):                         2,
+		promtest.Key("incidentbot_webhooks_total", "source", "alertmanager", "outcome", "duplicate"):                        1,
+		promtest.Key("incidentbot_socket_mode_envelopes_total", "type", "slash", "outcome", "stored"):                       2,
+		promtest.Key("incidentbot_slack_api_call_duration_seconds_count", "method", "conversations.create", "outcome", "ok"): 4,
+		promtest.Key("incidentbot_http_requests_total", "route", "/webhooks/alertmanager", "code", "200"):                   3,
+		promtest.Key("go_goroutines"):              1,
+		promtest.Key("process_start_time_seconds"): 1,
+	}
+	for k, w := range atLeast {
+		if v := s[k]; v < w {
+			t.Errorf("%s = %v, want at least %v", k, v, w)
+		}
+	}
+	if open := s.Get("incidentbot_incidents_open", "class", "major") + s.Get("incidentbot_incidents_open", "class", "minor"); open != 4 {
+		t.Errorf("open incidents %v, want 4", open)
+	}
+	for _, bad := range []string{"Evil", "<script>", "<b>", "svc-", "Beds", "Bed orders", "BedsDown", "search", "api-secret", fs.BotToken()} {
+		if strings.Contains(body, bad) {
+			t.Errorf("the scrape carries %q", bad)
+		}
 	}
 }
