@@ -244,11 +244,11 @@ func scrapeServeMetrics(t *testing.T, ctx context.Context, fs *fakeslack.Server,
 		t.Fatalf("the four channel jobs are not counted done:\n%s", body)
 	}
 	atLeast := map[string]float64{
-		promtest.Key("incidentbot_webhooks_total", "source", "alertmanager", "outcome", "accepted"):                         2,
-		promtest.Key("incidentbot_webhooks_total", "source", "alertmanager", "outcome", "duplicate"):                        1,
-		promtest.Key("incidentbot_socket_mode_envelopes_total", "type", "slash", "outcome", "stored"):                       2,
+		promtest.Key("incidentbot_webhooks_total", "source", "alertmanager", "outcome", "accepted"):                          2,
+		promtest.Key("incidentbot_webhooks_total", "source", "alertmanager", "outcome", "duplicate"):                         1,
+		promtest.Key("incidentbot_socket_mode_envelopes_total", "type", "slash", "outcome", "stored"):                        2,
 		promtest.Key("incidentbot_slack_api_call_duration_seconds_count", "method", "conversations.create", "outcome", "ok"): 4,
-		promtest.Key("incidentbot_http_requests_total", "route", "/webhooks/alertmanager", "code", "200"):                   3,
+		promtest.Key("incidentbot_http_requests_total", "route", "/webhooks/alertmanager", "code", "200"):                    3,
 		promtest.Key("go_goroutines"):              1,
 		promtest.Key("process_start_time_seconds"): 1,
 	}
