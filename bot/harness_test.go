@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,27 +32,9 @@ const (
 	announc = "CANNOUNCE1"
 )
 
-// clock is the injected clock: real time passing, plus jumps a test makes.
-type clock struct {
-	mu     sync.Mutex
-	base   time.Time
-	start  time.Time
-	offset time.Duration
-}
+type clock = incidenttest.Clock
 
-func newClock(base time.Time) *clock { return &clock{base: base, start: time.Now()} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.base.Add(time.Since(c.start) + c.offset)
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.offset += d
-	c.mu.Unlock()
-}
+func newClock(base time.Time) *clock { return incidenttest.NewRunningClock(base) }
 
 // tuesdayNoon is in working hours in London.
 var tuesdayNoon = time.Date(2026, 11, 17, 12, 0, 0, 0, time.UTC)
