@@ -200,17 +200,7 @@ func (e *env) ctx() context.Context {
 // waitFor waits until cond holds, or fails the test with what.
 func (e *env) waitFor(what string, cond func() bool) {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			e.t.Fatalf("timed out waiting for %s", what)
-		case <-tick.C:
-		}
-	}
+	incidenttest.Eventually(e.t, what, cond)
 }
 
 func (e *env) slash(userID, channelID, text string) *fakeslack.Ack {

@@ -61,11 +61,18 @@ const WaitTimeout = 30 * time.Second
 // WaitTimeout. It asserts an outcome, not how fast it came.
 func Eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(WaitTimeout)
+	EventuallyWithin(t, WaitTimeout, what, cond)
+}
+
+// EventuallyWithin is Eventually for outcomes that take long by design
+// (backoffs, outages, reconnections): it gives up after d.
+func EventuallyWithin(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting: %s", what)
+			t.Fatalf("gave up after %s waiting for %s", d, what)
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
 }

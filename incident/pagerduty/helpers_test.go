@@ -304,13 +304,7 @@ func countKind(inc *incident.Incident, k incident.EventKind) int {
 
 func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond) // polling with a deadline
-	}
+	incidenttest.EventuallyWithin(t, timeout, what, cond)
 }
 
 var boltFilterAll = desk.Filter{}

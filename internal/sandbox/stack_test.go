@@ -172,13 +172,7 @@ func startStack(t testing.TB) *stack {
 // waitFor waits until cond holds, or fails the test with what.
 func (s *stack) waitFor(what string, cond func() bool) {
 	s.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			s.t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	incidenttest.Eventually(s.t, what, cond)
 }
 
 // incidentChannel waits for incident n's channel, with its card pinned.
