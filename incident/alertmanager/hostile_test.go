@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -236,4 +237,65 @@ func FuzzDecodeNotification(f *testing.F) {
 			t.Fatalf("the idempotency key is not stable")
 		}
 	})
+}
+
+// lockedBuf is a log sink for the handler's logger.
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// A groupKey or a service label over bbolt's 32 KiB key limit used to
+// answer 500 forever (Alertmanager retrying); they are stored, grouped and
+// deduplicated like short ones, and logged once, cut short.
+func TestKeysOverTheStoreLimit(t *testing.T) {
+	var logs lockedBuf
+	e := newEnv(t, alertmanager.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	longKey := "{}:{alertname=\"" + strings.Repeat("k", 40<<10) + "\"}"
+	start := time.Now().Add(-time.Minute)
+	n := notification(longKey, "firing", labels("service", "bedroom"), firing("f1", start, labels("service", "bedroom"), "x"))
+	if r := e.send(n); !r.Created {
+		t.Fatalf("first: %+v", r)
+	}
+	if r := e.send(n); r.Incident != 1 || r.Created {
+		t.Fatalf("re-send: %+v", r)
+	}
+	n.Alerts = append(n.Alerts, firing("f2", start, labels("service", "bedroom", "instance", "2"), "y"))
+	if r := e.send(n); r.Incident != 1 || r.Created {
+		t.Fatalf("the group grows: %+v", r)
+	}
+
+	longSvc := strings.Repeat("s", 40<<10)
+	a := e.send(notification("g-a", "firing", labels("service", longSvc), firing("a", start, labels("service", longSvc), "x")))
+	b := e.send(notification("g-b", "firing", labels("service", longSvc), firing("b", start, labels("service", longSvc), "x")))
+	if !a.Created || b.Incident != a.Incident || b.Created {
+		t.Fatalf("two groups of one long service: %+v %+v", a, b)
+	}
+	inc, _ := e.get(a.Incident)
+	if !inc.Unmapped || len(inc.Service.Name) > alertmanager.MaxService || !strings.HasPrefix(inc.Service.Name, "sss") {
+		t.Errorf("service %q (%d bytes), unmapped %v", inc.Service.Name[:min(len(inc.Service.Name), 20)], len(inc.Service.Name), inc.Unmapped)
+	}
+
+	// A failure is logged once per request, with the key cut short.
+	e.store.fail.Store(true)
+	n.Alerts = append(n.Alerts, firing("f3", start, labels("service", "bedroom", "instance", "3"), "z"))
+	if rec := e.post(mustJSON(t, n), ""); rec.Code != http.StatusInternalServerError {
+		t.Fatalf("status %d", rec.Code)
+	}
+	out := logs.String()
+	if c := strings.Count(out, "{}:{alertname="); c != 1 || len(out) > 4000 {
+		t.Errorf("the log holds the key %d times in %d bytes", c, len(out))
+	}
 }
