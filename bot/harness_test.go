@@ -3,6 +3,7 @@ package bot_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -109,6 +110,8 @@ type env struct {
 	cat                     *incident.Catalogue
 	path                    string
 	inst                    *instance
+	// logs, when set, receives the bot's log (JSON lines).
+	logs io.Writer
 }
 
 func newEnv(t testing.TB, start time.Time, opts ...func(*env)) *env {
@@ -123,6 +126,9 @@ func newEnv(t testing.TB, start time.Time, opts ...func(*env)) *env {
 }
 
 func (e *env) logger() *slog.Logger {
+	if e.logs != nil {
+		return slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	if os.Getenv("E2E_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
