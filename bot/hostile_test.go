@@ -2,242 +2,344 @@ package bot_test
 
 import (
 	"bytes"
-	"context"
-	"errors"
-	"fmt"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/slack-go/slack"
-	"github.com/slack-go/slack/socketmode"
-
-	"github.com/incidentbot/incidentbot/bot"
 	"github.com/incidentbot/incidentbot/incident"
-	"github.com/incidentbot/incidentbot/incident/boltstore"
-	"github.com/incidentbot/incidentbot/incident/desk"
-	"github.com/incidentbot/incidentbot/incident/incidenttest"
+	"github.com/incidentbot/incidentbot/incident/alertmanager"
+	"github.com/incidentbot/incidentbot/incident/pagerduty"
+	"github.com/incidentbot/incidentbot/internal/fakeslack"
 )
 
-// logSink collects the bot's JSON log lines.
-type logSink struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+// hostile is text from alerts and people that tries every Slack control
+// sequence: broadcasts, a user group, mentions of people and channels that
+// are not in the conversation, and a link that lies about where it goes.
+const hostile = "<!channel> <!here> <!everyone> <!subteam^S0EVIL|@oncall> <@UEVIL0001> <#CEVIL0001> <https://evil.example/x|runbook> & more"
 
-func (l *logSink) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logSink) lines(substr string) []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []string
-	for _, ln := range strings.Split(l.b.String(), "\n") {
-		if strings.Contains(ln, substr) {
-			out = append(out, ln)
-		}
-	}
-	return out
-}
-
-func (e *env) pending(prefix string) []desk.Job {
-	e.t.Helper()
-	jobs, err := e.inst.store.Pending(context.Background())
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	var out []desk.Job
-	for _, j := range jobs {
-		if strings.HasPrefix(j.ID, prefix) {
-			out = append(out, j)
-		}
-	}
-	return out
-}
-
-// A 35,000-character message (Slack takes up to 40,000) used to fail its
-// inbox job forever (the timeline takes 30,000 bytes): it goes on the
-// timeline cut, saying so, and the job is done.
-func TestLongChannelMessageIsKeptCut(t *testing.T) {
-	e := newEnv(t, tuesdayNoon)
-	e.slash(alice, announc, "declare bedroom Long messages")
-	ch := e.channelOf(1)
-	e.waitMember(alice, ch.ID)
-	text := strings.Repeat("the search index is rebuilding ", 35_000/31+1)[:35_000]
-	if _, err := e.fs.PostUserMessage(e.ctx(), alice, ch.ID, text); err != nil {
-		t.Fatal(err)
-	}
-	e.waitFor("the message on the timeline", func() bool {
-		_, st := e.incident(1)
-		return len(st.Messages) == 1
+// Every text the bot sends to Slack during a hostile-input scenario
+// (messages, blocks, topics, modals, App Home, bookmarks, ephemerals,
+// response_url replies) is scanned for a Slack control sequence the bot
+// did not write itself: the unmapped service names of an Alertmanager
+// label and of a PagerDuty service summary go into the channel topic too.
+func TestHostileInputNeverReachesSlackUnescaped(t *testing.T) {
+	var rec *apiRecorder
+	re := newReviewEnvWith(t, tuesdayNoon, func(e *env) {
+		rec = newAPIRecorder(t, e.fs)
+		e.api = rec.apiURL
 	})
-	_, st := e.incident(1)
-	got := st.Messages[0].Text
-	if len(got) > incident.MaxText || !strings.HasPrefix(got, text[:1000]) || !strings.Contains(got, "of 35000 characters kept]") {
-		t.Errorf("message of %d bytes ending %q", len(got), got[max(0, len(got)-60):])
-	}
-	e.waitFor("the inbox drained", func() bool { return len(e.pending("inbox/")) == 0 })
-}
+	fs := re.fs
 
-// An ephemeral answer to someone who is not in the channel it is for can
-// never be delivered (user_not_in_channel): the job is dropped, logged once
-// with its id and why, instead of being retried forever.
-func TestUndeliverableEphemeralIsDropped(t *testing.T) {
-	logs := &logSink{}
-	e := newEnv(t, tuesdayNoon, func(e *env) { e.logs = logs })
-	e.slash(alice, announc, "declare bedroom Beds cannot be ordered")
-	ch := e.channelOf(1)
-	card := e.fs.Pins(ch.ID)[0]
-	// Dave, of another team and not in the channel, may not resolve: the
-	// answer saying so is for him in a channel he is not in.
-	if _, err := e.fs.ClickButton(e.ctx(), dave, ch.ID, card.TS, bot.ActResolve); err != nil {
+	// An Alertmanager group whose service label is not in the catalogue.
+	am := alertmanager.Handler(re.inst.desk, alertmanager.Options{})
+	serve(t, am, "/webhooks/alertmanager", amNotification(re.clock.Now()), nil)
+	// A PagerDuty incident on a service the catalogue does not map.
+	const secret = "whsec-hostile"
+	pd := pagerduty.WebhookHandler(re.inst.desk, re.inst.store, pagerduty.Options{Secret: secret})
+	body := pdTriggered(re.clock.Now())
+	serve(t, pd, pagerduty.WebhookPath, body, map[string]string{"X-PagerDuty-Signature": pdSign(body, secret), "X-Webhook-Id": "WHOSTILE1"})
+	re.waitFor("both alert incidents have channels", func() bool {
+		return len(fs.Pins(re.channelOf(1).ID)) > 0 && len(fs.Pins(re.channelOf(2).ID)) > 0
+	})
+
+	// People type it too, through every path that echoes their words.
+	re.slash(dave, announc, "declare "+hostile) // no such service: the refusal quotes it
+	re.lastEphemeral(dave, "There is no service called")
+	re.slash(dave, announc, "declare bedroom "+hostile)
+	ch := re.channelOf(3).ID
+	re.waitMember(alice, ch)
+	for _, c := range []string{"impact blocked", "note " + hostile, "update " + hostile, "cost 10 " + hostile,
+		"commander me", "action " + hostile, "status", "nonsense " + hostile, "impact partial " + hostile, "cost " + hostile,
+		"commander " + hostile} {
+		re.slash(alice, ch, c)
+	}
+	re.waitFor("the update announced", func() bool {
+		return re.countBotText(announc, "Stakeholder update") > 0 || re.countBotText(announc, "Update on") > 0
+	})
+	re.slash(alice, ch, "resolve "+hostile)
+	re.waitFor("review drafted", func() bool { r, ok := re.record(3); return ok && r.Status == incident.ReviewDrafted })
+	re.slash(alice, ch, "review")
+	re.lastEphemeral(alice, "Review of #3")
+	re.slash(carol, ch, "publish confirm")
+	re.waitFor("published", func() bool { r, _ := re.record(3); return r.Published() })
+	if err := fs.OpenAppHome(re.ctx(), alice); err != nil {
 		t.Fatal(err)
 	}
-	var viewID string
-	e.waitFor("resolve modal", func() bool {
-		for _, v := range e.fs.OpenViews(dave) {
-			if v.CallbackID == bot.ViewResolve {
-				viewID = v.ID
-				return true
-			}
-		}
-		return false
+	re.waitFor("App Home", func() bool { _, ok := fs.HomeView(alice); return ok })
+	re.slash(alice, announc, "list")
+	re.slash(alice, announc, "")
+	re.waitView(alice, "declare", nil)
+	re.waitFor("topics set", func() bool {
+		return strings.Contains(fs.Topic(re.channelOf(1).ID), "Minor") && strings.Contains(fs.Topic(re.channelOf(2).ID), "Minor")
 	})
-	if _, err := e.fs.SubmitView(e.ctx(), dave, viewID, map[string]map[string]string{"text": {"text": "fixed, I think"}}); err != nil {
-		t.Fatal(err)
-	}
-	var dropped []string
-	e.waitFor("the reply dropped", func() bool {
-		dropped = logs.lines(`"msg":"job failed permanently"`)
-		return len(dropped) > 0
-	})
-	if len(dropped) != 1 || !strings.Contains(dropped[0], `"job":"`+bot.JobReply+"/") || !strings.Contains(dropped[0], "user_not_in_channel") {
-		t.Fatalf("dropped: %q", dropped)
-	}
-	if retried := logs.lines(`"msg":"job failed; will retry"`); len(retried) != 0 {
-		t.Errorf("retried: %q", retried)
-	}
-	if p := e.pending(bot.JobReply); len(p) != 0 {
-		t.Errorf("reply jobs still pending: %+v", p)
-	}
-	if n := len(e.pending("inbox/")); n != 0 {
-		t.Errorf("%d inbox jobs pending", n)
-	}
-	if _, st := e.incident(1); st.Status != incident.StatusOpen {
-		t.Errorf("status %s", st.Status)
-	}
-}
 
-func TestClassify(t *testing.T) {
-	for _, c := range []struct {
-		err             error
-		permanent, sure bool
-	}{
-		{slack.SlackErrorResponse{Err: "user_not_in_channel"}, true, true},
-		{fmt.Errorf("reply: %w", slack.SlackErrorResponse{Err: "not_in_channel"}), true, true},
-		{slack.SlackErrorResponse{Err: "invalid_blocks"}, true, true},
-		{slack.SlackErrorResponse{Err: "msg_too_long"}, true, true},
-		{slack.SlackErrorResponse{Err: "internal_error"}, false, false},
-		{slack.SlackErrorResponse{Err: "some_new_code"}, false, false},
-		{fmt.Errorf("record: %w", incident.Errorf(incident.EINVALID, "That text is too long.")), true, true},
-		{incident.Errorf(incident.ENOTFOUND, "There is no incident #9."), true, true},
-		{errors.New("connection reset"), false, false},
-	} {
-		_, permanent, sure := bot.Classify(c.err)
-		if permanent != c.permanent || sure != c.sure {
-			t.Errorf("Classify(%v) = permanent %v, sure %v; want %v %v", c.err, permanent, sure, c.permanent, c.sure)
+	links := []string{re.web.URL}
+	for _, svc := range re.cat.Services {
+		links = append(links, svc.Runbook)
+	}
+	known := knownRefs(fs, links...)
+	texts := append(rec.texts(t), slackReplies(fs)...)
+	scanned := 0
+	for _, s := range texts {
+		scanned++
+		for _, bad := range unescaped(s.text, known) {
+			t.Errorf("%s sent %q unescaped in:\n%s", s.where, bad, s.text)
 		}
 	}
-	if d, permanent, sure := bot.Classify(&slack.RateLimitedError{RetryAfter: 7 * time.Second}); d != 7*time.Second || permanent || !sure {
-		t.Errorf("429: %v %v %v", d, permanent, sure)
+	for _, need := range []string{"conversations.setTopic", "chat.postMessage", "chat.update", "views.publish", "views.open", "bookmarks.add"} {
+		if !rec.called(need) {
+			t.Errorf("the scenario never called %s: the scan did not cover it", need)
+		}
+	}
+	if !strings.Contains(fs.Topic(re.channelOf(1).ID), "&lt;!channel&gt;") {
+		t.Errorf("topic of the Alertmanager incident: %q", fs.Topic(re.channelOf(1).ID))
+	}
+	t.Logf("scanned %d texts", scanned)
+}
+
+func amNotification(now time.Time) []byte {
+	labels := map[string]string{"alertname": "HighErrorRate " + hostile, "service": hostile + " svc"}
+	n := map[string]any{
+		"version": "4", "groupKey": `{}:{alertname="HighErrorRate"}`, "status": "firing", "receiver": "incidentbot",
+		"groupLabels": labels, "commonLabels": labels,
+		"commonAnnotations": map[string]string{"summary": "Errors " + hostile},
+		"externalURL":       "http://alertmanager.example",
+		"alerts": []map[string]any{{
+			"status": "firing", "labels": labels, "annotations": map[string]string{"summary": "Errors " + hostile, "description": hostile},
+			"startsAt": now.UTC().Add(-time.Minute).Format(time.RFC3339), "endsAt": "0001-01-01T00:00:00Z",
+			"generatorURL": "http://prometheus.example/graph", "fingerprint": "f00dfeed",
+		}},
+	}
+	b, _ := json.Marshal(n)
+	return b
+}
+
+func pdTriggered(now time.Time) []byte {
+	data := map[string]any{
+		"id": "PHOSTILE", "type": "incident", "number": 7, "title": "Checkout " + hostile, "status": "triggered",
+		"incident_key": "hostile", "html_url": "https://acme.pagerduty.com/incidents/PHOSTILE",
+		"created_at": now.UTC().Add(-time.Minute).Format(time.RFC3339), "urgency": "high",
+		"service":           map[string]any{"id": "PUNKNOWN", "type": "service_reference", "summary": hostile + " pd"},
+		"escalation_policy": map[string]any{"id": "PNOPE", "type": "escalation_policy_reference", "summary": hostile},
+		"priority":          map[string]any{"id": "PP1", "summary": hostile},
+	}
+	ev := map[string]any{"event": map[string]any{
+		"id": "01HOSTILE0001", "event_type": "incident.triggered", "resource_type": "incident",
+		"occurred_at": now.UTC().Format(time.RFC3339Nano),
+		"agent":       map[string]any{"id": "PAGENT", "type": "user_reference", "summary": hostile},
+		"data":        data,
+	}}
+	b, _ := json.Marshal(ev)
+	return b
+}
+
+func pdSign(body []byte, secret string) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return "v1=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// serve posts body to h as JSON and expects a 2xx.
+func serve(t *testing.T, h http.Handler, target string, body []byte, headers map[string]string) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPost, target, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code/100 != 2 {
+		t.Fatalf("%s: %d %s", target, w.Code, w.Body)
 	}
 }
 
-// Slack's verification token comes in every envelope; the jobs need none
-// of it. Stored inbox payloads (every one of them, read back before the
-// runner takes them) hold everything else and not the token.
-func TestVerificationTokenIsNotStored(t *testing.T) {
-	fs := newFake(t)
-	clk, cat, path := newClock(tuesdayNoon), catalogue(t), t.TempDir()+"/incidentbot.db"
-	st, err := boltstore.Open(path, boltstore.Options{Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := desk.New(st, cat, desk.Options{Now: clk.Now, Planners: []desk.Planner{bot.Planner{}}})
-	api := bot.NewClient(bot.ClientOptions{BotToken: fs.BotToken(), AppToken: fs.AppToken(), APIURL: fs.APIURL()})
-	b := bot.New(api, d, st, bot.Options{Now: clk.Now, AnnounceChannel: "incidents"})
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- b.Serve(ctx, socketmode.New(api)) }() // intake only: no runner
-	wctx, wcancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer wcancel()
-	if err := fs.WaitConnected(wctx); err != nil {
-		t.Fatal(err)
-	}
+// apiRecorder sits between the bot and the fake's Web API and keeps every
+// request body.
+type apiRecorder struct {
+	apiURL string
+	mu     sync.Mutex
+	calls  []recordedCall
+}
 
-	if _, err := fs.SlashCommand(wctx, alice, announc, "declare bedroom Token check"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := fs.SlashCommand(wctx, bob, announc, ""); err != nil {
-		t.Fatal(err)
-	}
-	var viewID string
-	if err := fs.WaitFor(wctx, func() bool {
-		for _, v := range fs.OpenViews(bob) {
-			viewID = v.ID
+type recordedCall struct {
+	method, contentType string
+	body                []byte
+}
+
+func newAPIRecorder(t *testing.T, fs *fakeslack.Server) *apiRecorder {
+	r := &apiRecorder{}
+	h := fs.Handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		r.mu.Lock()
+		r.calls = append(r.calls, recordedCall{method: path.Base(req.URL.Path), contentType: req.Header.Get("Content-Type"), body: body})
+		r.mu.Unlock()
+		h.ServeHTTP(w, req)
+	}))
+	t.Cleanup(srv.Close)
+	r.apiURL = srv.URL + strings.TrimPrefix(fs.APIURL(), fs.BaseURL())
+	return r
+}
+
+func (r *apiRecorder) called(method string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.calls {
+		if c.method == method {
 			return true
 		}
-		return false
-	}); err != nil {
-		t.Fatal(err)
 	}
-	if _, err := fs.SubmitView(wctx, bob, viewID, map[string]map[string]string{"service": {"service": "appointments"}, "title": {"title": "Bookings lost"}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := fs.OpenAppHome(wctx, carol); err != nil {
-		t.Fatal(err)
-	}
-	jobs, err := st.Pending(wctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kinds := map[string]int{}
-	for _, j := range jobs {
-		if j.Kind != bot.JobInbox {
+	return false
+}
+
+type sentText struct{ where, text string }
+
+// renderedKeys are the fields Slack renders as text (mrkdwn, topics and
+// bookmark titles); plain_text objects and input values are not parsed.
+var renderedKeys = map[string]bool{"text": true, "topic": true, "title": true, "purpose": true, "fallback": true, "pretext": true, "footer": true}
+
+// texts returns every rendered text of every request the bot made.
+func (r *apiRecorder) texts(t *testing.T) []sentText {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []sentText
+	for _, c := range r.calls {
+		if len(bytes.TrimSpace(c.body)) == 0 {
 			continue
 		}
-		for _, typ := range []string{`"type":"slash"`, `"type":"interaction"`, `"type":"event"`} {
-			if strings.Contains(string(j.Payload), typ) {
-				kinds[typ]++
+		if strings.HasPrefix(c.contentType, "application/json") {
+			var v any
+			if err := json.Unmarshal(c.body, &v); err != nil {
+				t.Fatalf("%s: %v", c.method, err)
+			}
+			walkTexts(c.method, "", v, &out)
+			continue
+		}
+		form, err := url.ParseQuery(string(c.body))
+		if err != nil {
+			t.Fatalf("%s: %v", c.method, err)
+		}
+		for k, vs := range form {
+			for _, s := range vs {
+				var v any
+				if t := strings.TrimSpace(s); (strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[")) && json.Unmarshal([]byte(t), &v) == nil {
+					walkTexts(c.method+" "+k, "", v, &out)
+				} else if renderedKeys[k] {
+					out = append(out, sentText{c.method + " " + k, s})
+				}
 			}
 		}
-		if strings.Contains(string(j.Payload), "fakeverificationtoken") || strings.Contains(string(j.Payload), `"token":`) {
-			t.Errorf("job %s stores the verification token: %.300s", j.ID, j.Payload)
+	}
+	return out
+}
+
+func walkTexts(where, key string, v any, out *[]sentText) {
+	switch x := v.(type) {
+	case map[string]any:
+		if x["type"] == "plain_text" {
+			return
+		}
+		for k, v := range x {
+			if k != "initial_value" && k != "value" && k != "private_metadata" {
+				walkTexts(where, k, v, out)
+			}
+		}
+	case []any:
+		for _, v := range x {
+			walkTexts(where, key, v, out)
+		}
+	case string:
+		if renderedKeys[key] {
+			*out = append(*out, sentText{where + " " + key, x})
 		}
 	}
-	if kinds[`"type":"slash"`] != 1 || kinds[`"type":"interaction"`] != 1 || kinds[`"type":"event"`] != 1 {
-		t.Fatalf("inbox jobs by type: %v (of %d jobs)", kinds, len(jobs))
-	}
-	cancel()
-	<-served
+}
 
-	// What is stored is enough: a runner declares both incidents from it.
-	runner := desk.NewRunner(st, desk.RunnerOptions{Now: clk.Now, Classify: bot.Classify, Poll: 20 * time.Millisecond})
-	b.Register(runner)
-	rctx, rcancel := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- runner.Run(rctx) }()
-	incidenttest.Eventually(t, "both incidents declared from the stored inbox", func() bool {
-		all, err := d.List(context.Background(), desk.Filter{})
-		return err == nil && len(all) == 2
-	})
-	rcancel()
-	<-ran
-	if err := st.Close(); err != nil {
-		t.Fatal(err)
+// slackReplies are the texts the bot sent another way: slash-command ack
+// payloads and response_url posts.
+func slackReplies(fs *fakeslack.Server) []sentText {
+	var out []sentText
+	for _, u := range []string{alice, bob, carol, dave} {
+		for _, e := range fs.Ephemerals(u) {
+			if e.Source == "ack" {
+				out = append(out, sentText{"ack to " + u, e.Text})
+				var v any
+				if json.Unmarshal(e.Blocks, &v) == nil {
+					walkTexts("ack blocks to "+u, "", v, &out)
+				}
+			}
+		}
 	}
+	for _, p := range fs.ResponseURLPosts() {
+		var v any
+		if json.Unmarshal(p.Body, &v) == nil {
+			walkTexts("response_url", "", v, &out)
+		}
+	}
+	return out
+}
+
+// refs are what the bot may legitimately write between < and >.
+type refs struct {
+	users, channels map[string]bool
+	links           []string // URL prefixes
+}
+
+func knownRefs(fs *fakeslack.Server, links ...string) refs {
+	r := refs{users: map[string]bool{fs.BotUserID(): true}, channels: map[string]bool{}}
+	for _, u := range fs.Users() {
+		r.users[u.ID] = true
+	}
+	for _, c := range fs.Channels() {
+		r.channels[c.ID] = true
+	}
+	for _, l := range links {
+		if l != "" {
+			r.links = append(r.links, l)
+		}
+	}
+	return r
+}
+
+var controlRE = regexp.MustCompile(`<[^<>]*>`)
+
+// unescaped returns the control sequences in s that the bot did not write
+// itself: every broadcast and user group, mentions of unknown people and
+// channels, and links anywhere but the bot's own pages and runbooks.
+func unescaped(s string, known refs) []string {
+	var bad []string
+	for _, seq := range controlRE.FindAllString(s, -1) {
+		inner := strings.TrimSuffix(strings.TrimPrefix(seq, "<"), ">")
+		target, _, _ := strings.Cut(inner, "|")
+		ok := false
+		switch {
+		case strings.HasPrefix(target, "@"):
+			ok = known.users[target[1:]]
+		case strings.HasPrefix(target, "#"):
+			ok = known.channels[target[1:]]
+		case strings.HasPrefix(target, "!date^"):
+			ok = true
+		default:
+			for _, l := range known.links {
+				ok = ok || strings.HasPrefix(target, l)
+			}
+		}
+		if !ok {
+			bad = append(bad, seq)
+		}
+	}
+	return bad
 }

@@ -11,8 +11,6 @@ package alertmanager
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"log/slog"
 	"mime"
@@ -90,10 +88,7 @@ func Handler(d *desk.Desk, opts Options) http.Handler {
 		opts.BodyTimeout = 10 * time.Second
 	}
 	h := &handler{desk: d, opts: opts, log: opts.Logger, decoding: make(chan struct{}, opts.MaxDecoding)}
-	if opts.BearerToken != "" {
-		sum := sha256.Sum256([]byte(opts.BearerToken))
-		h.token = sum[:]
-	}
+	h.token = httpapi.NewBearer(opts.BearerToken)
 	return h
 }
 
@@ -101,8 +96,8 @@ type handler struct {
 	desk     *desk.Desk
 	opts     Options
 	log      *slog.Logger
-	token    []byte        // sha256 of the bearer token, nil if none is required
-	decoding chan struct{} // a semaphore of MaxDecoding turns
+	token    httpapi.Bearer // required when set
+	decoding chan struct{}  // a semaphore of MaxDecoding turns
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -152,7 +147,7 @@ func (h *handler) admit(w http.ResponseWriter, r *http.Request) bool {
 		httpapi.WriteError(w, http.StatusForbidden, "cross-origin requests from browsers are refused")
 		return false
 	}
-	if !h.authorized(r) {
+	if h.token.Set() && !h.token.Allows(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="incidentbot"`)
 		httpapi.WriteError(w, http.StatusUnauthorized, "a valid bearer token is required")
 		return false
@@ -224,20 +219,6 @@ func (h *handler) turn(ctx context.Context) bool {
 	case <-ctx.Done():
 	}
 	return false
-}
-
-// authorized checks the bearer token in constant time (comparing hashes, so
-// the token's length does not leak either).
-func (h *handler) authorized(r *http.Request) bool {
-	if h.token == nil {
-		return true
-	}
-	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
-	}
-	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
-	return subtle.ConstantTimeCompare(sum[:], h.token) == 1
 }
 
 // handle stores the notification and, for a resolved one, resolves the
