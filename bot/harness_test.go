@@ -3,6 +3,7 @@ package bot_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -91,6 +92,8 @@ type env struct {
 	cat                     *incident.Catalogue
 	path                    string
 	inst                    *instance
+	// logs, when set, receives the bot's log (JSON lines).
+	logs io.Writer
 	// api, when set, is the Web API URL the bot calls instead of the
 	// fake's own (a recording proxy in front of it).
 	api string
@@ -115,6 +118,9 @@ func newEnv(t testing.TB, start time.Time, opts ...func(*env)) *env {
 }
 
 func (e *env) logger() *slog.Logger {
+	if e.logs != nil {
+		return slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	if os.Getenv("E2E_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

@@ -84,6 +84,13 @@ func (s *store) Update(ctx context.Context, n int64, fn func(*incident.Incident)
 	return s.Store.Update(ctx, n, fn)
 }
 
+func (s *store) UpdateRecords(ctx context.Context, n int64, fn func(*incident.Incident, desk.Records) ([]desk.Job, error)) (*incident.Incident, error) {
+	if err := s.wait(ctx); err != nil {
+		return nil, err
+	}
+	return s.Store.UpdateRecords(ctx, n, fn)
+}
+
 func (s *store) Seen(ctx context.Context, ns, key string, at time.Time) (bool, error) {
 	s.seenN.Add(1)
 	if s.onSeen != nil {
