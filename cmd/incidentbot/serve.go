@@ -47,17 +47,22 @@ func (a *app) serve(args []string) int {
 	if !ok {
 		return 1
 	}
-	if !*sandboxMode {
-		if err := requireSlack(s); err != nil {
-			fmt.Fprintln(a.stderr, err)
-			return 1
-		}
-	} else if s.Storage.Path == defaultStoragePath {
-		// The sandbox never touches the real database.
-		s.Storage.Path = sandboxStoragePath
+	var sb *sandboxRun
+	var err error
+	if *sandboxMode {
+		sb, err = a.prepareSandbox(&s)
+	} else {
+		err = requireSlack(s)
+	}
+	if err != nil {
+		fmt.Fprintln(a.stderr, err)
+		return 1
 	}
 
-	log := slog.New(slog.NewJSONHandler(a.stderr, nil))
+	log := newLogger(a.stderr, slog.LevelInfo)
+	if sb != nil {
+		defer sb.cleanup(log)
+	}
 	ver, rev, _, _ := buildVersion()
 
 	ctx, stop := signal.NotifyContext(a.ctx, os.Interrupt, syscall.SIGTERM)
@@ -70,20 +75,11 @@ func (a *app) serve(args []string) int {
 		fmt.Fprintf(a.stderr, "listen on %s (http.listen): %v\n", s.HTTP.Listen, err)
 		return 1
 	}
+	base := sandbox.LocalBaseURL(ln.Addr().String())
 	var workspace *fakeslack.Server
-	if *sandboxMode {
-		fsOpts, cat := sandbox.Workspace(&s.Catalogue)
-		fsOpts.BaseURL = sandbox.LocalBaseURL(ln.Addr().String())
-		workspace = fakeslack.New(fsOpts)
+	if sb != nil {
+		workspace = sandboxWorkspace(&s, base)
 		defer workspace.Close()
-		s.Catalogue = *cat
-		s.Slack.APIURL = workspace.APIURL()
-		s.Slack.BotToken, s.Slack.AppToken = Secret(workspace.BotToken()), Secret(workspace.AppToken())
-		s.Slack.AnnounceChannel = sandbox.AnnounceChannel
-		s.PagerDuty = PagerDutySettings{}
-		if s.HTTP.PublicURL == defaultPublicURL {
-			s.HTTP.PublicURL = sandbox.LocalBaseURL(ln.Addr().String())
-		}
 	}
 	log.Info("incidentbot starting", "version", ver, "commit", rev, "sandbox", *sandboxMode, "settings", s)
 
@@ -108,13 +104,8 @@ func (a *app) serve(args []string) int {
 	mux := http.NewServeMux()
 	w.routes(mux)
 	if workspace != nil {
-		base := sandbox.LocalBaseURL(ln.Addr().String())
-		sandbox.New(workspace, sandbox.Options{
-			Catalogue: &s.Catalogue, AlertWebhookURL: base + alertmanager.Path,
-			AlertBearerToken: s.Alertmanager.BearerToken.Reveal(), ServiceLabel: s.Alertmanager.ServiceLabel, Logger: log,
-		}).Routes(mux)
-		log.Info("sandbox: open " + base + sandbox.DefaultPrefix + " in a browser")
-		fmt.Fprintf(a.stdout, "incidentbot sandbox: open %s%s\n", base, sandbox.DefaultPrefix)
+		sandbox.New(workspace, sandboxOptions(s, base, log)).Routes(mux)
+		sb.announce(a.stdout, log, s, base)
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -136,10 +127,9 @@ func (a *app) serve(args []string) int {
 	return code
 }
 
-// Storage paths: the default, and the sandbox's own.
+// Defaults the sandbox replaces.
 const (
 	defaultStoragePath = "incidentbot.db"
-	sandboxStoragePath = "incidentbot-sandbox.db"
 	defaultPublicURL   = "http://localhost:8080"
 )
 
