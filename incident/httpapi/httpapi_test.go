@@ -146,7 +146,7 @@ func TestResolvedBedroomIncident(t *testing.T) {
 		"effectiveness.actual_loss.formatted":                     "$100,000",
 		"effectiveness.protected.minor_units":                     23600000.0,
 		"effectiveness.protected.formatted":                       "$236,000",
-		"effectiveness.percent":                                   70.0,
+		"effectiveness.percent":                                   70.2, // one decimal, truncated toward zero
 		"effectiveness.ratio_bp":                                  7024.0,
 		"effectiveness.negative":                                  false,
 		"effectiveness.tolerable_unavailability_per_week.seconds": 6048.0,

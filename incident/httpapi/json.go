@@ -59,9 +59,12 @@ type Duration struct {
 	HMS     string  `json:"hms"` // "1:40:48"
 }
 
-func duration(d time.Duration) Duration {
+// DurationOf is d as the API shows durations.
+func DurationOf(d time.Duration) Duration {
 	return Duration{Seconds: d.Seconds(), HMS: incident.FormatHMS(d)}
 }
+
+func duration(d time.Duration) Duration { return DurationOf(d) }
 
 func utcPtr(t time.Time) *time.Time {
 	if t.IsZero() {
@@ -165,7 +168,7 @@ type Effect struct {
 	ActualLoss              Money    `json:"actual_loss"`
 	Protected               Money    `json:"protected"` // may be negative
 	RatioBP                 int64    `json:"ratio_bp"`  // basis points; may be negative
-	Percent                 int64    `json:"percent"`   // rounded
+	Percent                 float64  `json:"percent"`   // one decimal, truncated toward zero: 99.5
 	Negative                bool     `json:"negative"`  // restoration was slower than tolerable
 }
 

@@ -307,12 +307,18 @@ func TestStatsHandler(t *testing.T) {
 		t.Errorf("default: %d %v", code, m)
 	}
 	eff, _ := m["effectiveness"].(map[string]any)
-	if eff["percent"] != float64(70) {
+	if eff["percent"] != 70.2 || eff["ratio_bp"] != float64(7024) {
 		t.Errorf("effectiveness: %v", m["effectiveness"])
 	}
 	acts, _ := m["actions"].(map[string]any)
-	if acts["median_lead_time_days"] != 1.5 {
+	lead, _ := acts["median_lead_time"].(map[string]any)
+	if lead["seconds"] != float64(36*3600) || lead["hms"] != "36:00:00" || acts["mean_time_between_completions"] != nil {
 		t.Errorf("actions: %v", acts)
+	}
+	// Durations have the shape of the incidents' ({seconds, hms}).
+	ttr, _ := m["median_time_to_restore"].(map[string]any)
+	if ttr["seconds"] != float64(1800) || ttr["hms"] != "0:30:00" {
+		t.Errorf("median_time_to_restore: %v", m["median_time_to_restore"])
 	}
 	code, m = get("/api/stats?period=7d&service=BEDROOM", "tok", "GET")
 	if code != 200 || gotService != "bedroom" || gotPeriod != 7*24*time.Hour || m["period"] != "7d" {
@@ -336,6 +342,40 @@ func TestStatsHandler(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 403 {
 		t.Errorf("disabled API: %d", resp.StatusCode)
+	}
+}
+
+// TestStatsWithoutDataAreNull: a measure nothing was measured for is null,
+// not a zero that reads as "restored in no time" or "0% effective".
+func TestStatsWithoutDataAreNull(t *testing.T) {
+	h := site.StatsHandler(site.StatsOptions{
+		Measure: func(ctx context.Context, period time.Duration, service string) (review.Measures, error) {
+			return review.Measures{To: t0, Incidents: 1, Open: 1}, nil
+		},
+		Authorize: site.BearerAuthorizer("tok"),
+	})
+	req := httptest.NewRequest("GET", "/api/stats", nil)
+	req.Header.Set("Authorization", "Bearer tok")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	var m map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &m); err != nil || rec.Code != 200 {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	acts, _ := m["actions"].(map[string]any)
+	for name, v := range map[string]any{
+		"median_time_to_restore": m["median_time_to_restore"], "p90_time_to_restore": m["p90_time_to_restore"],
+		"effectiveness": m["effectiveness"], "actions.median_lead_time": acts["median_lead_time"],
+		"actions.mean_time_between_completions": acts["mean_time_between_completions"],
+	} {
+		if v != nil {
+			t.Errorf("%s = %v, want null", name, v)
+		}
+	}
+	for _, key := range []string{"median_time_to_restore", "effectiveness"} {
+		if _, present := m[key]; !present {
+			t.Errorf("%s is left out instead of null", key)
+		}
 	}
 }
 
