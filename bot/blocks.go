@@ -106,7 +106,7 @@ func cardBlocks(v view) []slack.Block {
 	if st.Status == incident.StatusResolved {
 		notes = append(notes, "Restored in "+incident.FormatShort(st.TimeToRestore)+".")
 		if e := st.Effectiveness; e != nil {
-			notes = append(notes, fmt.Sprintf("Protection effectiveness %d%%: %s protected against %s at tolerable unavailability (%s).", e.Percent(), v.money(e.Protected), v.money(e.LossAtTolerable), incident.FormatHMS(e.TolerableUnavailability)))
+			notes = append(notes, fmt.Sprintf("Protection effectiveness %s: %s protected against %s at tolerable unavailability (%s).", e.PercentText(), v.money(e.Protected), v.money(e.LossAtTolerable), incident.FormatHMS(e.TolerableUnavailability)))
 		}
 	}
 	notes = append(notes, fmt.Sprintf("Estimate = loss so far + %s at the current rate + costs · updated <!date^%d^{time}|%s>", incident.FormatShort(v.cat.Horizon), v.now.Unix(), v.now.UTC().Format("15:04 UTC")))
@@ -196,7 +196,7 @@ func eventLine(v view, e incident.Event) string {
 	case incident.EventResolved:
 		s := fmt.Sprintf("✅ %s resolved the incident after %s. Final loss %s.", who, incident.FormatShort(v.st.TimeToRestore), v.money(v.st.LossSoFar))
 		if eff := v.st.Effectiveness; eff != nil {
-			s += fmt.Sprintf(" Protection effectiveness %d%% (%s protected).", eff.Percent(), v.money(eff.Protected))
+			s += fmt.Sprintf(" Protection effectiveness %s (%s protected).", eff.PercentText(), v.money(eff.Protected))
 		}
 		if e.Text != "" {
 			s += "\n>" + esc(e.Text)

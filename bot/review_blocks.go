@@ -595,8 +595,8 @@ func statsText(m review.Measures, period string, cur incident.Currency, private 
 		fmt.Fprintf(&b, "   by team: %s\n", losses(m.LossByTeam, cur, false, 10))
 	}
 	if m.EffectivenessMeasured > 0 {
-		fmt.Fprintf(&b, "• *Protection effectiveness:* %d%% — %s protected of %s at tolerable unavailability (%s)\n",
-			m.EffectivenessPercent(), cur.Format(m.Protected), cur.Format(m.LossAtTolerable), pluralCount(m.EffectivenessMeasured, "incident", "incidents"))
+		fmt.Fprintf(&b, "• *Protection effectiveness:* %s — %s protected of %s at tolerable unavailability (%s)\n",
+			m.EffectivenessText(), cur.Format(m.Protected), cur.Format(m.LossAtTolerable), pluralCount(m.EffectivenessMeasured, "incident", "incidents"))
 	} else {
 		b.WriteString("• *Protection effectiveness:* not measured (no restored incident with impact)\n")
 	}
@@ -636,7 +636,7 @@ func homeMeasuresText(m review.Measures, cur incident.Currency) string {
 		lines = append(lines, fmt.Sprintf("Time to restore: median %s, p90 %s", incident.FormatShort(m.MedianTimeToRestore), incident.FormatShort(m.P90TimeToRestore)))
 	}
 	if m.EffectivenessMeasured > 0 {
-		lines = append(lines, fmt.Sprintf("Protection effectiveness %d%% (%s protected)", m.EffectivenessPercent(), cur.Format(m.Protected)))
+		lines = append(lines, fmt.Sprintf("Protection effectiveness %s (%s protected)", m.EffectivenessText(), cur.Format(m.Protected)))
 	}
 	act := fmt.Sprintf("Improvement actions: %d defined, %d done, %d open", m.ActionsDefined, m.ActionsDone, m.ActionsOpen)
 	if m.ActionsDone > 0 {
