@@ -2,6 +2,7 @@ package bot
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -53,15 +54,40 @@ type view struct {
 
 func (v view) money(m incident.Money) string { return v.cat.Currency.Format(m) }
 
+// classLine is the class with its response method while the incident is
+// open; once resolved, the method no longer applies.
 func (v view) classLine() string {
+	if v.st.Status == incident.StatusResolved {
+		return fmt.Sprintf("✅ *%s* — resolved", v.st.Class.Title())
+	}
 	icon := "🟡"
 	if v.st.Class == incident.Major {
 		icon = "🔴"
 	}
-	if v.st.Status == incident.StatusResolved {
-		icon = "✅"
-	}
 	return fmt.Sprintf("%s *%s* — %s", icon, v.st.Class.Title(), v.st.Priority.ResponseMethod())
+}
+
+// namesService reports whether the title already names the service as a
+// word ("High error rate on bedroom"), so that a message does not say it
+// twice.
+func namesService(title, service string) bool {
+	if service == "" {
+		return false
+	}
+	const edge = `[^\pL\pN_-]`
+	re := regexp.MustCompile(`(?i)(?:^|` + edge + `)` + regexp.QuoteMeta(service) + `(?:$|` + edge + `)`)
+	return re.MatchString(title)
+}
+
+// headline is "*#1 Title*", followed by the service unless the title names
+// it: "*#1 Beds cannot be ordered* (`bedroom`)", "*#1 High error rate on
+// bedroom*".
+func (v view) headline() string {
+	h := fmt.Sprintf("*#%d %s*", v.inc.Number, esc(v.inc.Title))
+	if namesService(v.inc.Title, v.inc.Service.Name) {
+		return h
+	}
+	return h + " (`" + esc(v.inc.Service.Name) + "`)"
 }
 
 func (v view) serviceLine() string {
@@ -235,12 +261,12 @@ func announceText(v view, kind string, e incident.Event, channelID string) strin
 		}
 		return ""
 	}
-	head := fmt.Sprintf("*#%d %s* (`%s`)", v.inc.Number, esc(v.inc.Title), esc(v.inc.Service.Name))
+	head := v.headline()
 	switch kind {
 	case "declared":
 		return fmt.Sprintf("🚨 %s declared — %s. Loss rate %s/h, estimated %s. Join %s.", head, v.classLine(), v.money(v.st.Rate), v.money(v.st.Estimated), ch)
 	case "class":
-		return fmt.Sprintf("🏷️ %s is now *%s*: %s. Estimated loss %s. %s", head, e.Class.Title(), esc(e.Text), v.money(v.st.Estimated), ch)
+		return fmt.Sprintf("🏷️ %s is now *%s*: %s %s", head, e.Class.Title(), classReason(v, e), ch)
 	case "update":
 		return fmt.Sprintf("📣 Update on %s from %s: %s", head, user(e.Actor), esc(e.Text))
 	case "resolved":
@@ -249,6 +275,24 @@ func announceText(v view, kind string, e incident.Event, channelID string) strin
 		return fmt.Sprintf("↩️ %s was reopened. %s", head, ch)
 	}
 	return head
+}
+
+// classReason is why the class changed, with the estimate at that moment,
+// stated once: an automatic upgrade's reason already gives it ("estimated
+// loss $200,000 reached the high threshold $100,000").
+func classReason(v view, e incident.Event) string {
+	est := v.st.Estimated
+	if e.Figures != nil {
+		est = e.Figures.Estimated
+	}
+	reason := strings.TrimSuffix(strings.TrimSpace(esc(e.Text)), ".")
+	if e.Actor == incident.ActorSystem && strings.Contains(e.Text, v.money(est)) {
+		return reason + "."
+	}
+	if reason == "" {
+		return fmt.Sprintf("estimated loss %s.", v.money(est))
+	}
+	return fmt.Sprintf("%s. Estimated loss %s.", reason, v.money(est))
 }
 
 // declareModal is the form behind a bare /incident.
@@ -289,8 +333,19 @@ func declareModal(cat *incident.Catalogue, channelID string) slack.ModalViewRequ
 	}
 }
 
+// noteModal asks for a note.
+func noteModal(number int64) slack.ModalViewRequest {
+	return textModal(ViewNote, "Add a note", "Note", "Add note", number, false)
+}
+
+// resolveModal asks for an optional resolution summary; Slack marks the
+// input "(optional)" itself.
+func resolveModal(number int64) slack.ModalViewRequest {
+	return textModal(ViewResolve, "Resolve incident", "Summary", "Resolve", number, true)
+}
+
 // textModal asks for one text (a note, a resolution summary).
-func textModal(callbackID, title, label string, number int64, optional bool) slack.ModalViewRequest {
+func textModal(callbackID, title, label, submit string, number int64, optional bool) slack.ModalViewRequest {
 	in := slack.NewPlainTextInputBlockElement(plain(label), "text")
 	in.Multiline = true
 	in.MaxLength = 3000
@@ -299,7 +354,7 @@ func textModal(callbackID, title, label string, number int64, optional bool) sla
 		CallbackID:      callbackID,
 		PrivateMetadata: itoa(number),
 		Title:           plain(title),
-		Submit:          plain("Save"),
+		Submit:          plain(submit),
 		Close:           plain("Cancel"),
 		Blocks: slack.Blocks{BlockSet: []slack.Block{
 			slack.NewInputBlock("text", plain(label), nil, in).WithOptional(optional),
@@ -307,8 +362,8 @@ func textModal(callbackID, title, label string, number int64, optional bool) sla
 	}
 }
 
-// homeBlocks is a user's App Home.
-func homeBlocks(cat *incident.Catalogue, open []view, now time.Time, extra []slack.Block) []slack.Block {
+// sortOpen puts majors first, then the largest estimate first.
+func sortOpen(open []view) {
 	sort.SliceStable(open, func(i, j int) bool {
 		a, b := open[i].st, open[j].st
 		if (a.Class == incident.Major) != (b.Class == incident.Major) {
@@ -316,6 +371,11 @@ func homeBlocks(cat *incident.Catalogue, open []view, now time.Time, extra []sla
 		}
 		return a.Estimated > b.Estimated
 	})
+}
+
+// homeBlocks is a user's App Home.
+func homeBlocks(cat *incident.Catalogue, open []view, now time.Time, extra []slack.Block) []slack.Block {
+	sortOpen(open)
 	var running incident.Money
 	for _, v := range open {
 		if v.st.Class == incident.Major {
@@ -334,7 +394,7 @@ func homeBlocks(cat *incident.Catalogue, open []view, now time.Time, extra []sla
 			blocks = append(blocks, slack.NewContextBlock("", mrkdwn(fmt.Sprintf("…and %d more: `/incident list`", len(open)-i))))
 			break
 		}
-		label := fmt.Sprintf("*#%d %s* · `%s`", v.inc.Number, esc(v.inc.Title), esc(v.inc.Service.Name))
+		label := v.headline()
 		if v.st.Security {
 			label = fmt.Sprintf("*#%d* 🔒 security incident", v.inc.Number)
 		}

@@ -221,10 +221,10 @@ func (b *Bot) intakeInteraction(ctx context.Context, req socketmode.Request, dat
 		}
 		switch a.ActionID {
 		case ActNote:
-			go b.openModal(context.WithoutCancel(ctx), cb.TriggerID, textModal(ViewNote, "Add a note", "Note", n, false))
+			go b.openModal(context.WithoutCancel(ctx), cb.TriggerID, noteModal(n))
 			return nil, nil
 		case ActResolve, ActConfirmResolve:
-			go b.openModal(context.WithoutCancel(ctx), cb.TriggerID, textModal(ViewResolve, "Resolve incident", "Summary (optional)", n, true))
+			go b.openModal(context.WithoutCancel(ctx), cb.TriggerID, resolveModal(n))
 			return nil, nil
 		}
 		return nil, b.persist(ctx, "inbox/"+req.EnvelopeID, n, "interaction", req)

@@ -447,7 +447,7 @@ func (b *Bot) publish(ctx context.Context, n int64, userID string, confirm bool,
 	if err := b.publishEffects(ctx, v, rec, userID); err != nil {
 		return err
 	}
-	msg := "📘 Published the review of #" + itoa(n) + ": " + b.publishedLink(rec)
+	msg := "📘 Published the review: " + b.publishedLink(rec)
 	if len(findings) > 0 {
 		msg += fmt.Sprintf(" (over %d language %s).", len(findings), pluralWord(len(findings), "warning", "warnings"))
 	}
@@ -555,7 +555,7 @@ func (b *Bot) saveSection(ctx context.Context, j desk.Job, cb slack.InteractionC
 	}
 	to := replyTo{channel: m.Channel, user: cb.User.ID}
 	text := joinParts(viewParts(cb.View.State), m.Seps)
-	_, err := b.reviews.Update(ctx, m.N, func(rec *reviewstore.Record, exists bool) error {
+	saved, err := b.reviews.Update(ctx, m.N, func(rec *reviewstore.Record, exists bool) error {
 		if rec.HasApplied(j.ID) {
 			return reviewstore.ErrNoChange
 		}
@@ -573,7 +573,7 @@ func (b *Bot) saveSection(ctx context.Context, j desk.Job, cb slack.InteractionC
 	}
 	info, _ := review.Section(m.Section)
 	msg := fmt.Sprintf("✅ Saved *%s* of the review of #%d (%d characters).", info.Title, m.N, len([]rune(strings.TrimSpace(text))))
-	if fs := review.Check(text); len(fs) > 0 {
+	if fs := checkText(saved, text); len(fs) > 0 {
 		msg += "\n" + findingLines(nil, fs, 10)
 	}
 	return b.reply(ctx, to, msg)
@@ -598,7 +598,7 @@ func (b *Bot) saveAccount(ctx context.Context, j desk.Job, cb slack.InteractionC
 	if err != nil {
 		return err
 	}
-	_, err = b.reviews.Update(ctx, m.N, func(rec *reviewstore.Record, exists bool) error {
+	saved, err := b.reviews.Update(ctx, m.N, func(rec *reviewstore.Record, exists bool) error {
 		if rec.HasApplied(j.ID) {
 			return reviewstore.ErrNoChange
 		}
@@ -622,7 +622,7 @@ func (b *Bot) saveAccount(ctx context.Context, j desk.Job, cb slack.InteractionC
 		return nil
 	}
 	text := fmt.Sprintf("🙏 Thank you: your account is in the review of *#%d %s*. You can change it with the same button until the review is published.", m.N, esc(v.inc.Title))
-	if fs := review.Check(a.Saw + "\n" + a.Did + "\n" + a.Surprised + "\n" + a.HarderEasier); len(fs) > 0 {
+	if fs := checkText(saved, a.Saw+"\n"+a.Did+"\n"+a.Surprised+"\n"+a.HarderEasier); len(fs) > 0 {
 		text += "\n" + findingLines(nil, fs, 5)
 	}
 	if _, inIncident, err := b.incidentOfChannel(ctx, m.Channel); err != nil {
@@ -699,7 +699,7 @@ func (b *Bot) addAction(ctx context.Context, j desk.Job, actor, rest string, to 
 			return err
 		}
 	}
-	if fs := review.Check(added.Text); len(fs) > 0 {
+	if fs := checkText(rec, added.Text); len(fs) > 0 {
 		return b.reply(ctx, to, "Improvement action *"+added.ID+"* is defined.\n"+findingLines(nil, fs, 5))
 	}
 	return nil

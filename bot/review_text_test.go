@@ -58,7 +58,7 @@ func TestStatsText(t *testing.T) {
 • *Loss:* $100,500 in total
    by service: ` + "`bedroom`" + ` $100,000 (1) · ` + "`a&lt;b&gt;&amp;c`" + ` $500 (2)
    by team: bedroom-team $100,000 (1) · appointments-team $500 (2)
-• *Protection effectiveness:* 70% — $236,000 protected of $336,000 at tolerable unavailability (1 incident)
+• *Protection effectiveness:* 70.2% — $236,000 protected of $336,000 at tolerable unavailability (1 incident)
 • *Improvement actions:* 4 defined, 2 done, 3 open; median lead time 2.5 days; 0.5 done a week, one every 1.5 days
 • *Review readers:* 13 reads of 2 published reviews; 9 unique readers
    #7 Checkout &lt;!channel&gt; &amp; beds — 12 readers
