@@ -69,6 +69,7 @@ func (b *Bot) Serve(ctx context.Context, sm *socketmode.Client) error {
 				b.connected.Store(true)
 			case socketmode.EventTypeHello:
 				b.connected.Store(true)
+				b.logConnected()
 				// Events sent while we were away may never be replayed:
 				// read back what the incident channels missed.
 				if err := b.store.Enqueue(ctx, desk.Job{ID: JobCatchUp, Kind: JobCatchUp, Coalesce: true, DueAt: b.now()}); err != nil {
@@ -107,6 +108,7 @@ func (b *Bot) identify(ctx context.Context) {
 			return false
 		}
 		b.botUserID.Store(r.UserID)
+		b.identity.Store(r)
 		return true
 	}
 	if try() {

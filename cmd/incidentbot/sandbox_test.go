@@ -111,6 +111,18 @@ func (s *served) waitReady() {
 	}
 }
 
+// waitLog waits until serve has logged substr.
+func (s *served) waitLog(substr string) {
+	s.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(s.stderr.String(), substr) {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("serve never logged %s:\n%s", substr, s.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 var tokenLine = regexp.MustCompile(`API token for this run: ([0-9a-f]{32})`)
 
 // sandboxRunResult is what one sandbox run showed.
@@ -127,6 +139,7 @@ func oneSandboxRun(t *testing.T, env map[string]string) (sandboxRunResult, *serv
 	t.Helper()
 	s := startServe(t, env, "serve", "--sandbox")
 	s.waitReady()
+	s.waitLog(`"msg":"connected to Slack"`)
 	m := tokenLine.FindStringSubmatch(s.stdout.String())
 	if m == nil {
 		t.Fatalf("serve --sandbox printed no API token:\n%s", s.stdout.String())
@@ -195,6 +208,11 @@ func TestSandboxStartsCleanAndKeepsOffTheDatabase(t *testing.T) {
 		logs := s.stderr.String()
 		if !strings.Contains(logs, "sandbox: starting clean") || !strings.Contains(logs, "storage.path is not used") {
 			t.Errorf("run %d does not log that it starts clean without storage.path:\n%s", i+1, logs)
+		}
+		// One line says the bot is connected, to which workspace, as whom.
+		if n := strings.Count(logs, `"msg":"connected to Slack"`); n != 1 ||
+			!regexp.MustCompile(`"msg":"connected to Slack","team":"incidentbot sandbox","team_id":"T\w+","bot_user":"\w+","bot_user_id":"`+sandbox.BotUserID+`"`).MatchString(logs) {
+			t.Errorf("run %d: %d connection lines:\n%s", i+1, n, logs)
 		}
 	}
 	for _, f := range []string{real, filepath.Join(dir, "data"), filepath.Join(dir, "incidentbot.db"), filepath.Join(dir, "incidentbot-sandbox.db")} {
