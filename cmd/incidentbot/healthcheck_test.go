@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -102,6 +103,29 @@ func TestLogsWriteDurationsForPeople(t *testing.T) {
 	for _, want := range []string{`"retry_in":"2s"`, `"took":"1.5s"`, `"attempts":3`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %s: %s", want, out)
+		}
+	}
+}
+
+// TestWebhookErrorsAreJSON: the PagerDuty webhook without a secret is off
+// and says so as a JSON 404, and a webhook asked with GET answers a JSON
+// 405, like every other error of the HTTP endpoints.
+func TestWebhookErrorsAreJSON(t *testing.T) {
+	t.Chdir(t.TempDir())
+	s := startServe(t, map[string]string{"INCIDENTBOT_HTTP_LISTEN": "127.0.0.1:0"}, "serve", "--sandbox")
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		says         string
+	}{
+		{"POST", "/webhooks/pagerduty", 404, "pagerduty.webhook_secret"},
+		{"GET", "/webhooks/pagerduty", 404, "pagerduty.webhook_secret"},
+		{"GET", "/webhooks/alertmanager", 405, "POST only"},
+	} {
+		code, body := s.do(tc.method, tc.path, "", nil)
+		var e struct{ Error string }
+		if code != tc.status || json.Unmarshal([]byte(body), &e) != nil || !strings.Contains(e.Error, tc.says) {
+			t.Errorf("%s %s: %d %s", tc.method, tc.path, code, body)
 		}
 	}
 }

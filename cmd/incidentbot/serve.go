@@ -133,6 +133,9 @@ const (
 	defaultPublicURL   = "http://localhost:8080"
 )
 
+// postOnly answers a webhook's other methods with a JSON 405.
+var postOnly = httpapi.ErrorHandler(http.StatusMethodNotAllowed, "this webhook takes POST only", "POST")
+
 // serveHTTP serves h on ln until ctx is done, then shuts down gracefully.
 func (a *app) serveHTTP(ctx context.Context, log *slog.Logger, ln net.Listener, h http.Handler) error {
 	srv := &http.Server{
@@ -243,13 +246,18 @@ func wire(s Settings, store *boltstore.Store, log *slog.Logger, version string) 
 			BearerToken: s.Alertmanager.BearerToken.Reveal(), ServiceLabel: s.Alertmanager.ServiceLabel,
 			AutoResolve: s.Alertmanager.AutoResolve, Logger: log,
 		})))
-		if s.PagerDuty.WebhookSecret != "" {
-			o := pagerduty.Options{Secret: s.PagerDuty.WebhookSecret.Reveal(), Logger: log}
-			if pdc != nil {
-				o.Incidents = pdc
-			}
-			mux.Handle("POST "+pagerduty.WebhookPath, m.Instrument(pagerduty.WebhookPath, pagerduty.WebhookHandler(d, store, o)))
+		mux.Handle(alertmanager.Path, postOnly)
+		if s.PagerDuty.WebhookSecret == "" {
+			mux.Handle(pagerduty.WebhookPath, httpapi.ErrorHandler(http.StatusNotFound,
+				"the PagerDuty webhook is off: set pagerduty.webhook_secret to receive PagerDuty webhooks", ""))
+			return
 		}
+		o := pagerduty.Options{Secret: s.PagerDuty.WebhookSecret.Reveal(), Logger: log}
+		if pdc != nil {
+			o.Incidents = pdc
+		}
+		mux.Handle("POST "+pagerduty.WebhookPath, m.Instrument(pagerduty.WebhookPath, pagerduty.WebhookHandler(d, store, o)))
+		mux.Handle(pagerduty.WebhookPath, postOnly)
 	}
 	return wired{desk: d, runner: runner, bot: b, socket: socketmode.New(api), routes: routes}, nil
 }

@@ -42,6 +42,18 @@ func WriteError(w http.ResponseWriter, status int, msg string) {
 	WriteJSON(w, status, errorBody{Error: msg})
 }
 
+// ErrorHandler answers every request with the JSON error {"error": msg}
+// and the status: a route that is off (404) or a method a route does not
+// take (405, with Allow), in the shape of every other error.
+func ErrorHandler(status int, msg, allow string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		WriteError(w, status, msg)
+	})
+}
+
 // Money is an amount in the organisation's currency, both exact and as
 // people read it.
 type Money struct {
