@@ -424,3 +424,43 @@ func TestRoutesCoexistWithAPI(t *testing.T) {
 		t.Errorf("requests not counted")
 	}
 }
+
+// TestBrowsersGetHTMLErrors: a browser (Accept: text/html) asking for a
+// review that is not there, a draft without its token, or an unknown page
+// gets an HTML page linking back to the index, under the same strict
+// headers; API clients still get the JSON error.
+func TestBrowsersGetHTMLErrors(t *testing.T) {
+	f := newFixture(t, nil)
+	const browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+	get := func(path, accept string) (*http.Response, string) {
+		req, _ := http.NewRequest("GET", f.srv.URL+path, nil)
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	for _, path := range []string{"/reviews/99", "/reviews/3", "/reviews/4", "/reviews/x/y"} {
+		resp, body := get(path, browser)
+		if resp.StatusCode != 404 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+			!strings.Contains(body, "<!doctype html>") || !strings.Contains(body, `<a href="/reviews/">`) {
+			t.Errorf("browser GET %s: %d %s\n%s", path, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("browser GET %s: headers %v", path, resp.Header)
+		}
+		resp, body = get(path, "")
+		var e struct{ Error string }
+		if resp.StatusCode != 404 || json.Unmarshal([]byte(body), &e) != nil || e.Error == "" {
+			t.Errorf("API GET %s: %d %s", path, resp.StatusCode, body)
+		}
+	}
+	if resp, body := get("/reviews/1", browser); resp.StatusCode != 200 || !strings.Contains(body, "Checkout fails for beds") {
+		t.Errorf("a published review: %d", resp.StatusCode)
+	}
+}
