@@ -454,11 +454,13 @@ func (b *Bot) publish(ctx context.Context, n int64, userID string, confirm bool,
 	return b.reply(ctx, to, msg)
 }
 
+// publishedLink is the review's title linked to its page: "<…|#1 Title>",
+// or the title and its path when there is no public URL to link to.
 func (b *Bot) publishedLink(rec *reviewstore.Record) string {
 	if u, ok := b.previewURL(rec); ok {
 		return link(u, "#"+itoa(rec.Number)+" "+rec.Title)
 	}
-	return "`/reviews/" + itoa(rec.Number) + "` (set http.public_url for links)"
+	return "*#" + itoa(rec.Number) + " " + esc(rec.Title) + "* at `/reviews/" + itoa(rec.Number) + "` (set http.public_url for links)"
 }
 
 // publishEffects records the publication on the timeline and announces it,
@@ -500,9 +502,15 @@ func (b *Bot) publishEffects(ctx context.Context, v view, rec *reviewstore.Recor
 				open++
 			}
 		}
-		text = fmt.Sprintf("📘 Post-incident review published: *#%d %s* (`%s`, %s) — %s. %s, %d open.",
-			n, esc(rec.Title), esc(rec.Service), esc(rec.Team), b.publishedLink(rec),
-			pluralCount(len(rec.Actions), "improvement action", "improvement actions"), open)
+		owner := esc(rec.Team)
+		if !namesService(rec.Title, rec.Service) {
+			owner = "`" + esc(rec.Service) + "`, " + owner
+		}
+		actions := "No improvement actions yet."
+		if len(rec.Actions) > 0 {
+			actions = fmt.Sprintf("%s, %d open.", pluralCount(len(rec.Actions), "improvement action", "improvement actions"), open)
+		}
+		text = fmt.Sprintf("📘 Post-incident review published: %s (%s). %s", b.publishedLink(rec), owner, actions)
 	}
 	_, err = b.postOnce(ctx, fmt.Sprintf("review-announce/%d", n), ch, text, nil)
 	return err

@@ -249,6 +249,9 @@ func TestReviewLifecycle(t *testing.T) {
 	if !strings.Contains(ann.Text, re.web.URL+"/reviews/1|") || strings.Contains(ann.Text, "preview=") {
 		t.Errorf("announcement: %s", ann.Text)
 	}
+	if strings.Count(ann.Text, "Checkout fails for beds") != 1 {
+		t.Errorf("the announcement names the review more than once: %s", ann.Text)
+	}
 	re.waitFor("published on the timeline", func() bool { return re.countEvents(1, incident.EventReviewPublished) == 1 })
 	inc, _ := re.incident(1)
 	for _, e := range inc.Events {
