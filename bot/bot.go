@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -41,6 +40,7 @@ type SlackAPI interface {
 	PublishViewContext(ctx context.Context, req slack.PublishViewContextRequest) (*slack.ViewResponse, error)
 	GetConversationHistoryContext(ctx context.Context, params *slack.GetConversationHistoryParameters) (*slack.GetConversationHistoryResponse, error)
 	JoinConversationContext(ctx context.Context, channelID string) (*slack.Channel, string, []string, error)
+	GetUserInfoContext(ctx context.Context, user string, options ...slack.GetUserInfoOption) (*slack.User, error)
 }
 
 // Store is what the bot keeps besides incidents: the inbox and job queue,
@@ -83,9 +83,9 @@ type Bot struct {
 	identity  atomic.Pointer[slack.AuthTestResponse]
 	connected atomic.Bool
 
-	reviews *reviewstore.Store
-	rd      *review.Renderer
-	names   sync.Map // user ID → display name, for reviews
+	reviews   *reviewstore.Store
+	rd        *review.Renderer
+	nameCache *nameCache // user ID → display name, for reviews
 }
 
 // New returns a Bot.
@@ -110,7 +110,7 @@ func New(api SlackAPI, d *desk.Desk, store Store, opts Options) *Bot {
 		opts.Renderer = rd
 	}
 	b := &Bot{api: api, desk: d, store: store, cat: d.Catalogue(), log: opts.Logger, now: opts.Now, opts: opts, http: opts.HTTPClient,
-		reviews: reviewstore.New(store), rd: opts.Renderer}
+		reviews: reviewstore.New(store), rd: opts.Renderer, nameCache: newNameCache(nameCacheSize)}
 	b.botUserID.Store("")
 	return b
 }

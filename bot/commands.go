@@ -58,8 +58,12 @@ func lookupVerb(name string) (verbSpec, bool) {
 	return verbSpec{}, false
 }
 
-// Usage is the help text.
-var Usage = usageText()
+// Usage is the help text, escaped for Slack: "<text…>" unescaped would be
+// read as a control sequence.
+var Usage = esc(usageText())
+
+// actionUsage is how to define an improvement action, escaped for Slack.
+var actionUsage = esc("`/incident action <text…> [@owner]`")
 
 func usageText() string {
 	var anywhere, inChannel []string
@@ -78,8 +82,9 @@ func usageText() string {
 		"\n*In an incident channel:* " + strings.Join(inChannel, " · ")
 }
 
+// usage is a usage error: msg (not escaped yet) and the help text.
 func usage(msg string) error {
-	return incident.Errorf(incident.EINVALID, "%s\n\n%s", msg, Usage)
+	return incident.Errorf(incident.EINVALID, "%s\n\n%s", esc(msg), Usage)
 }
 
 // ParseCommand parses the text after /incident. It changes nothing; a
@@ -94,7 +99,7 @@ func ParseCommand(text, actor string, cur incident.Currency, shares incident.Imp
 	rest = strings.TrimSpace(rest)
 	c := Command{Verb: verb, Rest: rest, Args: strings.Fields(rest)}
 	if _, ok := lookupVerb(verb); !ok {
-		return c, usage("I don't know `" + esc(clip(verb, 40)) + "`.")
+		return c, usage("I don't know `" + clip(verb, 40) + "`.")
 	}
 	switch verb {
 	case "help", "list", "actions", "status", "security", "reopen", "review", "publish":

@@ -143,7 +143,7 @@ func (b *Bot) outcome(ctx context.Context, to replyTo, err error, ok string) err
 	}
 	switch incident.ErrorCode(err) {
 	case incident.EINVALID, incident.ENOTFOUND, incident.ECONFLICT, incident.EFORBIDDEN:
-		return b.reply(ctx, to, "⚠️ "+incident.ErrorMessage(err))
+		return b.reply(ctx, to, "⚠️ "+esc(incident.ErrorMessage(err))) // it may quote what was typed
 	}
 	return err
 }
