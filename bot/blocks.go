@@ -50,6 +50,8 @@ type view struct {
 	st  incident.State
 	cat *incident.Catalogue
 	now time.Time
+	// budget is the service's weekly error budget (card and status only).
+	budget *incident.Budget
 }
 
 func (v view) money(m incident.Money) string { return v.cat.Currency.Format(m) }
@@ -83,7 +85,7 @@ func namesService(title, service string) bool {
 // it: "*#1 Beds cannot be ordered* (`bedroom`)", "*#1 High error rate on
 // bedroom*".
 func (v view) headline() string {
-	h := fmt.Sprintf("*#%d %s*", v.inc.Number, esc(v.inc.Title))
+	h := fmt.Sprintf("%s*#%d %s*", drillTag(v.inc), v.inc.Number, esc(v.inc.Title))
 	if namesService(v.inc.Title, v.inc.Service.Name) {
 		return h
 	}
@@ -109,6 +111,9 @@ func cardBlocks(v view) []slack.Block {
 	if st.Security {
 		title = "🔒 " + title
 	}
+	if v.inc.Drill {
+		title = "🧪 DRILL · " + title
+	}
 	fields := []*slack.TextBlockObject{
 		mrkdwn("*Impact*\n" + esc(st.Impact.String())),
 		mrkdwn("*Loss rate*\n" + v.money(st.Rate) + "/h"),
@@ -122,6 +127,12 @@ func cardBlocks(v view) []slack.Block {
 		slack.NewSectionBlock(mrkdwn(v.classLine()), nil, nil),
 		slack.NewSectionBlock(mrkdwn(v.serviceLine()), nil, nil),
 		slack.NewSectionBlock(nil, fields, nil),
+	}
+	if v.inc.Drill {
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(drillNotice), nil, nil))
+	}
+	if line := v.cardBudgetLine(); line != "" {
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(line), nil, nil))
 	}
 	var notes []string
 	for _, e := range v.inc.Events {
@@ -173,7 +184,7 @@ func pagedUnacknowledged(st incident.State) bool {
 
 // cardText is the notification fallback of the card.
 func cardText(v view) string {
-	return fmt.Sprintf("#%d %s — %s, %s/h, estimated %s", v.inc.Number, esc(v.inc.Title), v.st.Class.Title(), v.money(v.st.Rate), v.money(v.st.Estimated))
+	return drillTag(v.inc) + fmt.Sprintf("#%d %s — %s, %s/h, estimated %s", v.inc.Number, esc(v.inc.Title), v.st.Class.Title(), v.money(v.st.Rate), v.money(v.st.Estimated))
 }
 
 // topic is the channel topic (Slack allows 250 characters). Every change
@@ -190,7 +201,7 @@ func topic(v view) string {
 	if st.Status == incident.StatusResolved {
 		head = "✅ Resolved · " + st.Class.Title()
 	}
-	t := fmt.Sprintf("%s · %s · impact %s · commander %s", head, esc(v.inc.Service.Name), esc(st.Impact.String()), commanderName(st.Commander))
+	t := fmt.Sprintf("%s%s · %s · impact %s · commander %s", drillTopic(v.inc), head, esc(v.inc.Service.Name), esc(st.Impact.String()), commanderName(st.Commander))
 	return clip(t, 250)
 }
 

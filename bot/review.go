@@ -513,8 +513,12 @@ func publishedAnnouncement(rec *reviewstore.Record, link string) string {
 	if len(rec.Actions) > 0 {
 		actions = fmt.Sprintf("%s, %d open.", pluralCount(len(rec.Actions), "improvement action", "improvement actions"), open)
 	}
+	kind := "Post-incident review"
+	if rec.Drill {
+		kind = "🧪 Chaos Day review"
+	}
 	// link is the title linked to the page: the title is said once.
-	return fmt.Sprintf("📘 Post-incident review published: %s (%s). %s", link, owner, actions)
+	return fmt.Sprintf("📘 %s published: %s (%s). %s", kind, link, owner, actions)
 }
 
 // --- modals -------------------------------------------------------------------

@@ -197,3 +197,17 @@ func TestSplitOwner(t *testing.T) {
 		}
 	}
 }
+
+// A drill's published review is announced as a Chaos Day review.
+func TestPublishedAnnouncementOfADrill(t *testing.T) {
+	rec := &reviewstore.Record{Review: review.Review{Number: 4, Title: "Failover", Service: "bedroom", Team: "bedroom-team", Drill: true}}
+	// The link is the review's title linked to its page (publishedLink).
+	const l = "<http://x/reviews/4|#4 Failover>"
+	if got := publishedAnnouncement(rec, l); !strings.Contains(got, "🧪 Chaos Day review published: "+l) {
+		t.Errorf("drill review announced as %q", got)
+	}
+	rec.Drill = false
+	if got := publishedAnnouncement(rec, l); !strings.HasPrefix(got, "📘 Post-incident review published") {
+		t.Errorf("review announced as %q", got)
+	}
+}
