@@ -260,10 +260,42 @@ func (inc *Incident) Record(p Policy, now time.Time, e Event) ([]Event, error) {
 	if e.At.IsZero() || e.At.After(now) {
 		e.At = now
 	}
+	if inc.HasIdem(e.Idem) {
+		return nil, nil
+	}
+	e, ok := inc.observe(e)
+	if !ok {
+		return nil, nil
+	}
 	n := len(inc.Events)
 	if len(inc.Append(e)) == 0 {
 		return nil, nil
 	}
 	inc.settle(p, now, n)
 	return inc.Events[n:], nil
+}
+
+// observe prepares an observed event for the timeline and reports whether
+// it says anything new. A deletion erases the text of its message and of the
+// message's edits (and names them in Erases); a message or an edit of a
+// deleted message is not recorded at all, nor is a second deletion. An alert
+// event keeps only the alerts whose report is news; one that carried alerts
+// but no news is not recorded.
+func (inc *Incident) observe(e Event) (Event, bool) {
+	switch e.Kind {
+	case EventMessage, EventMessageEdited:
+		return e, !inc.deleted(e.Key)
+	case EventMessageDeleted:
+		if inc.deleted(e.Key) {
+			return e, false
+		}
+		e.Text = ""
+		e.Erases = inc.eraseMessage(e.Key)
+	case EventAlertFired, EventAlertResolved:
+		if len(e.Alerts) > 0 {
+			e.Alerts = inc.alertNews(e.Key, e.Alerts, e.At)
+			return e, len(e.Alerts) > 0
+		}
+	}
+	return e, true
 }

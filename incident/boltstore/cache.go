@@ -14,12 +14,19 @@ import (
 // events bucket (timelines are append-only and this process is the only
 // writer, so equal last seqs mean equal timelines), entries are added only
 // after a commit, and callers always get their own copy.
+//
+// Erasing a deleted message's text is the one change that is not an
+// append: the writer replaces the entry with the erased timeline, and the
+// cache refuses from then on any timeline of that incident shorter than the
+// erasing one (a reader's snapshot from before the erasure, put late), so
+// that the text never comes back from memory.
 type timelineCache struct {
 	mu        sync.Mutex
 	maxEvents int // total events kept; 0 disables the cache
 	events    int
 	lru       *list.List // of *cachedTimeline, most recent first
 	byNumber  map[int64]*list.Element
+	floor     map[int64]int // incident → length of its last erasing timeline
 }
 
 type cachedTimeline struct {
@@ -28,7 +35,7 @@ type cachedTimeline struct {
 }
 
 func newTimelineCache(maxEvents int) *timelineCache {
-	return &timelineCache{maxEvents: maxEvents, lru: list.New(), byNumber: map[int64]*list.Element{}}
+	return &timelineCache{maxEvents: maxEvents, lru: list.New(), byNumber: map[int64]*list.Element{}, floor: map[int64]int{}}
 }
 
 // get returns a copy of the cached timeline of incident number if it ends at
@@ -61,6 +68,33 @@ func (c *timelineCache) put(number int64, evs []incident.Event) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if len(evs) < c.floor[number] {
+		return // a snapshot from before an erasure
+	}
+	c.putLocked(number, evs)
+}
+
+// erased replaces the cached timeline of incident number with the committed
+// timeline of a transaction that erased text from earlier events.
+func (c *timelineCache) erased(number int64, evs []incident.Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.floor[number] = len(evs)
+	c.dropLocked(number)
+	if c.maxEvents > 0 && len(evs) <= c.maxEvents {
+		c.putLocked(number, evs)
+	}
+}
+
+func (c *timelineCache) dropLocked(number int64) {
+	if el, ok := c.byNumber[number]; ok {
+		c.lru.Remove(el)
+		delete(c.byNumber, number)
+		c.events -= len(el.Value.(*cachedTimeline).events)
+	}
+}
+
+func (c *timelineCache) putLocked(number int64, evs []incident.Event) {
 	if el, ok := c.byNumber[number]; ok {
 		ct := el.Value.(*cachedTimeline)
 		if len(ct.events) > len(evs) {
@@ -76,11 +110,7 @@ func (c *timelineCache) put(number int64, evs []incident.Event) {
 		c.events += len(own)
 	}
 	for c.events > c.maxEvents {
-		el := c.lru.Back()
-		ct := el.Value.(*cachedTimeline)
-		c.lru.Remove(el)
-		delete(c.byNumber, ct.number)
-		c.events -= len(ct.events)
+		c.dropLocked(c.lru.Back().Value.(*cachedTimeline).number)
 	}
 }
 

@@ -108,8 +108,11 @@ var errNoChange = errors.New("no change")
 
 // Update loads incident number with its full timeline and calls fn, which
 // appends events with inc.Append. In one transaction it then stores the new
-// events (those with a Seq above the previous last one), updates the indexes
-// and enqueues the jobs fn returns. If fn fails, nothing changes and fn's
+// events (those with a Seq above the previous last one), stores again the
+// earlier events a new event erased (incident.Event.Erases: a message
+// deletion erases the message's text), updates the indexes and enqueues the
+// jobs fn returns. After an erasure it zeroes the file's free pages before
+// returning (see Scrub). If fn fails, nothing changes and fn's
 // error is returned as is. An unknown number gives an incident.ENOTFOUND
 // error. The header is immutable: fn must record changes as events.
 //
@@ -118,6 +121,7 @@ var errNoChange = errors.New("no change")
 func (s *Store) Update(ctx context.Context, number int64, fn func(inc *incident.Incident) ([]desk.Job, error)) (*incident.Incident, error) {
 	var out *incident.Incident
 	var added int
+	var erased bool
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		inc, err := s.loadIncident(tx, number)
 		if err != nil {
@@ -156,6 +160,9 @@ func (s *Store) Update(ctx context.Context, number int64, fn func(inc *incident.
 		if err := putEvents(tx, number, newEvents); err != nil {
 			return fmt.Errorf("boltstore: update incident %d: %w", number, err)
 		}
+		if erased, err = rewriteErased(tx, number, inc.Events, newEvents); err != nil {
+			return fmt.Errorf("boltstore: update incident %d: %w", number, err)
+		}
 		if err := indexTimeline(tx, number, inc.Events, newEvents); err != nil {
 			return fmt.Errorf("boltstore: update incident %d: %w", number, err)
 		}
@@ -167,7 +174,11 @@ func (s *Store) Update(ctx context.Context, number int64, fn func(inc *incident.
 		if added == 0 && n == 0 {
 			return errNoChange
 		}
-		tx.OnCommit(func() { s.cache.put(number, inc.Events) })
+		if erased {
+			tx.OnCommit(func() { s.cache.erased(number, inc.Events) })
+		} else {
+			tx.OnCommit(func() { s.cache.put(number, inc.Events) })
+		}
 		return nil
 	})
 	if errors.Is(err, errNoChange) {
@@ -176,8 +187,45 @@ func (s *Store) Update(ctx context.Context, number int64, fn func(inc *incident.
 	if err != nil {
 		return nil, err
 	}
+	if erased {
+		s.scrubAfterErasure()
+	}
 	s.log.Debug("incident updated", "number", number, "new_events", added)
 	return out, nil
+}
+
+// rewriteErased stores again the earlier events whose text a new message
+// deletion erased (the seqs in its Erases), so that the text leaves the
+// events bucket in the transaction that records the deletion, and marks the
+// file's free pages for zeroing (the pages that held the text are free once
+// this commits). It reports whether it rewrote anything.
+func rewriteErased(tx *bolt.Tx, number int64, all, added []incident.Event) (bool, error) {
+	b := tx.Bucket(bEvents).Bucket(be64(uint64(number)))
+	erased := false
+	for _, e := range added {
+		for _, seq := range e.Erases {
+			if seq < 1 || seq > len(all) || all[seq-1].Seq != seq {
+				return false, fmt.Errorf("event %d erases event %d, which is not on the timeline", e.Seq, seq)
+			}
+			if all[seq-1].Text != "" {
+				return false, fmt.Errorf("event %d erases event %d, which still has its text", e.Seq, seq)
+			}
+			v, err := json.Marshal(all[seq-1])
+			if err != nil {
+				return false, fmt.Errorf("encode event %d: %w", seq, err)
+			}
+			if err := b.Put(be64(uint64(seq)), v); err != nil {
+				return false, fmt.Errorf("erase event %d: %w", seq, err)
+			}
+			erased = true
+		}
+	}
+	if erased {
+		if err := tx.Bucket(bMeta).Put(kScrubDue, empty); err != nil {
+			return false, fmt.Errorf("mark free pages for zeroing: %w", err)
+		}
+	}
+	return erased, nil
 }
 
 // Get returns incident number with its full timeline, or an

@@ -113,7 +113,7 @@ func (d *Desk) plan(inc *incident.Incident, before *incident.State, added []inci
 		case incident.EventImpactChanged, incident.EventCostAdded, incident.EventSecurity,
 			incident.EventClassChanged, incident.EventCommander, incident.EventResolved,
 			incident.EventReopened, incident.EventCalloutDeferred, incident.EventCalledOut,
-			incident.EventAcknowledged:
+			incident.EventAcknowledged, incident.EventAlertFired, incident.EventAlertResolved:
 			card = true
 		}
 		if before == nil {

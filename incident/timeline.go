@@ -1,0 +1,146 @@
+package incident
+
+import "time"
+
+// messageFold applies edits, pins, 📌 reactions and deletions to the human
+// messages of a timeline, in timeline order. A pin or a deletion recorded
+// before its message (a catch-up after an outage records the message late)
+// still applies to it; an edit only applies after the message, whose text,
+// if recorded late, is already the edited one.
+type messageFold struct {
+	msgs    []Message
+	index   map[string]int // ts → position in msgs
+	keyed   map[string]bool
+	deleted map[string]bool
+}
+
+func newMessageFold() *messageFold {
+	return &messageFold{index: map[string]int{}, keyed: map[string]bool{}, deleted: map[string]bool{}}
+}
+
+// apply folds one event in; it reports whether the event is about a human
+// message (a message, an edit, a deletion or a key event).
+func (f *messageFold) apply(e Event) bool {
+	switch e.Kind {
+	case EventMessage:
+		if _, dup := f.index[e.Key]; !dup {
+			f.index[e.Key] = len(f.msgs)
+			f.msgs = append(f.msgs, Message{TS: e.Key, At: e.At, User: e.Actor, Text: e.Text,
+				Key: f.keyed[e.Key], Deleted: f.deleted[e.Key]})
+			f.erase(e.Key)
+		}
+	case EventMessageEdited:
+		if i, ok := f.index[e.Key]; ok && !f.msgs[i].Deleted {
+			f.msgs[i].Text, f.msgs[i].Edited = e.Text, true
+		}
+	case EventMessageDeleted:
+		f.deleted[e.Key] = true
+		f.erase(e.Key)
+	case EventKeyEvent:
+		f.keyed[e.Key] = true
+		if i, ok := f.index[e.Key]; ok {
+			f.msgs[i].Key = true
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+func (f *messageFold) erase(ts string) {
+	if i, ok := f.index[ts]; ok && f.deleted[ts] {
+		f.msgs[i].Deleted, f.msgs[i].Text = true, ""
+	}
+}
+
+// message returns the folded message with the ts.
+func (f *messageFold) message(ts string) (Message, bool) {
+	i, ok := f.index[ts]
+	if !ok {
+		return Message{}, false
+	}
+	return f.msgs[i], true
+}
+
+// live returns the messages that were not deleted.
+func (f *messageFold) live() []Message {
+	var out []Message
+	for _, m := range f.msgs {
+		if !m.Deleted {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Entry is one line of a timeline as it reads now. For a human message,
+// Message says how it reads (edits applied, pinned, deleted) and Event is
+// the message's first event; other events are as recorded.
+type Entry struct {
+	Event
+	Message *Message
+}
+
+// Timeline is what happened up to t: every event in order, except that the
+// edits, pins, 📌 reactions and deletions of a human message are folded into
+// the message instead of listed. A key event for a message the timeline
+// does not hold (a pinned bot post) stays listed; an edit or deletion of
+// one says nothing and is left out.
+func Timeline(evs []Event, t time.Time) []Entry {
+	f := newMessageFold()
+	n := 0
+	for _, e := range evs {
+		if e.At.After(t) {
+			break
+		}
+		f.apply(e)
+		n++
+	}
+	out := make([]Entry, 0, n)
+	listed := map[string]bool{}
+	for _, e := range evs[:n] {
+		switch e.Kind {
+		case EventMessage:
+			if listed[e.Key] {
+				continue
+			}
+			listed[e.Key] = true
+			m, _ := f.message(e.Key)
+			e.Text = m.Text
+			out = append(out, Entry{Event: e, Message: &m})
+		case EventMessageEdited, EventMessageDeleted:
+		case EventKeyEvent:
+			if _, ok := f.message(e.Key); !ok {
+				out = append(out, Entry{Event: e})
+			}
+		default:
+			out = append(out, Entry{Event: e})
+		}
+	}
+	return out
+}
+
+// deleted reports whether the timeline records the deletion of the message
+// with the ts.
+func (inc *Incident) deleted(ts string) bool {
+	for i := len(inc.Events) - 1; i >= 0; i-- {
+		if e := inc.Events[i]; e.Kind == EventMessageDeleted && e.Key == ts {
+			return true
+		}
+	}
+	return false
+}
+
+// eraseMessage erases the text of the message with the ts and of its edits,
+// in place, and returns the seqs of the events it changed.
+func (inc *Incident) eraseMessage(ts string) []int {
+	var seqs []int
+	for i := range inc.Events {
+		e := &inc.Events[i]
+		if (e.Kind == EventMessage || e.Kind == EventMessageEdited) && e.Key == ts && e.Text != "" {
+			e.Text = ""
+			seqs = append(seqs, e.Seq)
+		}
+	}
+	return seqs
+}
