@@ -241,12 +241,12 @@ func effectiveness(sum *big.Int, openNs int64, target Availability, actual Money
 
 // alert folds an alert event into the state of its group. Individual
 // alerts are merged into the group; an event without them (PagerDuty) fires
-// or resolves the group itself. A resolution for a group the timeline never
-// saw fire is ignored.
+// or resolves the group itself; such a resolution for a group the timeline
+// never saw fire is ignored.
 func (st *State) alert(e Event, index map[string]int, groups map[string]*alertGroup) {
 	i, ok := index[e.Key]
 	if !ok {
-		if e.Kind != EventAlertFired {
+		if e.Kind != EventAlertFired && len(e.Alerts) == 0 {
 			return
 		}
 		i = len(st.Alerts)
