@@ -290,6 +290,9 @@ func (b *Bot) intakeEvent(ctx context.Context, req socketmode.Request, data any)
 			return nil
 		}
 		channel = e.Channel
+		if e.SubType == "message_deleted" || e.SubType == "message_changed" {
+			req.Payload = withoutPreviousMessage(req.Payload)
+		}
 	case *slackevents.ReactionAddedEvent:
 		if e.Reaction != "pushpin" && e.Reaction != "round_pushpin" {
 			return nil
