@@ -3,6 +3,7 @@ package bot_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"testing"
 
@@ -72,4 +73,55 @@ func inputQueueEmpty(t *testing.T, e *env) bool {
 		}
 	}
 	return true
+}
+
+// A pinned message quoted by a drafted review, deleted after the
+// resolution: the review is redrafted without it, and neither the review
+// nor the database file keeps its text.
+func TestDeletedMessageLeavesTheDraftedReview(t *testing.T) {
+	re := newReviewEnv(t, tuesdayNoon)
+	const secret = "the admin password is hunter2"
+	var ts string
+	ch := re.resolvedMajor("Leaky review", func(ch string) {
+		var err error
+		if ts, err = re.fs.PostUserMessage(re.ctx(), alice, ch, secret); err != nil {
+			t.Fatal(err)
+		}
+		if err := re.fs.PinMessage(re.ctx(), alice, ch, ts); err != nil {
+			t.Fatal(err)
+		}
+		re.waitFor("the pin", func() bool { _, st := re.incident(1); return len(st.Messages) == 1 && st.Messages[0].Key })
+	})
+	quotes := func() bool {
+		rec, ok := re.record(1)
+		raw, _ := json.Marshal(rec)
+		return ok && bytes.Contains(raw, []byte("hunter2"))
+	}
+	re.waitFor("the draft quoting the pinned message", func() bool {
+		rec, ok := re.record(1)
+		return ok && rec.Status == incident.ReviewDrafted && quotes()
+	})
+	if err := re.fs.DeleteUserMessage(re.ctx(), alice, ch, ts); err != nil {
+		t.Fatal(err)
+	}
+	re.waitFor("the redraft", func() bool { return !quotes() })
+	re.waitFor("the redraft's job done", func() bool {
+		jobs, err := re.inst.store.Pending(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, j := range jobs {
+			if j.Kind == desk.JobReview || j.Queue == desk.QueueInput {
+				return false
+			}
+		}
+		return true
+	})
+	raw, err := os.ReadFile(re.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte("hunter2")) {
+		t.Error("the database file still holds the deleted text")
+	}
 }

@@ -182,6 +182,9 @@ func (b *Bot) draftReview(ctx context.Context, j desk.Job) error {
 		}
 		return err
 	}
+	if jobPayload(j).Kind == desk.ReviewErased {
+		return b.scrub(ctx) // redrafted without the deleted message
+	}
 	if rec.Published() {
 		return nil
 	}
@@ -199,6 +202,15 @@ func (b *Bot) draftReview(ctx context.Context, j desk.Job) error {
 	}
 	_, err = b.postOnce(ctx, fmt.Sprintf("review-drafted/%d", j.Incident), cs.ID, text, nil)
 	return err
+}
+
+// scrub zeroes the storage's free pages, where the previous draft of a
+// review that quoted a deleted message is left, when the storage can.
+func (b *Bot) scrub(ctx context.Context) error {
+	if s, ok := b.store.(interface{ Scrub(context.Context) error }); ok {
+		return s.Scrub(ctx)
+	}
+	return nil
 }
 
 // draft drafts or redrafts the review of a resolved incident and records

@@ -32,6 +32,11 @@ const (
 	JobPagerDutyAck     = "pagerduty.acknowledge"   // acknowledge the linked PagerDuty incidents
 )
 
+// ReviewErased is the Kind of a review.draft job planned because a
+// message was deleted: the review is redrafted from the erased timeline and
+// the storage's free pages zeroed once the old draft is gone.
+const ReviewErased = "erased"
+
 // Payload is the JSON payload of incident jobs.
 type Payload struct {
 	Seq   int                  `json:"seq,omitempty"`
@@ -172,6 +177,12 @@ func (d *Desk) plan(inc *incident.Incident, before *incident.State, added []inci
 			if slack {
 				add(JobFor(JobAnnounce, n, seq(e), now, Payload{Seq: e.Seq, Kind: "reopened"}))
 				add(JobFor(JobRefresh, n, "", now.Add(refreshEvery), Payload{}))
+			}
+		case incident.EventMessageDeleted:
+			// A drafted review may quote the message: redraft it from the
+			// erased timeline.
+			if st := state(); st.Status == incident.StatusResolved && st.Review == incident.ReviewDrafted && len(e.Erases) > 0 {
+				add(JobFor(JobReview, n, seq(e), now, Payload{Seq: e.Seq, Kind: ReviewErased}))
 			}
 		case incident.EventAlertResolved:
 			if st := state(); st.Status == incident.StatusOpen && len(st.Alerts) > 0 && allResolved(st.Alerts) && slack {
