@@ -142,26 +142,7 @@ const maxCardAlerts = 5
 // status, labels, times and fingerprint. A group without individual alerts
 // (PagerDuty) counts as one alert.
 func alertSummary(v view) string {
-	var firing, resolved []string
-	for _, g := range v.st.Alerts {
-		if len(g.Alerts) == 0 {
-			line := alertLine(g.Firing, esc(clip(firstNonEmpty(g.Summary, g.Key), 100)), g.FiredAt, g.ClosedAt, "")
-			if g.Firing {
-				firing = append(firing, line)
-			} else {
-				resolved = append(resolved, line)
-			}
-			continue
-		}
-		for _, a := range g.Alerts {
-			line := alertLine(a.Status == incident.AlertFiring, alertLabels(a.Labels), a.StartsAt, a.EndsAt, a.Fingerprint)
-			if a.Status == incident.AlertFiring {
-				firing = append(firing, line)
-			} else {
-				resolved = append(resolved, line)
-			}
-		}
-	}
+	firing, resolved := alertLines(v.st.Alerts)
 	all := append(firing, resolved...)
 	if len(all) == 0 {
 		return ""
@@ -169,12 +150,33 @@ func alertSummary(v view) string {
 	out := fmt.Sprintf("🚨 *Alerts*: %d firing, %d resolved", len(firing), len(resolved))
 	for i, line := range all {
 		if i == maxCardAlerts {
-			out += fmt.Sprintf("\n… and %d more", len(all)-i)
-			break
+			return out + fmt.Sprintf("\n… and %d more", len(all)-i)
 		}
 		out += "\n" + line
 	}
 	return out
+}
+
+// alertLines renders each linked alert as a card line, firing and resolved
+// apart.
+func alertLines(groups []incident.AlertState) (firing, resolved []string) {
+	add := func(on bool, line string) {
+		if on {
+			firing = append(firing, line)
+		} else {
+			resolved = append(resolved, line)
+		}
+	}
+	for _, g := range groups {
+		if len(g.Alerts) == 0 {
+			add(g.Firing, alertLine(g.Firing, esc(clip(firstNonEmpty(g.Summary, g.Key), 100)), g.FiredAt, g.ClosedAt, ""))
+		}
+		for _, a := range g.Alerts {
+			on := a.Status == incident.AlertFiring
+			add(on, alertLine(on, alertLabels(a.Labels), a.StartsAt, a.EndsAt, a.Fingerprint))
+		}
+	}
+	return firing, resolved
 }
 
 func alertLine(firing bool, what string, start, end time.Time, fp string) string {

@@ -376,46 +376,50 @@ func (s *Store) scrubAfterErasure() {
 // from allocating) and no read transaction whose snapshot may reach a
 // pending page is open.
 func zeroFreePages(tx *bolt.Tx, path string, pageSize int) (int, error) {
+	runs, err := freeRuns(tx)
+	if err != nil {
+		return 0, err
+	}
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		return 0, err
 	}
 	defer func() { _ = f.Close() }()
 	zeros := make([]byte, 64*pageSize)
-	zeroed, run := 0, 0 // run: free pages ending just before id
-	flush := func(end int) error {
-		for start := end - run; start < end; {
-			n := min(end-start, len(zeros)/pageSize)
-			if _, err := f.WriteAt(zeros[:n*pageSize], int64(start)*int64(pageSize)); err != nil {
-				return err
-			}
-			start += n
-		}
-		zeroed += run
-		run = 0
-		return nil
-	}
-	for id := 2; ; id++ {
-		info, err := tx.Page(id)
-		if err != nil {
-			return zeroed, err
-		}
-		if info == nil {
-			if err := flush(id); err != nil {
+	zeroed := 0
+	for _, r := range runs {
+		for id := r.start; id < r.end; {
+			n := min(r.end-id, 64)
+			if _, err := f.WriteAt(zeros[:n*pageSize], int64(id)*int64(pageSize)); err != nil {
 				return zeroed, err
 			}
-			break
+			id, zeroed = id+n, zeroed+n
 		}
-		if info.Type == "free" {
-			run++
-			continue
-		}
-		if err := flush(id); err != nil {
-			return zeroed, err
-		}
-		id += info.OverflowCount
 	}
 	return zeroed, f.Sync()
+}
+
+type pageRun struct{ start, end int } // page ids [start, end)
+
+// freeRuns lists the runs of consecutive free pages below tx's high-water
+// mark, skipping the overflow pages of pages in use.
+func freeRuns(tx *bolt.Tx) ([]pageRun, error) {
+	var runs []pageRun
+	for id := 2; ; id++ {
+		info, err := tx.Page(id)
+		switch {
+		case err != nil:
+			return nil, err
+		case info == nil:
+			return runs, nil
+		case info.Type != "free":
+			id += info.OverflowCount
+		case len(runs) > 0 && runs[len(runs)-1].end == id:
+			runs[len(runs)-1].end++
+		default:
+			runs = append(runs, pageRun{id, id + 1})
+		}
+	}
 }
 
 // BackupFile writes a consistent copy of the database to path, atomically:
