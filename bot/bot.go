@@ -50,6 +50,7 @@ type Store interface {
 	Put(ctx context.Context, bucket, key string, value []byte) error
 	GetKV(ctx context.Context, bucket, key string) ([]byte, bool, error)
 	Scan(ctx context.Context, bucket, prefix string, fn func(key string, value []byte) error) error
+	UpdateRecords(ctx context.Context, number int64, fn func(inc *incident.Incident, recs desk.Records) ([]desk.Job, error)) (*incident.Incident, error)
 }
 
 // Options configure a Bot. The zero value is usable.
@@ -121,18 +122,23 @@ func (b *Bot) botUser() string { return b.botUserID.Load().(string) }
 // Register installs the bot's job handlers on a runner.
 func (b *Bot) Register(r *desk.Runner) {
 	r.Handle(JobInbox, b.handleInbox)
-	r.Handle(desk.JobChannel, b.ensureChannel)
-	r.Handle(desk.JobCard, b.updateCard)
-	r.Handle(desk.JobPost, b.postEvent)
-	r.Handle(desk.JobAnnounce, b.announce)
-	r.Handle(desk.JobManagers, b.notifyManagers)
-	r.Handle(desk.JobInvite, b.invite)
-	r.Handle(desk.JobRemind, b.remind)
-	r.Handle(desk.JobConfirmResolve, b.confirmResolve)
-	r.Handle(desk.JobHomes, b.publishHomes)
+	r.Handle(JobReply, b.sendReply)
+	r.Handle(JobChannel, b.ensureChannel)
+	r.Handle(JobCard, b.updateCard)
+	r.Handle(JobPost, b.postEvent)
+	r.Handle(JobAnnounce, b.announce)
+	r.Handle(JobManagers, b.notifyManagers)
+	r.Handle(JobInvite, b.invite)
+	r.Handle(JobRemind, b.remind)
+	r.Handle(JobConfirmResolve, b.confirmResolve)
+	r.Handle(JobHomes, b.publishHomes)
 	r.Handle(JobHome, b.publishHome)
 	r.Handle(JobCatchUp, b.catchUp)
 	r.Handle(desk.JobReview, b.draftReview)
+	r.Handle(JobReviewDrafted, b.reviewDrafted)
+	r.Handle(JobReviewPosted, b.reviewPublished)
+	r.Handle(JobActionPosted, b.actionPosted)
+	r.Handle(JobActionDone, b.actionDone)
 }
 
 // Classify maps Slack errors to retry decisions for the runner: a 429 waits

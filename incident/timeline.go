@@ -1,6 +1,9 @@
 package incident
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // messageFold applies edits, pins, 📌 reactions and deletions to the human
 // messages of a timeline, in timeline order. A pin or a deletion recorded
@@ -131,16 +134,23 @@ func (inc *Incident) deleted(ts string) bool {
 	return false
 }
 
-// eraseMessage erases the text of the message with the ts and of its edits,
-// in place, and returns the seqs of the events it changed.
+// eraseMessage erases the text of the message with the ts and of its edits
+// and returns the seqs of the events it changed. It erases in a copy of the
+// timeline: the slice it had may be shared (storage lends its cached
+// timeline to the writer for appending only).
 func (inc *Incident) eraseMessage(ts string) []int {
-	var seqs []int
-	for i := range inc.Events {
-		e := &inc.Events[i]
+	var idx, seqs []int
+	for i, e := range inc.Events {
 		if (e.Kind == EventMessage || e.Kind == EventMessageEdited) && e.Key == ts && e.Text != "" {
-			e.Text = ""
-			seqs = append(seqs, e.Seq)
+			idx, seqs = append(idx, i), append(seqs, e.Seq)
 		}
+	}
+	if len(idx) == 0 {
+		return nil
+	}
+	inc.Events = slices.Clone(inc.Events)
+	for _, i := range idx {
+		inc.Events[i].Text = ""
 	}
 	return seqs
 }

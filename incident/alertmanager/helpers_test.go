@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/incidentbot/incidentbot/bot"
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/alertmanager"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
@@ -59,6 +60,13 @@ func (s *flakyStore) Update(ctx context.Context, n int64, fn func(*incident.Inci
 	return s.Store.Update(ctx, n, fn)
 }
 
+func (s *flakyStore) UpdateRecords(ctx context.Context, n int64, fn func(*incident.Incident, desk.Records) ([]desk.Job, error)) (*incident.Incident, error) {
+	if s.fail.Load() {
+		return nil, errDisk
+	}
+	return s.Store.UpdateRecords(ctx, n, fn)
+}
+
 type env struct {
 	t     testing.TB
 	store *flakyStore
@@ -81,7 +89,7 @@ func newEnv(t testing.TB, opts alertmanager.Options) *env {
 	})
 	fs := &flakyStore{Store: st}
 	cat := catalogue(t)
-	d := desk.New(fs, cat, desk.Options{})
+	d := desk.New(fs, cat, desk.Options{Planners: []desk.Planner{bot.Planner{}}})
 	return &env{t: t, store: fs, desk: d, cat: cat, h: alertmanager.Handler(d, opts)}
 }
 
