@@ -95,8 +95,8 @@ func (g *alertGroup) merge(r Alert, at time.Time) bool {
 // alertGroupOf replays the individual alerts the timeline knows for a group.
 func (inc *Incident) alertGroupOf(key string) *alertGroup {
 	g := &alertGroup{}
-	for _, e := range inc.Events {
-		if (e.Kind == EventAlertFired || e.Kind == EventAlertResolved) && e.Key == key {
+	for i := range inc.Events {
+		if e := &inc.Events[i]; (e.Kind == EventAlertFired || e.Kind == EventAlertResolved) && e.Key == key {
 			for _, a := range e.Alerts {
 				g.merge(a, e.At)
 			}

@@ -260,17 +260,22 @@ func (inc *Incident) Record(p Policy, now time.Time, e Event) ([]Event, error) {
 	if e.At.IsZero() || e.At.After(now) {
 		e.At = now
 	}
-	if inc.HasIdem(e.Idem) {
+	// One pass over the timeline, however long: a chat message on a busy
+	// incident costs no more than that.
+	ts := ""
+	if e.Kind == EventMessage || e.Kind == EventMessageEdited || e.Kind == EventMessageDeleted {
+		ts = e.Key
+	}
+	dup, deleted := inc.lookup(e.Idem, ts)
+	if dup {
 		return nil, nil
 	}
-	e, ok := inc.observe(e)
+	e, ok := inc.observe(e, deleted)
 	if !ok {
 		return nil, nil
 	}
 	n := len(inc.Events)
-	if len(inc.Append(e)) == 0 {
-		return nil, nil
-	}
+	inc.appendOne(e)
 	inc.settle(p, now, n)
 	return inc.Events[n:], nil
 }
@@ -281,12 +286,14 @@ func (inc *Incident) Record(p Policy, now time.Time, e Event) ([]Event, error) {
 // deleted message is not recorded at all, nor is a second deletion. An alert
 // event keeps only the alerts whose report is news; one that carried alerts
 // but no news is not recorded.
-func (inc *Incident) observe(e Event) (Event, bool) {
+// deleted says whether the timeline records the deletion of a message
+// with the event's key.
+func (inc *Incident) observe(e Event, deleted bool) (Event, bool) {
 	switch e.Kind {
 	case EventMessage, EventMessageEdited:
-		return e, !inc.deleted(e.Key)
+		return e, !deleted
 	case EventMessageDeleted:
-		if inc.deleted(e.Key) {
+		if deleted {
 			return e, false
 		}
 		e.Text = ""

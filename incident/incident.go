@@ -228,21 +228,26 @@ func (inc *Incident) HasIdem(key string) bool {
 func (inc *Incident) Append(evs ...Event) []Event {
 	var added []Event
 	for _, e := range evs {
-		if inc.HasIdem(e.Idem) {
-			continue
+		if !inc.HasIdem(e.Idem) {
+			added = append(added, inc.appendOne(e))
 		}
-		if last, ok := inc.LastEvent(); ok {
-			e.Seq = last.Seq + 1
-			if e.At.Before(last.At) {
-				e.At = last.At
-			}
-		} else {
-			e.Seq = 1
-		}
-		inc.Events = append(inc.Events, e)
-		added = append(added, e)
 	}
 	return added
+}
+
+// appendOne numbers an event, keeps time monotonic and appends it, without
+// looking at its idempotency key.
+func (inc *Incident) appendOne(e Event) Event {
+	if last, ok := inc.LastEvent(); ok {
+		e.Seq = last.Seq + 1
+		if e.At.Before(last.At) {
+			e.At = last.At
+		}
+	} else {
+		e.Seq = 1
+	}
+	inc.Events = append(inc.Events, e)
+	return e
 }
 
 // DeclaredAt is the time of the declaration event.

@@ -123,15 +123,20 @@ func Timeline(evs []Event, t time.Time) []Entry {
 	return out
 }
 
-// deleted reports whether the timeline records the deletion of the message
-// with the ts.
-func (inc *Incident) deleted(ts string) bool {
+// lookup reports, in one pass from the newest event, whether an event with
+// the idempotency key is on the timeline (dup) and whether the deletion of a
+// message with the ts is ("" to not look).
+func (inc *Incident) lookup(idem, ts string) (dup, deleted bool) {
 	for i := len(inc.Events) - 1; i >= 0; i-- {
-		if e := inc.Events[i]; e.Kind == EventMessageDeleted && e.Key == ts {
-			return true
+		e := &inc.Events[i]
+		if idem != "" && e.Idem == idem {
+			return true, deleted
+		}
+		if ts != "" && e.Kind == EventMessageDeleted && e.Key == ts {
+			deleted = true
 		}
 	}
-	return false
+	return false, deleted
 }
 
 // eraseMessage erases the text of the message with the ts and of its edits
@@ -140,8 +145,8 @@ func (inc *Incident) deleted(ts string) bool {
 // timeline to the writer for appending only).
 func (inc *Incident) eraseMessage(ts string) []int {
 	var idx, seqs []int
-	for i, e := range inc.Events {
-		if (e.Kind == EventMessage || e.Kind == EventMessageEdited) && e.Key == ts && e.Text != "" {
+	for i := range inc.Events {
+		if e := &inc.Events[i]; (e.Kind == EventMessage || e.Kind == EventMessageEdited) && e.Key == ts && e.Text != "" {
 			idx, seqs = append(idx, i), append(seqs, e.Seq)
 		}
 	}
