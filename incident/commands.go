@@ -1,6 +1,7 @@
 package incident
 
 import (
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -299,10 +300,12 @@ func (inc *Incident) observe(e Event, deleted bool) (Event, bool) {
 		e.Text = ""
 		e.Erases = inc.eraseMessage(e.Key)
 	case EventAlertFired, EventAlertResolved:
+		e.Alerts = slices.DeleteFunc(slices.Clone(e.Alerts), func(a Alert) bool { return a.Fingerprint == "" })
 		if len(e.Alerts) > 0 {
 			e.Alerts = inc.alertNews(e.Key, e.Alerts, e.At)
 			return e, len(e.Alerts) > 0
 		}
+		e.Alerts = nil
 	}
 	return e, true
 }

@@ -228,3 +228,17 @@ func TestAlertResolvedWhenItsEndHasPassed(t *testing.T) {
 		t.Errorf("once alert 1 ended: %+v", g)
 	}
 }
+
+// Alerts without a fingerprint cannot be tracked: the event is recorded as
+// a group-level one, not dropped as old news.
+func TestAlertsWithoutFingerprintKeepTheEvent(t *testing.T) {
+	c := furniture(t)
+	inc := declare(t, c, "bedroom", incident.ImpactNone, tl0)
+	e := notificationEvent(false, incident.Alert{Status: incident.AlertFiring})
+	if evs := record(t, c, inc, tl0.Add(time.Minute), e); len(evs) != 1 || len(evs[0].Alerts) != 0 {
+		t.Fatalf("recorded %+v", evs)
+	}
+	if st := inc.State(c.Policy, tl0.Add(time.Minute)); len(st.Alerts) != 1 || !st.Alerts[0].Firing {
+		t.Errorf("groups %+v", st.Alerts)
+	}
+}
