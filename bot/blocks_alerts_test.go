@@ -52,6 +52,10 @@ func TestCardAlertSummary(t *testing.T) {
 	if !strings.Contains(string(raw), "*Alerts*: 1 firing, 1 resolved") {
 		t.Errorf("the card has no alert summary: %s", raw)
 	}
+	v.st.Alerts = v.st.Alerts[1:]
+	if s := alertSummary(v); !strings.HasPrefix(s, "🚨 *Alerts*: 1 firing\n") {
+		t.Errorf("summary %q, want no resolved count when none is", s)
+	}
 	v.st.Alerts = nil
 	if s := alertSummary(v); s != "" {
 		t.Errorf("summary without alerts %q", s)

@@ -28,6 +28,7 @@ type verbSpec struct {
 
 var verbs = []verbSpec{
 	{"declare", "declare <service> <title…>", false},
+	{"drill", "drill <service> <title…> (a practice incident)", false},
 	{"list", "list", false},
 	{"services", "services [name]", false},
 	{"stats", "stats [30d] [service]", false},
@@ -58,8 +59,12 @@ func lookupVerb(name string) (verbSpec, bool) {
 	return verbSpec{}, false
 }
 
-// Usage is the help text.
-var Usage = usageText()
+// Usage is the help text, escaped for Slack: "<text…>" unescaped would be
+// read as a control sequence.
+var Usage = esc(usageText())
+
+// actionUsage is how to define an improvement action, escaped for Slack.
+var actionUsage = esc("`/incident action <text…> [@owner]`")
 
 func usageText() string {
 	var anywhere, inChannel []string
@@ -78,8 +83,9 @@ func usageText() string {
 		"\n*In an incident channel:* " + strings.Join(inChannel, " · ")
 }
 
+// usage is a usage error: msg (not escaped yet) and the help text.
 func usage(msg string) error {
-	return incident.Errorf(incident.EINVALID, "%s\n\n%s", msg, Usage)
+	return incident.Errorf(incident.EINVALID, "%s\n\n%s", esc(msg), Usage)
 }
 
 // ParseCommand parses the text after /incident. It changes nothing; a
@@ -94,7 +100,7 @@ func ParseCommand(text, actor string, cur incident.Currency, shares incident.Imp
 	rest = strings.TrimSpace(rest)
 	c := Command{Verb: verb, Rest: rest, Args: strings.Fields(rest)}
 	if _, ok := lookupVerb(verb); !ok {
-		return c, usage("I don't know `" + esc(clip(verb, 40)) + "`.")
+		return c, usage("I don't know `" + clip(verb, 40) + "`.")
 	}
 	switch verb {
 	case "help", "list", "actions", "status", "security", "reopen", "review", "publish":
@@ -112,9 +118,9 @@ func ParseCommand(text, actor string, cur incident.Currency, shares incident.Imp
 		if len(c.Args) > 2 {
 			return c, usage("`/incident stats [30d] [service]`")
 		}
-	case "declare":
+	case "declare", "drill":
 		if len(c.Args) < 2 {
-			return c, usage("`/incident declare <service> <title…>` needs a service and a title.")
+			return c, usage("`/incident " + verb + " <service> <title…>` needs a service and a title.")
 		}
 	case "impact":
 		if len(c.Args) < 1 || len(c.Args) > 2 {

@@ -291,19 +291,26 @@ func (b *Bot) intakeEvent(ctx context.Context, req socketmode.Request, data any)
 		return nil
 	}
 	var outer struct {
-		EventID string `json:"event_id"`
+		EventID        string `json:"event_id"`
+		Authorizations []struct {
+			UserID string `json:"user_id"`
+		} `json:"authorizations"`
 	}
 	_ = json.Unmarshal(req.Payload, &outer)
 	id := "inbox/ev/" + outer.EventID
 	if outer.EventID == "" {
 		id = "inbox/" + req.EnvelopeID
 	}
+	self := b.botUser()
+	if self == "" && len(outer.Authorizations) > 0 {
+		self = outer.Authorizations[0].UserID // the bot user, before auth.test answered
+	}
+	if fromSelf(ev.InnerEvent.Data, self) {
+		return nil
+	}
 	channel := ""
 	switch e := ev.InnerEvent.Data.(type) {
 	case *slackevents.MessageEvent:
-		if e.BotID != "" || (e.User != "" && e.User == b.botUser()) || e.SubType == "bot_message" {
-			return nil
-		}
 		channel = e.Channel
 		if e.SubType == "message_deleted" || e.SubType == "message_changed" {
 			req.Payload = withoutPreviousMessage(req.Payload)
@@ -330,6 +337,29 @@ func (b *Bot) intakeEvent(ctx context.Context, req socketmode.Request, data any)
 		return err // not an incident channel: nothing to record
 	}
 	return b.persist(ctx, id, n, "event", req)
+}
+
+// fromSelf reports whether an event tells what the bot (or another bot)
+// did itself: its posts, the edits of its card (message_changed, with the
+// bot only inside the nested message), its pins and reactions, its joins.
+// None of these is a person's doing.
+func fromSelf(data any, self string) bool {
+	isSelf := func(u string) bool { return u != "" && u == self }
+	switch e := data.(type) {
+	case *slackevents.MessageEvent:
+		if e.BotID != "" || isSelf(e.User) || e.SubType == "bot_message" {
+			return true
+		}
+		m := e.Message
+		return m != nil && (m.BotID != "" || isSelf(m.User) || m.SubType == "bot_message")
+	case *slackevents.ReactionAddedEvent:
+		return isSelf(e.User)
+	case *slackevents.PinAddedEvent:
+		return isSelf(e.User)
+	case *slackevents.MemberJoinedChannelEvent:
+		return isSelf(e.User)
+	}
+	return false
 }
 
 // triggerLife is how long a trigger_id can open a modal.

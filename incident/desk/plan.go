@@ -44,11 +44,17 @@ func JobFor(kind string, number int64, suffix string, due time.Time, p Payload) 
 	return Job{ID: id, Kind: kind, Incident: number, Payload: raw, DueAt: due}
 }
 
-// PayloadOf decodes a job's Payload; a malformed one is the zero Payload.
-func PayloadOf(j Job) Payload {
+// DecodePayload decodes a job's Payload (none is the zero Payload). A
+// malformed payload is a PermanentError: retrying cannot mend it.
+func DecodePayload(j Job) (Payload, error) {
 	var p Payload
-	_ = json.Unmarshal(j.Payload, &p)
-	return p
+	if len(j.Payload) == 0 {
+		return p, nil
+	}
+	if err := json.Unmarshal(j.Payload, &p); err != nil {
+		return p, Permanent(fmt.Errorf("job %s: payload: %w", j.ID, err))
+	}
+	return p, nil
 }
 
 // A Planner turns a change to an incident into one adapter's jobs. Planners
