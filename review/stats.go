@@ -124,10 +124,14 @@ func Stats(in []StatsInput, actions []Action, reviews []*Review, period time.Dur
 			continue
 		}
 		serviceOf[inc.Number] = inc.Service.Name
-		if !forService(inc.Service.Name) || !within(inc.StartedAt) {
+		st := x.State
+		if st.Status == incident.StatusMerged || !within(inc.StartedAt) {
+			continue // a merged incident is counted in the one it went into
+		}
+		loss, eff, ok := share(inc, st, service)
+		if !ok {
 			continue
 		}
-		st := x.State
 		s.Incidents++
 		if st.Class == incident.Major {
 			s.Majors++
@@ -139,10 +143,9 @@ func Stats(in []StatsInput, actions []Action, reviews []*Review, period time.Dur
 		} else {
 			s.Open++
 		}
-		s.TotalLoss += st.LossSoFar
-		add(byService, inc.Service.Name, st.LossSoFar)
-		add(byTeam, inc.Service.Team, st.LossSoFar)
-		if e := st.Effectiveness; e != nil {
+		s.TotalLoss += loss
+		addServices(byService, byTeam, inc, st, forService)
+		if e := eff; e != nil {
 			s.EffectivenessMeasured++
 			s.LossAtTolerable += e.LossAtTolerable
 			s.Protected += e.Protected
@@ -228,6 +231,49 @@ func Stats(in []StatsInput, actions []Action, reviews []*Review, period time.Dur
 		return s.Reviews[i].Number > s.Reviews[j].Number
 	})
 	return s
+}
+
+// share is what an incident counts for in the measures of one service (its
+// own loss and effectiveness), or of every service (the incident's); ok is
+// false when the service had no part in the incident.
+func share(inc *incident.Incident, st incident.State, service string) (incident.Money, *incident.Effectiveness, bool) {
+	if service == "" {
+		return st.LossSoFar, st.Effectiveness, true
+	}
+	if len(st.Services) == 0 && strings.EqualFold(inc.Service.Name, service) {
+		return st.LossSoFar, st.Effectiveness, true
+	}
+	for _, ss := range st.Services {
+		if strings.EqualFold(ss.Service.Name, service) {
+			return ss.LossSoFar(), ss.Effectiveness, true
+		}
+	}
+	return 0, nil, false
+}
+
+// addServices counts each of an incident's services' own loss against the
+// service and its owning team; a team counts the incident once.
+func addServices(byService, byTeam map[string]*Loss, inc *incident.Incident, st incident.State, want func(string) bool) {
+	if len(st.Services) == 0 {
+		add(byService, inc.Service.Name, st.LossSoFar)
+		add(byTeam, inc.Service.Team, st.LossSoFar)
+		return
+	}
+	teams := map[string]incident.Money{}
+	var order []string
+	for _, ss := range st.Services {
+		if !want(ss.Service.Name) {
+			continue
+		}
+		add(byService, ss.Service.Name, ss.LossSoFar())
+		if _, seen := teams[ss.Service.Team]; !seen {
+			order = append(order, ss.Service.Team)
+		}
+		teams[ss.Service.Team] += ss.LossSoFar()
+	}
+	for _, t := range order {
+		add(byTeam, t, teams[t])
+	}
 }
 
 func add(m map[string]*Loss, name string, loss incident.Money) {

@@ -131,6 +131,7 @@ type ServiceConfig struct {
 	PagerDutyServiceID string       `mapstructure:"pagerduty_service_id"`
 	Runbook            string       `mapstructure:"runbook"`
 	Peaks              []PeakConfig `mapstructure:"peaks"`
+	DependsOn          []string     `mapstructure:"depends_on"`
 }
 
 type PeakConfig struct {

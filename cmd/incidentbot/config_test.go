@@ -218,7 +218,7 @@ func allEnv() map[string]string {
 		"INCIDENTBOT_ORGANISATION_UPDATE_INTERVAL":        "20m",
 		"INCIDENTBOT_DOMAINS":                             `[{"name": "furniture", "oncall": {"rotation": ["U0D1", "U0D2"], "handoff": "tue 10:30"}}]`,
 		"INCIDENTBOT_TEAMS":                               `[{"name": "bedroom-team", "domain": "furniture", "members": ["U0T1"], "oncall": {"pagerduty_escalation_policy": "PBED"}}]`,
-		"INCIDENTBOT_SERVICES":                            `[{"name": "bedroom", "team": "bedroom-team", "hourly_exposure": 200000, "pagerduty_service_id": "PSVC", "runbook": "https://wiki.example.com/bedroom", "peaks": [{"name": "Black Friday", "start": "2026-11-27T00:00:00Z", "end": "2026-11-30T23:59:59Z", "hourly_exposure": 900000}]}]`,
+		"INCIDENTBOT_SERVICES":                            `[{"name": "bedroom", "team": "bedroom-team", "hourly_exposure": 200000, "pagerduty_service_id": "PSVC", "runbook": "https://wiki.example.com/bedroom", "peaks": [{"name": "Black Friday", "start": "2026-11-27T00:00:00Z", "end": "2026-11-30T23:59:59Z", "hourly_exposure": 900000}], "depends_on": ["database"]}, {"name": "database", "team": "bedroom-team", "hourly_exposure": 1000}]`,
 		"INCIDENTBOT_REVIEW_TEMPLATES_DIR":                "/etc/incidentbot/review",
 	}
 }
@@ -284,7 +284,8 @@ func TestEveryKeyFromEnvironmentAlone(t *testing.T) {
 				Start:          time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC),
 				End:            time.Date(2026, 11, 30, 23, 59, 59, 0, time.UTC),
 				HourlyExposure: 90000000}},
-		}}},
+			DependsOn: []string{"database"},
+		}, {Name: "database", Team: "bedroom-team", Domain: "furniture", HourlyExposure: 100000}}},
 		{"review.templates_dir", s.Review.TemplatesDir, "/etc/incidentbot/review"},
 	}
 	for _, c := range checks {
@@ -425,6 +426,12 @@ func TestValidationErrorsNameTheKey(t *testing.T) {
 			"config: services[2].domain: unknown domain \"garden\""},
 		{"unknown team domain", func(c *Config) { c.Teams[0].Domain = "garden" },
 			"config: teams[0].domain: unknown domain \"garden\""},
+		{"unknown dependency", func(c *Config) { c.Services[2].DependsOn = []string{"ecommerce-platform", "payments"} },
+			"config: services[2].depends_on[1]: unknown service \"payments\""},
+		{"dependency cycle", func(c *Config) {
+			c.Services[1].DependsOn = []string{"bedroom"}
+			c.Services[2].DependsOn = []string{"appointments"}
+		}, "config: services[1].depends_on: dependency cycle appointments → bedroom → appointments"},
 		{"duplicate service", func(c *Config) { c.Services[1].Name = "ecommerce-platform" },
 			"config: services[1].name \"ecommerce-platform\" is defined twice"},
 		{"duplicate team", func(c *Config) { c.Teams[1].Name = "platform-team" },

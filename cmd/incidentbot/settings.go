@@ -320,6 +320,9 @@ func newSettings(c Config) (Settings, []string, error) {
 			PagerDutyServiceID: strings.TrimSpace(sc.PagerDutyServiceID),
 			Runbook:            strings.TrimSpace(sc.Runbook),
 		}
+		for _, d := range sc.DependsOn {
+			svc.DependsOn = append(svc.DependsOn, strings.TrimSpace(d))
+		}
 		if svc.Runbook != "" {
 			if err := checkURL(key+".runbook", svc.Runbook); err != nil {
 				return s, nil, err
