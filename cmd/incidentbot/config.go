@@ -69,6 +69,7 @@ type AlertmanagerConfig struct {
 	ServiceLabel   string `mapstructure:"service_label"`
 	GroupingWindow string `mapstructure:"grouping_window"`
 	AutoResolve    bool   `mapstructure:"auto_resolve"`
+	GroupRelated   bool   `mapstructure:"group_related"`
 }
 
 type OrganisationConfig struct {
@@ -155,6 +156,7 @@ var defaults = map[string]any{
 	"alertmanager.service_label":          "service",
 	"alertmanager.grouping_window":        "30m",
 	"alertmanager.auto_resolve":           false,
+	"alertmanager.group_related":          true,
 	"organisation.currency":               "USD",
 	"organisation.timezone":               "UTC",
 	"organisation.working_hours.days":     []string{"mon", "tue", "wed", "thu", "fri"},

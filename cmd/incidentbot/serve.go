@@ -194,7 +194,7 @@ func wire(s Settings, store *boltstore.Store, log *slog.Logger, version string) 
 	}
 	d := desk.New(store, &cat, desk.Options{
 		Logger: log, GroupingWindow: s.GroupingWindow, CommanderTimeout: s.CommanderTimeout,
-		UpdateInterval: s.UpdateInterval, Effects: effects,
+		UpdateInterval: s.UpdateInterval, Effects: effects, SeparateRelated: !s.Alertmanager.GroupRelated,
 	})
 	runner := desk.NewRunner(store, desk.RunnerOptions{Logger: log, Classify: bot.Classify})
 	api := slack.New(s.Slack.BotToken.Reveal(), slack.OptionAPIURL(s.Slack.APIURL), slack.OptionAppLevelToken(s.Slack.AppToken.Reveal()))

@@ -69,6 +69,12 @@ type env struct {
 
 func newEnv(t testing.TB, opts alertmanager.Options) *env {
 	t.Helper()
+	return newEnvWith(t, opts, catalogue(t), desk.Options{})
+}
+
+// newEnvWith is newEnv with a catalogue and desk options of the test's own.
+func newEnvWith(t testing.TB, opts alertmanager.Options, cat *incident.Catalogue, dopts desk.Options) *env {
+	t.Helper()
 	st, err := boltstore.Open(filepath.Join(t.TempDir(), "incidentbot.db"), boltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -80,8 +86,7 @@ func newEnv(t testing.TB, opts alertmanager.Options) *env {
 		st.Close()
 	})
 	fs := &flakyStore{Store: st}
-	cat := catalogue(t)
-	d := desk.New(fs, cat, desk.Options{})
+	d := desk.New(fs, cat, dopts)
 	return &env{t: t, store: fs, desk: d, cat: cat, h: alertmanager.Handler(d, opts)}
 }
 

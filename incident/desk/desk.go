@@ -19,9 +19,15 @@ import (
 
 // Options configure a Desk. The zero value is usable.
 type Options struct {
-	Logger           *slog.Logger
-	Now              func() time.Time
-	GroupingWindow   time.Duration // alerts for a service with an incident opened or alerted within this window attach to it; default 30m
+	Logger         *slog.Logger
+	Now            func() time.Time
+	GroupingWindow time.Duration // alerts for a service with an incident opened or alerted within this window attach to it; default 30m
+	// SeparateRelated keeps alerts of related services apart
+	// (alertmanager.group_related: false). By default a firing alert for a
+	// service related to a service of an open incident (one depends on the
+	// other, or both on the same service) within the grouping window
+	// attaches to that incident as an affected service.
+	SeparateRelated  bool
 	CommanderTimeout time.Duration // default 10m
 	UpdateInterval   time.Duration // default 30m
 	// Effects lists the job families to plan, e.g. "slack", "pagerduty".
@@ -140,6 +146,7 @@ type AlertResult struct {
 	Number   int64
 	Created  bool
 	Attached bool
+	Related  bool // attached to the incident of a related service, as an affected service
 	Ignored  bool // a resolved notification for nothing we know
 }
 
@@ -153,7 +160,7 @@ func (d *Desk) Alert(ctx context.Context, a Alert) (AlertResult, error) {
 	d.openMu.Lock()
 	defer d.openMu.Unlock()
 	now := d.now()
-	target, err := d.findTarget(ctx, a, now)
+	target, related, err := d.findTarget(ctx, a, now)
 	if err != nil {
 		return AlertResult{}, err
 	}
@@ -164,7 +171,20 @@ func (d *Desk) Alert(ctx context.Context, a Alert) (AlertResult, error) {
 	ev := incident.Event{At: now, Kind: kind, Actor: a.Source, Source: a.Source, Key: a.Key, Text: a.Summary, Labels: a.Labels, Idem: a.Idem}
 	if target != 0 {
 		_, err := d.apply(ctx, target, func(inc *incident.Incident, now time.Time) ([]incident.Event, error) {
-			evs, err := inc.Record(d.cat.Policy, now, ev)
+			if inc.HasIdem(a.Idem) {
+				return nil, nil
+			}
+			var evs []incident.Event
+			if related {
+				svc, _ := d.cat.Service(a.Service)
+				attached, err := inc.Affect(d.cat.Policy, now, a.Source, svc, nil)
+				if err != nil && incident.ErrorCode(err) != incident.ECONFLICT {
+					return nil, err
+				}
+				evs = attached
+			}
+			recorded, err := inc.Record(d.cat.Policy, now, ev)
+			evs = append(evs, recorded...)
 			if err != nil || !a.Firing {
 				return evs, err
 			}
@@ -174,7 +194,7 @@ func (d *Desk) Alert(ctx context.Context, a Alert) (AlertResult, error) {
 			}
 			return evs, nil
 		})
-		return AlertResult{Number: target, Attached: true}, err
+		return AlertResult{Number: target, Attached: true, Related: related}, err
 	}
 	if !a.Firing {
 		return AlertResult{Ignored: true}, nil
@@ -225,43 +245,75 @@ func (d *Desk) Alert(ctx context.Context, a Alert) (AlertResult, error) {
 	return AlertResult{Number: inc.Number, Created: true}, nil
 }
 
-// findTarget returns the open incident an alert belongs to, or 0.
-func (d *Desk) findTarget(ctx context.Context, a Alert, now time.Time) (int64, error) {
+// findTarget returns the open incident an alert belongs to, or 0: the
+// incident its key fired on, else an open incident of its service declared
+// or alerted within the grouping window, else (related is true) one of a
+// related service within the window, which the alert's service joins.
+func (d *Desk) findTarget(ctx context.Context, a Alert, now time.Time) (number int64, related bool, err error) {
 	for _, k := range append([]string{a.Key}, a.ExtraKeys...) {
 		n, ok, err := d.store.ByAlertKey(ctx, k)
 		if err != nil {
-			return 0, err
+			return 0, false, err
 		}
 		if ok {
 			inc, err := d.store.Get(ctx, n)
 			if err != nil {
-				return 0, err
+				return 0, false, err
 			}
-			if inc.State(d.cat.Policy, now).Status == incident.StatusOpen || !a.Firing {
-				return n, nil
+			if st := inc.State(d.cat.Policy, now); st.Status == incident.StatusOpen || !a.Firing {
+				return n, false, nil
 			}
 		}
 	}
 	if !a.Firing || strings.TrimSpace(a.Service) == "" {
 		// Without a service there is nothing to group by but the key.
-		return 0, nil
+		return 0, false, nil
 	}
 	open, err := d.store.OpenByService(ctx, a.Service)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	for _, inc := range open {
-		last := inc.DeclaredAt()
-		for _, e := range inc.Events {
-			if e.Kind == incident.EventAlertFired && e.At.After(last) {
-				last = e.At
-			}
-		}
-		if now.Sub(last) <= d.opts.GroupingWindow {
-			return inc.Number, nil
+		if d.recent(inc, now) {
+			return inc.Number, false, nil
 		}
 	}
-	return 0, nil
+	if _, mapped := d.cat.Service(a.Service); d.opts.SeparateRelated || !mapped {
+		return 0, false, nil
+	}
+	return d.findRelated(ctx, a.Service, now)
+}
+
+// recent reports whether an incident was declared or alerted within the
+// grouping window.
+func (d *Desk) recent(inc *incident.Incident, now time.Time) bool {
+	last := inc.DeclaredAt()
+	for _, e := range inc.Events {
+		if e.Kind == incident.EventAlertFired && e.At.After(last) {
+			last = e.At
+		}
+	}
+	return now.Sub(last) <= d.opts.GroupingWindow
+}
+
+// findRelated returns the newest open incident, declared or alerted within
+// the grouping window, with a service related to service.
+func (d *Desk) findRelated(ctx context.Context, service string, now time.Time) (int64, bool, error) {
+	open, err := d.store.List(ctx, Filter{OpenOnly: true})
+	if err != nil {
+		return 0, false, err
+	}
+	for _, inc := range open {
+		if !d.recent(inc, now) {
+			continue
+		}
+		for _, name := range inc.ServiceNames() {
+			if d.cat.Related(name, service) {
+				return inc.Number, !strings.EqualFold(name, service), nil
+			}
+		}
+	}
+	return 0, false, nil
 }
 
 // apply runs a domain operation on an incident in one transaction and plans

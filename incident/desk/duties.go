@@ -96,7 +96,15 @@ func (du *Duties) callout(ctx context.Context, j Job) error {
 	if st.Status != incident.StatusOpen {
 		return nil // resolved before the deferred callout came due
 	}
-	co := d.cat.CalloutFor(inc.Service, st.Class, now)
+	p := payload(j)
+	svc, ok := calloutService(inc, st, p)
+	if !ok {
+		return nil // its impact ended before the deferred callout came due
+	}
+	co := d.cat.CalloutFor(svc, st.Class, now)
+	if p.Service != "" && calledOut(inc, co.Owner) {
+		return nil // the same team (or domain) is already called out
+	}
 	if !co.DeferredUntil.IsZero() && now.Before(co.DeferredUntil) && st.Class != incident.Major {
 		// Still out of hours (the job ran early after a restart): wait.
 		return &RetryAfterError{Delay: co.DeferredUntil.Sub(now), Err: fmt.Errorf("callout deferred")}
@@ -106,13 +114,17 @@ func (du *Duties) callout(ctx context.Context, j Job) error {
 		return err
 	}
 	if len(users) == 0 {
-		if t, ok := d.cat.Team(inc.Service.Team); ok {
+		if t, ok := d.cat.Team(svc.Team); ok {
 			users = t.Members
 		}
 	}
+	text := string(co.Level) + " on-call: " + co.Owner
+	if p.Service != "" {
+		text += " (for " + svc.Name + ")"
+	}
 	_, err = d.Record(ctx, j.Incident, incident.Event{
 		Kind: incident.EventCalledOut, Actor: incident.ActorSystem, Users: users,
-		Text: string(co.Level) + " on-call: " + co.Owner, Idem: j.ID,
+		Text: text, Key: co.Owner, Service: p.Service, Idem: j.ID,
 	})
 	return err
 }

@@ -40,6 +40,8 @@ type Payload struct {
 	Level incident.OnCallLevel `json:"level,omitempty"`
 	Owner string               `json:"owner,omitempty"`
 	Cycle int                  `json:"cycle,omitempty"`
+	// Service is the affected service a callout is for ("" the primary).
+	Service string `json:"service,omitempty"`
 }
 
 // JobFor builds a job.
@@ -109,11 +111,15 @@ func (d *Desk) plan(inc *incident.Incident, before *incident.State, added []inci
 
 	card := false
 	for _, e := range added {
+		if e.From != 0 {
+			continue // came with a merged incident: its effects happened there
+		}
 		switch e.Kind {
 		case incident.EventImpactChanged, incident.EventCostAdded, incident.EventSecurity,
 			incident.EventClassChanged, incident.EventCommander, incident.EventResolved,
 			incident.EventReopened, incident.EventCalloutDeferred, incident.EventCalledOut,
-			incident.EventAcknowledged:
+			incident.EventAcknowledged, incident.EventServiceAffected, incident.EventServiceUnaffected,
+			incident.EventMerged, incident.EventMergedInto:
 			card = true
 		}
 		if before == nil {
@@ -124,12 +130,18 @@ func (d *Desk) plan(inc *incident.Incident, before *incident.State, added []inci
 			incident.EventClassChanged, incident.EventCommander, incident.EventNote,
 			incident.EventUpdate, incident.EventResolved, incident.EventReopened,
 			incident.EventCalledOut, incident.EventAcknowledged, incident.EventAlertFired,
-			incident.EventAlertResolved:
+			incident.EventAlertResolved, incident.EventServiceAffected, incident.EventServiceUnaffected,
+			incident.EventMerged, incident.EventMergedInto:
 			if slack {
 				add(JobFor(JobPost, n, seq(e), now, Payload{Seq: e.Seq}))
 			}
 		}
 		switch e.Kind {
+		case incident.EventServiceAffected:
+			if e.From == 0 && e.Entry != nil {
+				j, evs := d.serviceCallout(inc, *e.Entry, state().Class, e.Seq, now)
+				jobs, added = append(jobs, j), append(added, evs...)
+			}
 		case incident.EventCalledOut:
 			if slack && len(e.Users) > 0 {
 				add(JobFor(JobInvite, n, seq(e), now, Payload{Seq: e.Seq, Users: e.Users}))

@@ -1,0 +1,119 @@
+package desk_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/incidentbot/incidentbot/incident"
+	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/desk"
+)
+
+// relatedCatalogue: bedroom; appointments (another team, 95.0%, no
+// out-of-hours on-call) and search (bedroom's team) depend on it.
+func relatedCatalogue(t *testing.T) *incident.Catalogue {
+	c := testCatalogue()
+	wh, err := incident.ParseWorkingHours([]string{"mon", "tue", "wed", "thu", "fri"}, "09:00", "17:30", time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.WorkingHours = wh
+	c.Teams = []incident.Team{
+		{Name: "bedroom-team", Members: []string{"UA"}, OnCall: incident.OnCall{Rotation: incident.Rotation{Users: []string{"UB"}}}},
+		{Name: "ops-team", Members: []string{"UO"}, OnCall: incident.OnCall{Rotation: incident.Rotation{Users: []string{"UO2"}}}},
+	}
+	c.Services = append(c.Services,
+		incident.Service{Name: "appointments", Team: "ops-team", HourlyExposure: incident.USD.Major(6_000), DependsOn: []string{"bedroom"}},
+		incident.Service{Name: "search", Team: "bedroom-team", HourlyExposure: incident.USD.Major(1_000), DependsOn: []string{"bedroom"}},
+	)
+	c.Normalize()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func relatedDesk(t *testing.T, at time.Time) (*desk.Desk, *boltstore.Store, *clock) {
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "x.db"), boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	clk := &clock{t: at}
+	return desk.New(st, relatedCatalogue(t), desk.Options{Now: clk.Now}), st, clk
+}
+
+func fireAlert(t *testing.T, d *desk.Desk, svc string) desk.AlertResult {
+	t.Helper()
+	r, err := d.Alert(context.Background(), desk.Alert{Source: incident.ActorAlertmanager, Key: "g/" + svc, Service: svc, Title: svc + " down", Firing: true, Idem: "n/" + svc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// Each affected service's owning team is called out, once per team, under
+// the same out-of-hours rules as the primary's.
+func TestAffectedServicesAreCalledOut(t *testing.T) {
+	d, st, clk := relatedDesk(t, time.Date(2026, 11, 17, 12, 0, 0, 0, time.UTC)) // Tuesday noon
+	ctx := context.Background()
+	first := fireAlert(t, d, "bedroom")
+	for _, svc := range []string{"appointments", "search"} {
+		if r := fireAlert(t, d, svc); r.Number != first.Number || !r.Related {
+			t.Fatalf("%s: %+v, want attached to #%d as related", svc, r, first.Number)
+		}
+	}
+	r := desk.NewRunner(st, desk.RunnerOptions{Now: clk.Now, Poll: 5 * time.Millisecond})
+	(&desk.Duties{Desk: d, OnCall: desk.RotationFinder{}}).Register(r)
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(rctx) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		jobs, _ := st.Pending(ctx)
+		callouts := 0
+		for _, j := range jobs {
+			if j.Kind == desk.JobCallout {
+				callouts++
+			}
+		}
+		if callouts == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d callouts still pending", callouts)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	inc, _ := d.Get(ctx, first.Number)
+	called := map[string][]string{}
+	for _, e := range inc.Events {
+		if e.Kind == incident.EventCalledOut {
+			called[e.Key] = e.Users
+		}
+	}
+	if len(called) != 2 || len(called["bedroom-team"]) != 1 || called["bedroom-team"][0] != "UB" || len(called["ops-team"]) != 1 || called["ops-team"][0] != "UO2" {
+		t.Errorf("called out %v, want bedroom-team (UB) and ops-team (UO2) once each", called)
+	}
+}
+
+func TestAffectedServiceCalloutDeferredOutOfHours(t *testing.T) {
+	d, _, _ := relatedDesk(t, time.Date(2026, 11, 21, 23, 0, 0, 0, time.UTC)) // Saturday night
+	ctx := context.Background()
+	first := fireAlert(t, d, "bedroom")
+	fireAlert(t, d, "appointments")
+	inc, _ := d.Get(ctx, first.Number)
+	monday := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	var deferred []incident.Event
+	for _, e := range inc.Events {
+		if e.Kind == incident.EventCalloutDeferred {
+			deferred = append(deferred, e)
+		}
+	}
+	if len(deferred) != 1 || deferred[0].Service != "appointments" || !deferred[0].Until.Equal(monday) || deferred[0].Text != "ops-team" {
+		t.Errorf("deferred callouts %+v, want ops-team's for appointments until Monday 09:00", deferred)
+	}
+}
