@@ -372,9 +372,21 @@ func (d *Desk) Record(ctx context.Context, number int64, e incident.Event) (*inc
 }
 
 // CanManage reports whether a user may resolve, downgrade or publish: the
-// commander, incident managers and the owning team.
+// commander, incident managers and the owning teams (of the primary service
+// and of the affected ones).
 func (d *Desk) CanManage(inc *incident.Incident, st incident.State, user string) bool {
-	return user != "" && (st.Commander == user || d.cat.IsIncidentManager(user) || d.cat.IsTeamMember(inc.Service.Team, user))
+	if user == "" {
+		return false
+	}
+	if st.Commander == user || d.cat.IsIncidentManager(user) || d.cat.IsTeamMember(inc.Service.Team, user) {
+		return true
+	}
+	for _, s := range st.Services {
+		if d.cat.IsTeamMember(s.Service.Team, user) {
+			return true
+		}
+	}
+	return false
 }
 
 func forbidden(what string) error {

@@ -1,6 +1,7 @@
 package desk
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -45,4 +46,50 @@ func calloutService(inc *incident.Incident, st incident.State, p Payload) (incid
 		return incident.Service{}, false
 	}
 	return ss.Service, true
+}
+
+func (d *Desk) service(name string) (incident.Service, error) {
+	svc, ok := d.cat.Service(strings.TrimSpace(name))
+	if !ok {
+		return svc, incident.Errorf(incident.ENOTFOUND, "There is no service called %q. Try `/incident services` for the catalogue.", name)
+	}
+	return svc, nil
+}
+
+// Affect adds an affected service to an incident, its impact none until
+// someone sets it when imp is nil, or revises an affected service's impact.
+func (d *Desk) Affect(ctx context.Context, number int64, op Op, service string, imp *incident.Impact) (*incident.Incident, error) {
+	svc, err := d.service(service)
+	if err != nil {
+		return nil, err
+	}
+	return d.personal(ctx, number, op, func(inc *incident.Incident, _ incident.State, now time.Time) ([]incident.Event, error) {
+		return inc.Affect(d.cat.Policy, now, op.Actor, svc, imp)
+	})
+}
+
+// SetServiceImpact revises the impact of one of the incident's services;
+// "" is the primary service.
+func (d *Desk) SetServiceImpact(ctx context.Context, number int64, op Op, service string, imp incident.Impact) (*incident.Incident, error) {
+	if service != "" {
+		svc, err := d.service(service)
+		if err != nil {
+			return nil, err
+		}
+		service = svc.Name
+	}
+	return d.personal(ctx, number, op, func(inc *incident.Incident, _ incident.State, now time.Time) ([]incident.Event, error) {
+		return inc.SetServiceImpact(d.cat.Policy, now, op.Actor, service, imp)
+	})
+}
+
+// Unaffect ends an affected service's impact, with the reason.
+func (d *Desk) Unaffect(ctx context.Context, number int64, op Op, service, reason string) (*incident.Incident, error) {
+	svc, err := d.service(service)
+	if err != nil {
+		return nil, err
+	}
+	return d.personal(ctx, number, op, func(inc *incident.Incident, _ incident.State, now time.Time) ([]incident.Event, error) {
+		return inc.Unaffect(d.cat.Policy, now, op.Actor, svc.Name, reason)
+	})
 }
