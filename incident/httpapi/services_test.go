@@ -36,7 +36,7 @@ func TestIncidentServices(t *testing.T) {
 	}
 	for i, want := range []struct {
 		name, team, level, share, target, tolerable, loss, atTol, protected string
-		primary                                                              bool
+		primary                                                             bool
 	}{
 		{"ecommerce-platform", "platform-team", "blocked", "100%", "99.9%", "0:10:05", "$405,000", "$136,080", "-$268,920", true},
 		{"bedroom", "bedroom-team", "degraded", "50%", "99.0%", "1:40:48", "$50,000", "$168,000", "$118,000", false},
