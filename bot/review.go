@@ -74,7 +74,7 @@ func (b *Bot) reviewIntake(ctx context.Context, cb slack.InteractionCallback, a 
 		if err != nil || n <= 0 {
 			return true
 		}
-		go b.openAccountModal(context.WithoutCancel(ctx), cb.TriggerID, n, cb.User.ID, cb.Channel.ID)
+		go b.openAccountModal(ctx, cb.TriggerID, n, cb.User.ID, cb.Channel.ID)
 		return true
 	case ActReviewEdit:
 		ns, sec, _ := strings.Cut(a.Value, ":")
@@ -83,7 +83,7 @@ func (b *Bot) reviewIntake(ctx context.Context, cb slack.InteractionCallback, a 
 		if err != nil || n <= 0 || !ok {
 			return true
 		}
-		go b.openEditModal(context.WithoutCancel(ctx), cb.TriggerID, n, id, cb.Channel.ID)
+		go b.openEditModal(ctx, cb.TriggerID, n, id, cb.Channel.ID)
 		return true
 	}
 	return false
@@ -553,7 +553,7 @@ func (b *Bot) saveSection(ctx context.Context, j desk.Job, cb slack.InteractionC
 	if err := json.Unmarshal([]byte(cb.View.PrivateMetadata), &m); err != nil || m.N <= 0 {
 		return desk.Permanent(fmt.Errorf("review edit without metadata"))
 	}
-	to := replyTo{channel: m.Channel, user: cb.User.ID}
+	to := replyTo{channel: m.Channel, user: cb.User.ID, key: j.ID}
 	text := joinParts(viewParts(cb.View.State), m.Seps)
 	_, err := b.reviews.Update(ctx, m.N, func(rec *reviewstore.Record, exists bool) error {
 		if rec.HasApplied(j.ID) {
@@ -614,7 +614,7 @@ func (b *Bot) saveAccount(ctx context.Context, j desk.Job, cb slack.InteractionC
 		rec.MarkApplied(j.ID)
 		return nil
 	})
-	to := replyTo{channel: m.Channel, user: cb.User.ID}
+	to := replyTo{channel: m.Channel, user: cb.User.ID, key: j.ID}
 	if err != nil {
 		return b.outcome(ctx, to, err, "")
 	}

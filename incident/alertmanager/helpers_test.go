@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/incidentbot/incidentbot/bot"
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/alertmanager"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
@@ -86,6 +87,9 @@ func newEnvWith(t testing.TB, opts alertmanager.Options, cat *incident.Catalogue
 		st.Close()
 	})
 	fs := &flakyStore{Store: st}
+	if dopts.Planners == nil {
+		dopts.Planners = []desk.Planner{bot.Planner{}}
+	}
 	d := desk.New(fs, cat, dopts)
 	return &env{t: t, store: fs, desk: d, cat: cat, h: alertmanager.Handler(d, opts)}
 }

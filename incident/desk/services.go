@@ -9,19 +9,33 @@ import (
 	"github.com/incidentbot/incidentbot/incident"
 )
 
-// serviceCallout plans the callout of an affected service's owning team,
-// under the same out-of-hours rules as the primary's: a minor incident on a
-// service without out-of-hours on-call waits for the next working day (the
-// deferral is recorded, and returned).
-func (d *Desk) serviceCallout(inc *incident.Incident, svc incident.Service, class incident.Class, seq int, now time.Time) (Job, []incident.Event) {
-	co := d.cat.CalloutFor(svc, class, now)
-	due := now
-	var evs []incident.Event
-	if !co.DeferredUntil.IsZero() {
-		due = co.DeferredUntil
-		evs = inc.Append(incident.Event{At: now, Kind: incident.EventCalloutDeferred, Actor: incident.ActorSystem, Until: co.DeferredUntil, Text: co.Owner, Service: svc.Name})
+// planServices keeps out of the change the events that came with a merged
+// incident (their effects happened there) and plans the callout of each
+// newly affected service's owning team, under the same out-of-hours rules
+// as the primary's: a minor incident on a service without out-of-hours
+// on-call waits for the next working day (the deferral is recorded).
+func (d *Desk) planServices(c *Change, added []incident.Event, jobs []Job) ([]incident.Event, []Job) {
+	own := added[:0:0]
+	for _, e := range added {
+		if e.From == 0 {
+			own = append(own, e)
+		}
 	}
-	return JobFor(JobCallout, inc.Number, fmt.Sprintf("%d", seq), due, Payload{Level: co.Level, Owner: co.Owner, Service: svc.Name}), evs
+	for _, e := range own {
+		if e.Kind != incident.EventServiceAffected || e.Entry == nil {
+			continue
+		}
+		co := d.cat.CalloutFor(*e.Entry, c.State().Class, c.Now)
+		due := c.Now
+		if !co.DeferredUntil.IsZero() {
+			own = append(own, c.Incident.Append(incident.Event{At: c.Now, Kind: incident.EventCalloutDeferred, Actor: incident.ActorSystem,
+				Until: co.DeferredUntil, Text: co.Owner, Service: e.Entry.Name})...)
+			c.state = nil
+			due = co.DeferredUntil
+		}
+		jobs = append(jobs, JobFor(JobCallout, c.Incident.Number, fmt.Sprint(e.Seq), due, Payload{Level: co.Level, Owner: co.Owner, Service: e.Entry.Name}))
+	}
+	return own, jobs
 }
 
 // calledOut reports whether the team or domain owner was already called
