@@ -97,15 +97,23 @@ func cardBlocks(v view) []slack.Block {
 		slack.NewSectionBlock(mrkdwn(v.serviceLine()), nil, nil),
 		slack.NewSectionBlock(nil, fields, nil),
 	}
+	if svc := v.servicesText(); svc != "" {
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(svc), nil, nil))
+	}
 	var notes []string
 	for _, e := range v.inc.Events {
 		if e.Kind == incident.EventCalloutDeferred && st.Status == incident.StatusOpen && v.now.Before(e.Until) {
 			notes = append(notes, fmt.Sprintf("⏰ Out of hours: the callout of %s is deferred to <!date^%d^{date_short_pretty} {time}|%s>.", esc(e.Text), e.Until.Unix(), e.Until.UTC().Format(time.RFC1123)))
 		}
 	}
+	if st.Status == incident.StatusMerged {
+		notes = append(notes, fmt.Sprintf("➡️ Merged into #%d: its loss and timeline are counted there.", st.MergedInto))
+	}
 	if st.Status == incident.StatusResolved {
 		notes = append(notes, "Restored in "+incident.FormatShort(st.TimeToRestore)+".")
-		if e := st.Effectiveness; e != nil {
+		if e := st.Effectiveness; e != nil && len(st.Services) > 1 {
+			notes = append(notes, fmt.Sprintf("Protection effectiveness %s: %s protected against %s at each service's tolerable unavailability.", e.PercentText(), v.money(e.Protected), v.money(e.LossAtTolerable)))
+		} else if e != nil {
 			notes = append(notes, fmt.Sprintf("Protection effectiveness %d%%: %s protected against %s at tolerable unavailability (%s).", e.Percent(), v.money(e.Protected), v.money(e.LossAtTolerable), incident.FormatHMS(e.TolerableUnavailability)))
 		}
 	}
@@ -180,7 +188,12 @@ func eventLine(v view, e incident.Event) string {
 	}
 	switch e.Kind {
 	case incident.EventImpactChanged:
+		if e.Service != "" && !strings.EqualFold(e.Service, v.inc.Service.Name) {
+			return fmt.Sprintf("📉 %s set the impact of `%s` to *%s*.%s", who, esc(e.Service), esc(e.Impact.String()), fig)
+		}
 		return fmt.Sprintf("📉 %s set impact to *%s*.%s", who, esc(e.Impact.String()), fig)
+	case incident.EventServiceAffected, incident.EventServiceUnaffected, incident.EventMerged, incident.EventPaged:
+		return serviceEventLine(v, e, who, fig)
 	case incident.EventCostAdded:
 		return fmt.Sprintf("💸 %s added a cost of %s: %s.%s", who, v.money(e.Amount), esc(e.Text), fig)
 	case incident.EventSecurity:
@@ -235,7 +248,7 @@ func announceText(v view, kind string, e incident.Event, channelID string) strin
 		}
 		return ""
 	}
-	head := fmt.Sprintf("*#%d %s* (`%s`)", v.inc.Number, esc(v.inc.Title), esc(v.inc.Service.Name))
+	head := fmt.Sprintf("*#%d %s* (`%s`%s)", v.inc.Number, esc(v.inc.Title), esc(v.inc.Service.Name), v.moreServices())
 	switch kind {
 	case "declared":
 		return fmt.Sprintf("🚨 %s declared — %s. Loss rate %s/h, estimated %s. Join %s.", head, v.classLine(), v.money(v.st.Rate), v.money(v.st.Estimated), ch)
@@ -247,6 +260,8 @@ func announceText(v view, kind string, e incident.Event, channelID string) strin
 		return fmt.Sprintf("✅ %s resolved after %s. Loss %s.", head, incident.FormatShort(v.st.TimeToRestore), v.money(v.st.LossSoFar))
 	case "reopened":
 		return fmt.Sprintf("↩️ %s was reopened. %s", head, ch)
+	case "merged":
+		return fmt.Sprintf("🔀 Incident #%d was merged into %s. Loss rate now %s/h across %d services, estimated %s. %s", e.Ref, head, v.money(v.st.Rate), len(serviceNames(v.st)), v.money(v.st.Estimated), ch)
 	}
 	return head
 }
@@ -334,7 +349,7 @@ func homeBlocks(cat *incident.Catalogue, open []view, now time.Time, extra []sla
 			blocks = append(blocks, slack.NewContextBlock("", mrkdwn(fmt.Sprintf("…and %d more: `/incident list`", len(open)-i))))
 			break
 		}
-		label := fmt.Sprintf("*#%d %s* · `%s`", v.inc.Number, esc(v.inc.Title), esc(v.inc.Service.Name))
+		label := fmt.Sprintf("*#%d %s* · `%s`%s", v.inc.Number, esc(v.inc.Title), esc(v.inc.Service.Name), v.moreServices())
 		if v.st.Security {
 			label = fmt.Sprintf("*#%d* 🔒 security incident", v.inc.Number)
 		}

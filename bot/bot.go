@@ -41,6 +41,7 @@ type SlackAPI interface {
 	PublishViewContext(ctx context.Context, req slack.PublishViewContextRequest) (*slack.ViewResponse, error)
 	GetConversationHistoryContext(ctx context.Context, params *slack.GetConversationHistoryParameters) (*slack.GetConversationHistoryResponse, error)
 	JoinConversationContext(ctx context.Context, channelID string) (*slack.Channel, string, []string, error)
+	ArchiveConversationContext(ctx context.Context, channelID string) error
 }
 
 // Store is what the bot keeps besides incidents: the inbox and job queue,
@@ -134,6 +135,8 @@ func (b *Bot) Register(r *desk.Runner) {
 	r.Handle(JobHome, b.publishHome)
 	r.Handle(JobCatchUp, b.catchUp)
 	r.Handle(desk.JobReview, b.draftReview)
+	r.Handle(JobArchive, b.archiveMerged)
+	r.Handle(JobPageDM, b.pageDM)
 }
 
 // Classify maps Slack errors to retry decisions for the runner: a 429 waits

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/incidentbot/incidentbot/incident"
@@ -13,8 +14,14 @@ type Command struct {
 	Rest   string   // text after the verb, as typed
 	Impact incident.Impact
 	Amount incident.Money
-	User   string // commander: a user ID, or the actor for "me"
+	User   string // commander: a user ID, or the actor for "me"; page: the person
 	Class  incident.Class
+	// Service names the service of affects, unaffects and impact (""
+	// for impact: the primary); HasImpact says whether affects named one.
+	Service   string
+	HasImpact bool
+	Number    int64  // merge: the incident merged in
+	Team      string // page: the team
 }
 
 // channelVerbs only make sense inside an incident channel.
@@ -22,6 +29,7 @@ var channelVerbs = map[string]bool{
 	"status": true, "impact": true, "cost": true, "security": true, "commander": true,
 	"note": true, "update": true, "major": true, "minor": true, "resolve": true,
 	"reopen": true, "action": true, "review": true, "publish": true,
+	"affects": true, "unaffects": true, "merge": true, "page": true,
 }
 
 // Usage is the help text.
@@ -30,7 +38,9 @@ const Usage = "*Usage:* `/incident` opens the declare form, or:\n" +
 	"*In an incident channel:* `/incident status` · `/incident impact blocked|degraded|partial [N%]` · `/incident cost <amount> <what…>` · " +
 	"`/incident security` · `/incident commander <@user|me>` · `/incident note <text…>` · `/incident update <text…>` · " +
 	"`/incident major|minor <reason…>` · `/incident resolve [summary…]` · `/incident reopen` · `/incident action <text…> [@owner]` · " +
-	"`/incident review` · `/incident publish`"
+	"`/incident review` · `/incident publish`\n" +
+	"*Across services and teams:* `/incident affects <service> [blocked|degraded|partial|N%]` · `/incident impact <service> <impact>` · " +
+	"`/incident unaffects <service> <reason…>` · `/incident merge <number> [reason…]` · `/incident page <team|@user> [reason…]`"
 
 func usage(msg string) error {
 	return incident.Errorf(incident.EINVALID, "%s\n\n%s", msg, Usage)
@@ -68,21 +78,51 @@ func ParseCommand(text, actor string, cur incident.Currency, shares incident.Imp
 			return c, usage("`/incident declare <service> <title…>` needs a service and a title.")
 		}
 	case "impact":
-		if len(c.Args) < 1 || len(c.Args) > 2 {
-			return c, usage("`/incident impact blocked|degraded|partial [N%]`")
+		args := c.Args
+		if len(args) > 1 && !isImpactWord(args[0]) {
+			c.Service, args = args[0], args[1:]
 		}
-		lvl, ok := incident.ParseImpactLevel(c.Args[0])
-		if !ok {
-			return c, usage("Impact is `blocked` (users cannot complete a journey), `degraded` or `partial`.")
+		if len(args) < 1 || len(args) > 2 {
+			return c, usage("`/incident impact [service] blocked|degraded|partial [N%]`")
 		}
-		c.Impact = shares.Impact(lvl)
-		if len(c.Args) == 2 {
-			sh, err := incident.ParseShare(c.Args[1])
+		imp, err := parseImpact(args, shares)
+		if err != nil {
+			return c, err
+		}
+		c.Impact, c.HasImpact = imp, true
+	case "affects":
+		if len(c.Args) < 1 || len(c.Args) > 3 {
+			return c, usage("`/incident affects <service> [blocked|degraded|partial|N%]`")
+		}
+		c.Service = c.Args[0]
+		if len(c.Args) > 1 {
+			imp, err := parseImpact(c.Args[1:], shares)
 			if err != nil {
-				return c, usage(incident.ErrorMessage(err))
+				return c, err
 			}
-			c.Impact.Share, c.Impact.Explicit = sh, true
+			c.Impact, c.HasImpact = imp, true
 		}
+	case "unaffects":
+		if len(c.Args) < 2 {
+			return c, usage("`/incident unaffects <service> <reason…>` needs a service and why it is no longer affected.")
+		}
+		c.Service, c.Rest = c.Args[0], restAfter(rest, c.Args[0])
+	case "merge":
+		n, ok := parseNumber(firstArg(c.Args))
+		if !ok {
+			return c, usage("`/incident merge <number> [reason…]` needs the number of the incident to merge into this one.")
+		}
+		c.Number, c.Rest = n, restAfter(rest, c.Args[0])
+	case "page":
+		if len(c.Args) < 1 {
+			return c, usage("`/incident page <team|@user> [reason…]` needs a team or a person.")
+		}
+		if u, ok := parseMention(c.Args[0]); ok {
+			c.User = u
+		} else {
+			c.Team = c.Args[0]
+		}
+		c.Rest = restAfter(rest, c.Args[0])
 	case "cost":
 		if len(c.Args) < 2 {
 			return c, usage("`/incident cost <amount> <what…>` needs an amount and what it is for.")
@@ -125,3 +165,52 @@ func ParseCommand(text, actor string, cur incident.Currency, shares incident.Imp
 
 // InChannel reports whether the verb needs an incident channel.
 func (c Command) InChannel() bool { return channelVerbs[c.Verb] }
+
+// parseImpact reads blocked|degraded|partial [N%], or a bare N% (partial,
+// stated).
+func parseImpact(args []string, shares incident.ImpactShares) (incident.Impact, error) {
+	if len(args) == 1 && strings.HasSuffix(args[0], "%") {
+		sh, err := incident.ParseShare(args[0])
+		if err != nil {
+			return incident.Impact{}, usage(incident.ErrorMessage(err))
+		}
+		return incident.Impact{Level: incident.ImpactPartial, Share: sh, Explicit: true}, nil
+	}
+	lvl, ok := incident.ParseImpactLevel(args[0])
+	if !ok || len(args) > 2 {
+		return incident.Impact{}, usage("Impact is `blocked` (users cannot complete a journey), `degraded` or `partial`, optionally with a percentage.")
+	}
+	imp := shares.Impact(lvl)
+	if len(args) == 2 {
+		sh, err := incident.ParseShare(args[1])
+		if err != nil {
+			return imp, usage(incident.ErrorMessage(err))
+		}
+		imp.Share, imp.Explicit = sh, true
+	}
+	return imp, nil
+}
+
+// isImpactWord reports whether an argument is an impact, not a service.
+func isImpactWord(s string) bool {
+	_, ok := incident.ParseImpactLevel(s)
+	return ok || strings.HasSuffix(s, "%")
+}
+
+// parseNumber reads an incident number: 12 or #12.
+func parseNumber(s string) (int64, bool) {
+	n, err := strconv.ParseInt(strings.TrimPrefix(s, "#"), 10, 64)
+	return n, err == nil && n > 0
+}
+
+func firstArg(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[0]
+}
+
+// restAfter is the text after the first word.
+func restAfter(rest, first string) string {
+	return strings.TrimSpace(strings.TrimPrefix(rest, first))
+}

@@ -42,6 +42,7 @@ const (
 	EventServiceUnaffected EventKind = "service_unaffected" // Service; Text: reason
 	EventMerged            EventKind = "merged"             // Ref: the incident merged in; Merged: its header; Text: reason; followed by its events (From)
 	EventMergedInto        EventKind = "merged_into"        // Ref: the incident this one was merged into; Text: reason
+	EventPaged             EventKind = "paged"              // Key: "team:<name>" or "user:<id>"; User: the person paged; Text: reason; Labels: escalation_policy
 	EventCostAdded         EventKind = "cost_added"         // Amount; Text: what; Figures
 	EventSecurity          EventKind = "security"           // marks a security incident
 	EventClassChanged      EventKind = "class_changed"      // Class; Text: reason; Actor "system" when automatic
@@ -98,7 +99,8 @@ type Event struct {
 	// Entry is the catalogue entry of a service attached to the incident,
 	// as it was then.
 	Entry *Service `json:"entry,omitempty"`
-	// Ref is the other incident of a merge.
+	// Ref is the other incident of a merge; on a callout that answers a
+	// page, the seq of the paged event.
 	Ref int64 `json:"ref,omitempty"`
 	// Merged is the header of the incident merged in by a merged event.
 	Merged *MergedHeader `json:"merged,omitempty"`

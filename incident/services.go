@@ -146,3 +146,44 @@ func (inc *Incident) Absorb(p Policy, now time.Time, actor string, b *Incident, 
 	inc.settle(p, now, n)
 	return inc.Events[n:], nil
 }
+
+// PageAgain is how long a page stands: paging the same team or person again
+// within it is refused as already paged.
+const PageAgain = 5 * time.Minute
+
+// PageTeamKey and PageUserKey are the keys of paged events.
+func PageTeamKey(team string) string { return "team:" + team }
+
+// PageUserKey is the key of a person's page.
+func PageUserKey(user string) string { return "user:" + user }
+
+// Page records that actor called another team's on-call (key
+// PageTeamKey) or a person (PageUserKey, user set) into the incident, with
+// the reason; policy is the team's PagerDuty escalation policy, if any.
+// The same team or person paged within PageAgain is refused.
+func (inc *Incident) Page(p Policy, now time.Time, actor, key, user, policy, reason string) ([]Event, error) {
+	if err := validText(reason); err != nil {
+		return nil, err
+	}
+	if _, err := inc.mustBeOpen(p, now); err != nil {
+		return nil, err
+	}
+	for i := len(inc.Events) - 1; i >= 0; i-- {
+		e := inc.Events[i]
+		if e.Kind == EventPaged && e.From == 0 && e.Key == key && now.Sub(e.At) < PageAgain {
+			return nil, Errorf(ECONFLICT, "%s was already paged %s ago; give them a moment.", pageTarget(key), FormatShort(now.Sub(e.At).Round(time.Second)))
+		}
+	}
+	ev := Event{Kind: EventPaged, Actor: actor, Key: key, User: user, Text: strings.TrimSpace(reason)}
+	if policy != "" {
+		ev.Labels = map[string]string{"escalation_policy": policy}
+	}
+	return inc.do(p, now, ev), nil
+}
+
+func pageTarget(key string) string {
+	if u, ok := strings.CutPrefix(key, "user:"); ok {
+		return "<@" + u + ">"
+	}
+	return strings.TrimPrefix(key, "team:")
+}

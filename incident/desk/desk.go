@@ -252,11 +252,11 @@ func (d *Desk) findTarget(ctx context.Context, a Alert, now time.Time) (number i
 			return 0, false, err
 		}
 		if ok {
-			inc, err := d.store.Get(ctx, n)
+			n, st, err := d.follow(ctx, n, now)
 			if err != nil {
 				return 0, false, err
 			}
-			if st := inc.State(d.cat.Policy, now); st.Status == incident.StatusOpen || !a.Firing {
+			if st.Status == incident.StatusOpen || !a.Firing {
 				return n, false, nil
 			}
 		}
@@ -278,6 +278,22 @@ func (d *Desk) findTarget(ctx context.Context, a Alert, now time.Time) (number i
 		return 0, false, nil
 	}
 	return d.findRelated(ctx, a.Service, now)
+}
+
+// follow returns the incident number is, or the one it was merged into
+// (however many merges away), with its state.
+func (d *Desk) follow(ctx context.Context, number int64, now time.Time) (int64, incident.State, error) {
+	for hops := 0; ; hops++ {
+		inc, err := d.store.Get(ctx, number)
+		if err != nil {
+			return 0, incident.State{}, err
+		}
+		st := inc.State(d.cat.Policy, now)
+		if st.Status != incident.StatusMerged || st.MergedInto == 0 || hops == 10 {
+			return number, st, nil
+		}
+		number = st.MergedInto
+	}
 }
 
 // recent reports whether an incident was declared or alerted within the
@@ -315,10 +331,18 @@ func (d *Desk) findRelated(ctx context.Context, service string, now time.Time) (
 // apply runs a domain operation on an incident in one transaction and plans
 // its effects.
 func (d *Desk) apply(ctx context.Context, number int64, op func(inc *incident.Incident, now time.Time) ([]incident.Event, error)) (*incident.Incident, error) {
+	return d.applyJobs(ctx, number, func(inc *incident.Incident, now time.Time) ([]incident.Event, []Job, error) {
+		added, err := op(inc, now)
+		return added, nil, err
+	})
+}
+
+// applyJobs is apply for an operation that also has jobs of its own.
+func (d *Desk) applyJobs(ctx context.Context, number int64, op func(inc *incident.Incident, now time.Time) ([]incident.Event, []Job, error)) (*incident.Incident, error) {
 	return d.store.Update(ctx, number, func(inc *incident.Incident) ([]Job, error) {
 		now := d.now()
 		n := len(inc.Events)
-		added, err := op(inc, now)
+		added, own, err := op(inc, now)
 		if err != nil {
 			return nil, err
 		}
@@ -333,7 +357,7 @@ func (d *Desk) apply(ctx context.Context, number int64, op func(inc *incident.In
 				break
 			}
 		}
-		return d.plan(inc, &before, added, now), nil
+		return append(own, d.plan(inc, &before, added, now)...), nil
 	})
 }
 

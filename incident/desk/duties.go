@@ -59,6 +59,8 @@ func (du *Duties) Register(r *Runner) {
 	r.Handle(JobCallout, du.callout)
 	r.Handle(JobCommander, du.commander)
 	r.Handle(JobRefresh, du.refresh)
+	r.Handle(JobMerge, du.merge)
+	r.Handle(JobPage, du.page)
 	r.Handle(JobHousekeeping, du.housekeeping)
 }
 

@@ -105,6 +105,7 @@ func (d *Desk) plan(inc *incident.Incident, before *incident.State, added []inci
 	c.Added = added
 	c.MajorAt = majorAt(c, before)
 	jobs = append(jobs, d.planEvents(c)...)
+	jobs = append(jobs, planPages(c)...)
 	if c.MajorAt > 0 && c.State().Commander == "" {
 		jobs = append(jobs, d.commanderJob(inc.Number, c.MajorAt, now))
 	}

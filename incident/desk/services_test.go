@@ -2,6 +2,7 @@ package desk_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -115,5 +116,97 @@ func TestAffectedServiceCalloutDeferredOutOfHours(t *testing.T) {
 	}
 	if len(deferred) != 1 || deferred[0].Service != "appointments" || !deferred[0].Until.Equal(monday) || deferred[0].Text != "ops-team" {
 		t.Errorf("deferred callouts %+v, want ops-team's for appointments until Monday 09:00", deferred)
+	}
+}
+
+// failingStore fails the next update of one incident, as a crash between
+// the two steps of a merge would leave it.
+type failingStore struct {
+	*boltstore.Store
+	failOn int64
+}
+
+func (s *failingStore) Update(ctx context.Context, n int64, fn func(*incident.Incident) ([]desk.Job, error)) (*incident.Incident, error) {
+	if n == s.failOn {
+		s.failOn = 0
+		return nil, errCrash
+	}
+	return s.Store.Update(ctx, n, fn)
+}
+
+var errCrash = errors.New("crashed")
+
+// A merge that stops between closing the merged incident and moving its
+// timeline completes once, from the job the first step planned; running
+// the command again changes nothing.
+func TestMergeCompletesOnceAfterACrash(t *testing.T) {
+	d0, st, clk := relatedDesk(t, time.Date(2026, 11, 17, 12, 0, 0, 0, time.UTC))
+	ctx := context.Background()
+	a, _ := d0.Declare(ctx, desk.DeclareRequest{Service: "bedroom", Title: "Beds", Actor: "UA", Impact: incident.DefaultShares.Impact(incident.ImpactDegraded)})
+	b, _ := d0.Declare(ctx, desk.DeclareRequest{Service: "appointments", Title: "Bookings", Actor: "UO", Impact: incident.DefaultShares.Impact(incident.ImpactBlocked)})
+	clk.Advance(10 * time.Minute)
+	fs := &failingStore{Store: st, failOn: a.Number}
+	d := desk.New(fs, relatedCatalogue(t), desk.Options{Now: clk.Now})
+	op := desk.Op{Actor: "UA", Idem: "env-merge"}
+	if _, err := d.Merge(ctx, a.Number, b.Number, op, "one outage"); !errors.Is(err, errCrash) {
+		t.Fatalf("merge = %v, want the crash", err)
+	}
+	if bi, _ := d.Get(ctx, b.Number); d.State(bi).Status != incident.StatusMerged {
+		t.Fatalf("#%d was not closed by the first step", b.Number)
+	}
+	// After the restart the runner finishes the merge.
+	r := desk.NewRunner(st, desk.RunnerOptions{Now: clk.Now, Poll: 5 * time.Millisecond})
+	(&desk.Duties{Desk: d, OnCall: desk.RotationFinder{}}).Register(r)
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(rctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ai, _ := d.Get(ctx, a.Number)
+		if len(d.State(ai).Merged) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the merge was not completed by its job")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	// The command run again (its inbox job after a crash) and the job's
+	// work done again change nothing.
+	for range 2 {
+		if _, err := d.Merge(ctx, a.Number, b.Number, op, "one outage"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ai, _ := d.Get(ctx, a.Number)
+	bi, _ := d.Get(ctx, b.Number)
+	merged, into := 0, 0
+	for _, e := range ai.Events {
+		if e.Kind == incident.EventMerged {
+			merged++
+		}
+	}
+	for _, e := range bi.Events {
+		if e.Kind == incident.EventMergedInto {
+			into++
+		}
+	}
+	if merged != 1 || into != 1 {
+		t.Errorf("%d merged events, %d merged_into events; want 1 each", merged, into)
+	}
+	// 10 min of bedroom degraded ($100,000/h) and appointments blocked
+	// ($6,000/h), counted once.
+	if st := d.State(ai); st.LossSoFar != 1_766_667 || len(st.Services) != 2 {
+		t.Errorf("loss %d over %d services", st.LossSoFar, len(st.Services))
+	}
+	// Another person merging again is told it is done.
+	if _, err := d.Merge(ctx, a.Number, b.Number, desk.Op{Actor: "UA", Idem: "env-2"}, ""); incident.ErrorCode(err) != incident.ECONFLICT {
+		t.Errorf("merging again: %v", err)
+	}
+	// An alert of the merged incident's now goes where it went.
+	if r := fireAlert(t, d, "appointments"); r.Number != a.Number {
+		t.Errorf("appointments alert went to #%d, want #%d", r.Number, a.Number)
 	}
 }
