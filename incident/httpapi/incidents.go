@@ -25,14 +25,14 @@ type IncidentList struct {
 	AsOf      time.Time  `json:"as_of"`
 }
 
-// listIncidents serves GET /api/incidents[?status=open|resolved][&service=x][&limit=N].
+// listIncidents serves GET /api/incidents[?status=open|resolved|merged][&service=x][&limit=N].
 func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	status := strings.ToLower(strings.TrimSpace(q.Get("status")))
 	switch status {
-	case "", "all", string(incident.StatusOpen), string(incident.StatusResolved):
+	case "", "all", string(incident.StatusOpen), string(incident.StatusResolved), string(incident.StatusMerged):
 	default:
-		WriteError(w, http.StatusBadRequest, "status must be open or resolved")
+		WriteError(w, http.StatusBadRequest, "status must be open, resolved or merged")
 		return
 	}
 	service := strings.TrimSpace(q.Get("service"))
@@ -52,10 +52,10 @@ func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request) {
 
 	ctx := r.Context()
 	f := desk.Filter{Service: service, Limit: limit, OpenOnly: status == string(incident.StatusOpen)}
-	if status == string(incident.StatusResolved) {
-		// The store indexes open incidents only. Every incident is open or
+	if status == string(incident.StatusResolved) || status == string(incident.StatusMerged) {
+		// The store indexes open incidents only. Most closed incidents are
 		// resolved, so the newest limit+open incidents hold the newest limit
-		// resolved ones (open incidents are few).
+		// resolved ones (open incidents are few; merged ones fewer).
 		open, err := s.desk.List(ctx, desk.Filter{OpenOnly: true, Service: service})
 		if err != nil {
 			s.internal(w, r, err)

@@ -59,3 +59,40 @@ func TestIncidentServices(t *testing.T) {
 		t.Errorf("no service_affected event for bedroom on the timeline")
 	}
 }
+
+// A merged incident shows where it went; the one it went into lists it;
+// ?status=merged lists merged incidents.
+func TestMergedIncidentInTheAPI(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	a := e.declare("bedroom", "Beds slow", incident.ImpactDegraded, false)
+	b := e.declare("appointments", "Bookings slow", incident.ImpactBlocked, false)
+	e.clock.Advance(10 * time.Minute)
+	if _, err := e.desk.Merge(e.ctx, a.Number, b.Number, desk.Op{Actor: alice}, "same outage"); err != nil {
+		t.Fatal(err)
+	}
+	var merged, into httpapi.Incident
+	e.get("/api/incidents/2").json(t, &merged)
+	e.get("/api/incidents/1").json(t, &into)
+	if merged.Status != "merged" || merged.MergedInto == nil || *merged.MergedInto != 1 || merged.Effectiveness != nil {
+		t.Errorf("merged incident: %s into %v", merged.Status, merged.MergedInto)
+	}
+	if len(into.Merged) != 1 || into.Merged[0] != 2 || len(into.Services) != 2 || into.Services[1].From != 2 {
+		t.Errorf("incident merged into: merged %v, services %+v", into.Merged, into.Services)
+	}
+	var from2 int
+	for _, ev := range into.Timeline {
+		if ev.From == 2 {
+			from2++
+		}
+	}
+	if from2 == 0 {
+		t.Error("no timeline event marked as from #2")
+	}
+	var list httpapi.IncidentList
+	r := e.get("/api/incidents?status=merged")
+	wantStatus(t, r, http.StatusOK)
+	r.json(t, &list)
+	if list.Count != 1 || list.Incidents[0].Number != 2 {
+		t.Errorf("merged incidents: %+v", list.Incidents)
+	}
+}
