@@ -83,8 +83,12 @@ func cardBlocks(v view) []slack.Block {
 	if st.Security {
 		title = "🔒 " + title
 	}
+	impactLabel := "*Impact*\n"
+	if len(st.Services) > 1 {
+		impactLabel = "*Impact (primary)*\n"
+	}
 	fields := []*slack.TextBlockObject{
-		mrkdwn("*Impact*\n" + esc(st.Impact.String())),
+		mrkdwn(impactLabel + esc(st.Impact.String())),
 		mrkdwn("*Loss rate*\n" + v.money(st.Rate) + "/h"),
 		mrkdwn("*Loss so far*\n" + v.money(st.LossSoFar)),
 		mrkdwn("*Estimated loss*\n" + v.money(st.Estimated)),
@@ -160,7 +164,7 @@ func cardText(v view) string {
 
 // topic is the channel topic (Slack allows 250 characters).
 func topic(v view) string {
-	t := fmt.Sprintf("%s · %s · %s/h · est. %s · commander %s", v.st.Class.Title(), v.inc.Service.Name, v.money(v.st.Rate), v.money(v.st.Estimated), commanderName(v.st.Commander))
+	t := fmt.Sprintf("%s · %s%s · %s/h · est. %s · commander %s", v.st.Class.Title(), v.inc.Service.Name, v.moreServices(), v.money(v.st.Rate), v.money(v.st.Estimated), commanderName(v.st.Commander))
 	return clip(t, 250)
 }
 
