@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,6 +41,7 @@ type SlackAPI interface {
 	GetConversationHistoryContext(ctx context.Context, params *slack.GetConversationHistoryParameters) (*slack.GetConversationHistoryResponse, error)
 	JoinConversationContext(ctx context.Context, channelID string) (*slack.Channel, string, []string, error)
 	ArchiveConversationContext(ctx context.Context, channelID string) error
+	GetUserInfoContext(ctx context.Context, user string, options ...slack.GetUserInfoOption) (*slack.User, error)
 }
 
 // Store is what the bot keeps besides incidents: the inbox and job queue,
@@ -51,6 +51,7 @@ type Store interface {
 	Put(ctx context.Context, bucket, key string, value []byte) error
 	GetKV(ctx context.Context, bucket, key string) ([]byte, bool, error)
 	Scan(ctx context.Context, bucket, prefix string, fn func(key string, value []byte) error) error
+	UpdateRecords(ctx context.Context, number int64, fn func(inc *incident.Incident, recs desk.Records) ([]desk.Job, error)) (*incident.Incident, error)
 }
 
 // Options configure a Bot. The zero value is usable.
@@ -82,9 +83,9 @@ type Bot struct {
 	botUserID atomic.Value // string
 	connected atomic.Bool
 
-	reviews *reviewstore.Store
-	rd      *review.Renderer
-	names   sync.Map // user ID → display name, for reviews
+	reviews   *reviewstore.Store
+	rd        *review.Renderer
+	nameCache *nameCache // user ID → display name, for reviews
 }
 
 // New returns a Bot.
@@ -109,7 +110,7 @@ func New(api SlackAPI, d *desk.Desk, store Store, opts Options) *Bot {
 		opts.Renderer = rd
 	}
 	b := &Bot{api: api, desk: d, store: store, cat: d.Catalogue(), log: opts.Logger, now: opts.Now, opts: opts, http: opts.HTTPClient,
-		reviews: reviewstore.New(store), rd: opts.Renderer}
+		reviews: reviewstore.New(store), rd: opts.Renderer, nameCache: newNameCache(nameCacheSize)}
 	b.botUserID.Store("")
 	return b
 }
@@ -137,6 +138,10 @@ func (b *Bot) Register(r *desk.Runner) {
 	r.Handle(desk.JobReview, b.draftReview)
 	r.Handle(JobArchive, b.archiveMerged)
 	r.Handle(JobPageDM, b.pageDM)
+	r.Handle(JobReviewDrafted, b.reviewDrafted)
+	r.Handle(JobReviewPosted, b.reviewPublished)
+	r.Handle(JobActionPosted, b.actionPosted)
+	r.Handle(JobActionDone, b.actionDone)
 }
 
 // Classify maps Slack errors to retry decisions for the runner: a 429 waits

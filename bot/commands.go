@@ -24,26 +24,78 @@ type Command struct {
 	Team      string // page: the team
 }
 
-// channelVerbs only make sense inside an incident channel.
-var channelVerbs = map[string]bool{
-	"status": true, "impact": true, "cost": true, "security": true, "commander": true,
-	"note": true, "update": true, "major": true, "minor": true, "resolve": true,
-	"reopen": true, "action": true, "review": true, "publish": true,
-	"affects": true, "unaffects": true, "merge": true, "page": true,
+// verbSpec is one /incident command: its syntax for the help text and whether
+// it works only inside an incident channel. The table is the one list of
+// verbs: the help text, the channel check and the unknown-verb answer come
+// from it.
+type verbSpec struct {
+	name, syntax string
+	inChannel    bool
 }
 
-// Usage is the help text.
-const Usage = "*Usage:* `/incident` opens the declare form, or:\n" +
-	"• `/incident declare <service> <title…>` · `/incident list` · `/incident services [name]` · `/incident stats [30d] [service]` · `/incident actions` · `/incident help`\n" +
-	"*In an incident channel:* `/incident status` · `/incident impact blocked|degraded|partial [N%]` · `/incident cost <amount> <what…>` · " +
-	"`/incident security` · `/incident commander <@user|me>` · `/incident note <text…>` · `/incident update <text…>` · " +
-	"`/incident major|minor <reason…>` · `/incident resolve [summary…]` · `/incident reopen` · `/incident action <text…> [@owner]` · " +
-	"`/incident review` · `/incident publish`\n" +
-	"*Across services and teams:* `/incident affects <service> [blocked|degraded|partial|N%]` · `/incident impact <service> <impact>` · " +
-	"`/incident unaffects <service> <reason…>` · `/incident merge <number> [reason…]` · `/incident page <team|@user> [reason…]`"
+var verbs = []verbSpec{
+	{"declare", "declare <service> <title…>", false},
+	{"list", "list", false},
+	{"services", "services [name]", false},
+	{"stats", "stats [30d] [service]", false},
+	{"actions", "actions", false},
+	{"help", "help", false},
+	{"status", "status", true},
+	{"impact", "impact [service] blocked|degraded|partial [N%]", true},
+	{"affects", "affects <service> [blocked|degraded|partial|N%]", true},
+	{"unaffects", "unaffects <service> <reason…>", true},
+	{"cost", "cost <amount> <what…>", true},
+	{"security", "security", true},
+	{"commander", "commander <@user|me>", true},
+	{"note", "note <text…>", true},
+	{"update", "update <text…>", true},
+	{"major", "major|minor <reason…>", true},
+	{"minor", "", true},
+	{"resolve", "resolve [summary…]", true},
+	{"reopen", "reopen", true},
+	{"action", "action <text…> [@owner]", true},
+	{"review", "review", true},
+	{"publish", "publish", true},
+	{"merge", "merge <number> [reason…]", true},
+	{"page", "page <team|@user> [reason…]", true},
+}
 
+func lookupVerb(name string) (verbSpec, bool) {
+	for _, v := range verbs {
+		if v.name == name {
+			return v, true
+		}
+	}
+	return verbSpec{}, false
+}
+
+// Usage is the help text, escaped for Slack: "<text…>" unescaped would be
+// read as a control sequence.
+var Usage = esc(usageText())
+
+// actionUsage is how to define an improvement action, escaped for Slack.
+var actionUsage = esc("`/incident action <text…> [@owner]`")
+
+func usageText() string {
+	var anywhere, inChannel []string
+	for _, v := range verbs {
+		if v.syntax == "" {
+			continue
+		}
+		u := "`/incident " + v.syntax + "`"
+		if v.inChannel {
+			inChannel = append(inChannel, u)
+		} else {
+			anywhere = append(anywhere, u)
+		}
+	}
+	return "*Usage:* `/incident` opens the declare form, or:\n• " + strings.Join(anywhere, " · ") +
+		"\n*In an incident channel:* " + strings.Join(inChannel, " · ")
+}
+
+// usage is a usage error: msg (not escaped yet) and the help text.
 func usage(msg string) error {
-	return incident.Errorf(incident.EINVALID, "%s\n\n%s", msg, Usage)
+	return incident.Errorf(incident.EINVALID, "%s\n\n%s", esc(msg), Usage)
 }
 
 // ParseCommand parses the text after /incident. It changes nothing; a
@@ -53,10 +105,13 @@ func ParseCommand(text, actor string, cur incident.Currency, shares incident.Imp
 	if text == "" {
 		return Command{Verb: "modal"}, nil
 	}
-	verb, rest, _ := strings.Cut(text, " ")
-	verb = strings.ToLower(verb)
+	name, rest, _ := strings.Cut(text, " ")
+	verb := strings.ToLower(name)
 	rest = strings.TrimSpace(rest)
 	c := Command{Verb: verb, Rest: rest, Args: strings.Fields(rest)}
+	if _, ok := lookupVerb(verb); !ok {
+		return c, usage("I don't know `" + clip(verb, 40) + "`.")
+	}
 	switch verb {
 	case "help", "list", "actions", "status", "security", "reopen", "review", "publish":
 		if len(c.Args) > 0 && verb != "publish" {
@@ -77,52 +132,8 @@ func ParseCommand(text, actor string, cur incident.Currency, shares incident.Imp
 		if len(c.Args) < 2 {
 			return c, usage("`/incident declare <service> <title…>` needs a service and a title.")
 		}
-	case "impact":
-		args := c.Args
-		if len(args) > 1 && !isImpactWord(args[0]) {
-			c.Service, args = args[0], args[1:]
-		}
-		if len(args) < 1 || len(args) > 2 {
-			return c, usage("`/incident impact [service] blocked|degraded|partial [N%]`")
-		}
-		imp, err := parseImpact(args, shares)
-		if err != nil {
-			return c, err
-		}
-		c.Impact, c.HasImpact = imp, true
-	case "affects":
-		if len(c.Args) < 1 || len(c.Args) > 3 {
-			return c, usage("`/incident affects <service> [blocked|degraded|partial|N%]`")
-		}
-		c.Service = c.Args[0]
-		if len(c.Args) > 1 {
-			imp, err := parseImpact(c.Args[1:], shares)
-			if err != nil {
-				return c, err
-			}
-			c.Impact, c.HasImpact = imp, true
-		}
-	case "unaffects":
-		if len(c.Args) < 2 {
-			return c, usage("`/incident unaffects <service> <reason…>` needs a service and why it is no longer affected.")
-		}
-		c.Service, c.Rest = c.Args[0], restAfter(rest, c.Args[0])
-	case "merge":
-		n, ok := parseNumber(firstArg(c.Args))
-		if !ok {
-			return c, usage("`/incident merge <number> [reason…]` needs the number of the incident to merge into this one.")
-		}
-		c.Number, c.Rest = n, restAfter(rest, c.Args[0])
-	case "page":
-		if len(c.Args) < 1 {
-			return c, usage("`/incident page <team|@user> [reason…]` needs a team or a person.")
-		}
-		if u, ok := parseMention(c.Args[0]); ok {
-			c.User = u
-		} else {
-			c.Team = c.Args[0]
-		}
-		c.Rest = restAfter(rest, c.Args[0])
+	case "impact", "affects", "unaffects", "merge", "page":
+		return parseServiceCommand(c, shares)
 	case "cost":
 		if len(c.Args) < 2 {
 			return c, usage("`/incident cost <amount> <what…>` needs an amount and what it is for.")
@@ -156,15 +167,70 @@ func ParseCommand(text, actor string, cur incident.Currency, shares incident.Imp
 			return c, usage("`/incident " + verb + " <reason…>` needs a reason: it is recorded on the timeline.")
 		}
 		c.Class = incident.Class(verb)
-	case "resolve":
-	default:
-		return c, usage("I don't know `" + esc(clip(verb, 40)) + "`.")
 	}
 	return c, nil
 }
 
 // InChannel reports whether the verb needs an incident channel.
-func (c Command) InChannel() bool { return channelVerbs[c.Verb] }
+func (c Command) InChannel() bool { v, _ := lookupVerb(c.Verb); return v.inChannel }
+
+// Verbs returns the names of the /incident verbs, in help order.
+func Verbs() []string {
+	out := make([]string, len(verbs))
+	for i, v := range verbs {
+		out[i] = v.name
+	}
+	return out
+}
+
+// parseServiceCommand parses the verbs of incidents that span services and
+// teams: impact [service], affects, unaffects, merge and page.
+func parseServiceCommand(c Command, shares incident.ImpactShares) (Command, error) {
+	var err error
+	switch c.Verb {
+	case "impact":
+		args := c.Args
+		if len(args) > 1 && !isImpactWord(args[0]) {
+			c.Service, args = args[0], args[1:]
+		}
+		if len(args) < 1 || len(args) > 2 {
+			return c, usage("`/incident impact [service] blocked|degraded|partial [N%]`")
+		}
+		c.Impact, err = parseImpact(args, shares)
+		c.HasImpact = err == nil
+	case "affects":
+		if len(c.Args) < 1 || len(c.Args) > 3 {
+			return c, usage("`/incident affects <service> [blocked|degraded|partial|N%]`")
+		}
+		c.Service = c.Args[0]
+		if len(c.Args) > 1 {
+			c.Impact, err = parseImpact(c.Args[1:], shares)
+			c.HasImpact = err == nil
+		}
+	case "unaffects":
+		if len(c.Args) < 2 {
+			return c, usage("`/incident unaffects <service> <reason…>` needs a service and why it is no longer affected.")
+		}
+		c.Service, c.Rest = c.Args[0], restAfter(c.Rest, c.Args[0])
+	case "merge":
+		n, ok := parseNumber(firstArg(c.Args))
+		if !ok {
+			return c, usage("`/incident merge <number> [reason…]` needs the number of the incident to merge into this one.")
+		}
+		c.Number, c.Rest = n, restAfter(c.Rest, c.Args[0])
+	case "page":
+		if len(c.Args) < 1 {
+			return c, usage("`/incident page <team|@user> [reason…]` needs a team or a person.")
+		}
+		if u, ok := parseMention(c.Args[0]); ok {
+			c.User = u
+		} else {
+			c.Team = c.Args[0]
+		}
+		c.Rest = restAfter(c.Rest, c.Args[0])
+	}
+	return c, err
+}
 
 // parseImpact reads blocked|degraded|partial [N%], or a bare N% (partial,
 // stated).

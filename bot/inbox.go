@@ -31,7 +31,7 @@ func (b *Bot) handleInbox(ctx context.Context, j desk.Job) error {
 		if err := json.Unmarshal(it.Payload, &cmd); err != nil {
 			return desk.Permanent(err)
 		}
-		return b.runCommand(ctx, j, cmd)
+		return b.runCommand(ctx, j, cmd, it.Command)
 	case "interaction":
 		var cb slack.InteractionCallback
 		if err := json.Unmarshal(it.Payload, &cb); err != nil {
@@ -143,17 +143,22 @@ func (b *Bot) outcome(ctx context.Context, to replyTo, err error, ok string) err
 	}
 	switch incident.ErrorCode(err) {
 	case incident.EINVALID, incident.ENOTFOUND, incident.ECONFLICT, incident.EFORBIDDEN:
-		return b.reply(ctx, to, "⚠️ "+incident.ErrorMessage(err))
+		return b.reply(ctx, to, "⚠️ "+esc(incident.ErrorMessage(err))) // it may quote what was typed
 	}
 	return err
 }
 
-func (b *Bot) runCommand(ctx context.Context, j desk.Job, cmd slack.SlashCommand) error {
+func (b *Bot) runCommand(ctx context.Context, j desk.Job, cmd slack.SlashCommand, parsed *Command) error {
 	to := replyTo{responseURL: cmd.ResponseURL, channel: cmd.ChannelID, user: cmd.UserID, key: j.ID}
-	c, err := ParseCommand(cmd.Text, cmd.UserID, b.cat.Currency, b.cat.Shares)
-	if err != nil {
+	var c Command
+	if parsed != nil {
+		c = *parsed
+	} else if p, err := ParseCommand(cmd.Text, cmd.UserID, b.cat.Currency, b.cat.Shares); err != nil {
 		return b.reply(ctx, to, incident.ErrorMessage(err))
+	} else {
+		c = p
 	}
+	var err error
 	op := desk.Op{Actor: cmd.UserID, Idem: j.ID}
 	n := j.Incident
 	d := b.desk

@@ -63,13 +63,17 @@ func (b *Bot) archiveMerged(ctx context.Context, j desk.Job) error {
 	if err != nil {
 		return err
 	}
+	p, err := desk.DecodePayload(j)
+	if err != nil {
+		return err
+	}
 	into := v.st.MergedInto
 	where := fmt.Sprintf("*#%d*", into)
 	if other, ok, _ := b.channelOf(ctx, into); ok && other.ID != "" {
 		where += " <#" + other.ID + ">"
 	}
 	text := fmt.Sprintf("➡️ This incident was merged into %s: carry on there. Its loss, services, alerts and timeline are counted there; this channel is archived.", where)
-	if e, ok := eventBySeq(v.inc, desk.PayloadOf(j).Seq); ok && e.Text != "" {
+	if e, ok := eventBySeq(v.inc, p.Seq); ok && e.Text != "" {
 		text += "\n>" + esc(clip(e.Text, 500))
 	}
 	if _, err := b.postOnce(ctx, j.ID, cs.ID, text, nil); err != nil {
@@ -88,7 +92,10 @@ func (b *Bot) pageDM(ctx context.Context, j desk.Job) error {
 	if err != nil {
 		return err
 	}
-	p := desk.PayloadOf(j)
+	p, err := desk.DecodePayload(j)
+	if err != nil {
+		return err
+	}
 	page, ok := eventBySeq(v.inc, p.Seq)
 	if ok && page.Kind == incident.EventCalledOut {
 		page, ok = eventBySeq(v.inc, int(page.Ref))

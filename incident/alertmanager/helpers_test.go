@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/alertmanager"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/boltstore/bolttest"
 	"github.com/incidentbot/incidentbot/incident/desk"
 	"github.com/incidentbot/incidentbot/incident/incidenttest"
 )
@@ -60,6 +60,13 @@ func (s *flakyStore) Update(ctx context.Context, n int64, fn func(*incident.Inci
 	return s.Store.Update(ctx, n, fn)
 }
 
+func (s *flakyStore) UpdateRecords(ctx context.Context, n int64, fn func(*incident.Incident, desk.Records) ([]desk.Job, error)) (*incident.Incident, error) {
+	if s.fail.Load() {
+		return nil, errDisk
+	}
+	return s.Store.UpdateRecords(ctx, n, fn)
+}
+
 type env struct {
 	t     testing.TB
 	store *flakyStore
@@ -76,17 +83,7 @@ func newEnv(t testing.TB, opts alertmanager.Options) *env {
 // newEnvWith is newEnv with a catalogue and desk options of the test's own.
 func newEnvWith(t testing.TB, opts alertmanager.Options, cat *incident.Catalogue, dopts desk.Options) *env {
 	t.Helper()
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "incidentbot.db"), boltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := st.Check(); err != nil {
-			t.Errorf("database check: %v", err)
-		}
-		st.Close()
-	})
-	fs := &flakyStore{Store: st}
+	fs := &flakyStore{Store: bolttest.Open(t, boltstore.Options{})}
 	if dopts.Planners == nil {
 		dopts.Planners = []desk.Planner{bot.Planner{}}
 	}

@@ -90,7 +90,10 @@ func (du *Duties) callout(ctx context.Context, j Job) error {
 	if st.Status != incident.StatusOpen {
 		return nil // resolved before the deferred callout came due
 	}
-	p := PayloadOf(j)
+	p, err := DecodePayload(j)
+	if err != nil {
+		return err
+	}
 	svc, ok := calloutService(inc, st, p)
 	if !ok {
 		return nil // its impact ended before the deferred callout came due
@@ -177,7 +180,11 @@ func (du *Duties) refresh(ctx context.Context, j Job) error {
 		return nil
 	}
 	now := d.now()
-	r := Refresh{Cycle: PayloadOf(j).Cycle, Open: 1}
+	p, err := DecodePayload(j)
+	if err != nil {
+		return err
+	}
+	r := Refresh{Cycle: p.Cycle, Open: 1}
 	if du.CountOpen != nil {
 		if r.Open, err = du.CountOpen(ctx); err != nil {
 			return err

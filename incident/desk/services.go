@@ -256,7 +256,11 @@ func (du *Duties) page(ctx context.Context, j Job) error {
 	if err != nil {
 		return err
 	}
-	seq := PayloadOf(j).Seq
+	p, err := DecodePayload(j)
+	if err != nil {
+		return err
+	}
+	seq := p.Seq
 	var paged *incident.Event
 	for i := range inc.Events {
 		if inc.Events[i].Seq == seq && inc.Events[i].Kind == incident.EventPaged {

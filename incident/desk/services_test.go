@@ -3,13 +3,14 @@ package desk_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/boltstore/bolttest"
 	"github.com/incidentbot/incidentbot/incident/desk"
+	"github.com/incidentbot/incidentbot/incident/incidenttest"
 )
 
 // relatedCatalogue: bedroom; appointments (another team, 95.0%, no
@@ -36,13 +37,9 @@ func relatedCatalogue(t *testing.T) *incident.Catalogue {
 	return c
 }
 
-func relatedDesk(t *testing.T, at time.Time) (*desk.Desk, *boltstore.Store, *clock) {
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "x.db"), boltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	clk := &clock{t: at}
+func relatedDesk(t *testing.T, at time.Time) (*desk.Desk, *boltstore.Store, *incidenttest.Clock) {
+	st := bolttest.Open(t, boltstore.Options{})
+	clk := incidenttest.NewClock(at)
 	return desk.New(st, relatedCatalogue(t), desk.Options{Now: clk.Now}), st, clk
 }
 
@@ -72,23 +69,15 @@ func TestAffectedServicesAreCalledOut(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- r.Run(rctx) }()
 	defer func() { cancel(); <-done }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	incidenttest.Eventually(t, "the callouts", func() bool {
 		jobs, _ := st.Pending(ctx)
-		callouts := 0
 		for _, j := range jobs {
 			if j.Kind == desk.JobCallout {
-				callouts++
+				return false
 			}
 		}
-		if callouts == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d callouts still pending", callouts)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return true
+	})
 	inc, _ := d.Get(ctx, first.Number)
 	called := map[string][]string{}
 	for _, e := range inc.Events {
@@ -160,17 +149,10 @@ func TestMergeCompletesOnceAfterACrash(t *testing.T) {
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- r.Run(rctx) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	incidenttest.Eventually(t, "the merge completed by its job", func() bool {
 		ai, _ := d.Get(ctx, a.Number)
-		if len(d.State(ai).Merged) == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the merge was not completed by its job")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return len(d.State(ai).Merged) == 1
+	})
 	cancel()
 	<-done
 	// The command run again (its inbox job after a crash) and the job's

@@ -33,7 +33,11 @@ func (s *Sync) handlePageTeam(ctx context.Context, j desk.Job) error {
 	if err != nil {
 		return err
 	}
-	seq := desk.PayloadOf(j).Seq
+	p, err := desk.DecodePayload(j)
+	if err != nil {
+		return err
+	}
+	seq := p.Seq
 	page, ok := eventAt(inc, seq)
 	if !ok || page.Kind != incident.EventPaged || page.Labels["escalation_policy"] == "" {
 		return desk.Permanent(fmt.Errorf("incident %d has no PagerDuty page %d", j.Incident, seq))
