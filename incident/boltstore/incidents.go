@@ -480,8 +480,9 @@ func isOpen(evs []incident.Event) bool { return incident.Open(evs) }
 // indexTimeline updates the open set from the whole timeline and the alert
 // keys from the new events.
 func indexTimeline(tx *bolt.Tx, number int64, all, added []incident.Event) error {
-	// Only a resolution or a reopening (or a new timeline) changes whether
-	// it is open: a chat message does not rescan a long timeline.
+	// Only a resolution, a reopening or a merge into another incident (or
+	// a new timeline) changes whether it is open: a chat message does not
+	// rescan a long timeline.
 	if changesStatus(added) || len(all) == len(added) {
 		if err := indexOpen(tx, number, isOpen(all)); err != nil {
 			return err
@@ -492,7 +493,7 @@ func indexTimeline(tx *bolt.Tx, number int64, all, added []incident.Event) error
 
 func changesStatus(added []incident.Event) bool {
 	for _, e := range added {
-		if e.Kind == incident.EventResolved || e.Kind == incident.EventReopened {
+		if e.Kind == incident.EventResolved || e.Kind == incident.EventReopened || e.Kind == incident.EventMergedInto {
 			return true
 		}
 	}
