@@ -123,6 +123,14 @@ func (s *failingStore) Update(ctx context.Context, n int64, fn func(*incident.In
 	return s.Store.Update(ctx, n, fn)
 }
 
+func (s *failingStore) UpdateRecords(ctx context.Context, n int64, fn func(*incident.Incident, desk.Records) ([]desk.Job, error)) (*incident.Incident, error) {
+	if n == s.failOn {
+		s.failOn = 0
+		return nil, errCrash
+	}
+	return s.Store.UpdateRecords(ctx, n, fn)
+}
+
 var errCrash = errors.New("crashed")
 
 // A merge that stops between closing the merged incident and moving its
