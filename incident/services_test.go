@@ -445,3 +445,34 @@ func TestMergeOfAMergedIncident(t *testing.T) {
 		t.Errorf("absorbing an incident not merged into it: %v", err)
 	}
 }
+
+// Unavailability counts each service's own impact: an affected service
+// from when it joined until its impact ended; a merged incident's minutes
+// count once, in the incident it went into.
+func TestUnavailabilityOfSeveralServices(t *testing.T) {
+	c := furniture(t)
+	t0 := time.Date(2026, 11, 17, 10, 0, 0, 0, time.UTC)
+	end := t0.Add(3 * time.Hour)
+	inc := declareN(t, c, 1, "ecommerce-platform", incident.ImpactBlocked, t0, "U1")
+	deg := c.Shares.Impact(incident.ImpactDegraded)
+	if _, err := inc.Affect(c.Policy, t0.Add(10*time.Minute), "U1", service(t, c, "bedroom"), &deg); err != nil {
+		t.Fatal(err) // bedroom 50% from 10 to 30 min: 10 min
+	}
+	if _, err := inc.Unaffect(c.Policy, t0.Add(30*time.Minute), "U1", "bedroom", "fine"); err != nil {
+		t.Fatal(err)
+	}
+	// #2: appointments blocked from 0, merged in at 20 min; resolved at 40.
+	other := declareN(t, c, 2, "appointments", incident.ImpactBlocked, t0, "U2")
+	merge(t, c, inc, other, t0.Add(20*time.Minute))
+	if _, err := inc.Resolve(c.Policy, t0.Add(40*time.Minute), "U1", ""); err != nil {
+		t.Fatal(err)
+	}
+	for svc, want := range map[string]time.Duration{"ecommerce-platform": 40 * time.Minute, "bedroom": 10 * time.Minute, "appointments": 40 * time.Minute} {
+		if got := incident.ServiceUnavailability([]*incident.Incident{inc, other}, svc, t0.Add(-time.Hour), end); got != want {
+			t.Errorf("%s unavailability = %v, want %v", svc, got, want)
+		}
+	}
+	if spans := other.ImpactSpans(end); len(spans) != 0 {
+		t.Errorf("the merged incident still has spans: %+v", spans)
+	}
+}

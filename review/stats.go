@@ -45,6 +45,10 @@ type Measures struct {
 	From, To time.Time
 	Service  string // "" for every service
 
+	// Drills counts the practice incidents of the period: they are left
+	// out of every other incident, loss and restoration figure.
+	Drills int
+
 	Incidents int
 	Majors    int
 	Minors    int
@@ -132,6 +136,10 @@ func Stats(in []StatsInput, actions []Action, reviews []*Review, period time.Dur
 		if !ok {
 			continue
 		}
+		if inc.Drill {
+			s.Drills++
+			continue
+		}
 		s.Incidents++
 		if st.Class == incident.Major {
 			s.Majors++
@@ -144,7 +152,7 @@ func Stats(in []StatsInput, actions []Action, reviews []*Review, period time.Dur
 			s.Open++
 		}
 		s.TotalLoss += loss
-		addServices(byService, byTeam, inc, st, forService)
+		addShares(byService, byTeam, Shares(x), forService)
 		if e := eff; e != nil {
 			s.EffectivenessMeasured++
 			s.LossAtTolerable += e.LossAtTolerable
@@ -251,29 +259,50 @@ func share(inc *incident.Incident, st incident.State, service string) (incident.
 	return 0, nil, false
 }
 
-// addServices counts each of an incident's services' own loss against the
+// addShares counts each service's own share of an incident against the
 // service and its owning team; a team counts the incident once.
-func addServices(byService, byTeam map[string]*Loss, inc *incident.Incident, st incident.State, want func(string) bool) {
-	if len(st.Services) == 0 {
-		add(byService, inc.Service.Name, st.LossSoFar)
-		add(byTeam, inc.Service.Team, st.LossSoFar)
-		return
-	}
+func addShares(byService, byTeam map[string]*Loss, shares []ServiceShare, want func(string) bool) {
 	teams := map[string]incident.Money{}
 	var order []string
-	for _, ss := range st.Services {
-		if !want(ss.Service.Name) {
+	for _, sh := range shares {
+		if !want(sh.Service) {
 			continue
 		}
-		add(byService, ss.Service.Name, ss.LossSoFar())
-		if _, seen := teams[ss.Service.Team]; !seen {
-			order = append(order, ss.Service.Team)
+		add(byService, sh.Service, sh.Loss)
+		if _, seen := teams[sh.Team]; !seen {
+			order = append(order, sh.Team)
 		}
-		teams[ss.Service.Team] += ss.LossSoFar()
+		teams[sh.Team] += sh.Loss
 	}
 	for _, t := range order {
 		add(byTeam, t, teams[t])
 	}
+}
+
+// ServiceShare is one service's part of an incident's loss.
+type ServiceShare struct {
+	Service string
+	Team    string
+	Loss    incident.Money
+}
+
+// Shares splits an incident's loss so far by service: each of its services
+// (the primary and the affected ones) bears its own loss, the primary also
+// the costs; every per-service and per-team figure goes through here. A
+// drill, and an incident merged into another (counted there), have none.
+func Shares(x StatsInput) []ServiceShare {
+	if x.Incident == nil || x.Incident.Drill || x.State.Status == incident.StatusMerged {
+		return nil
+	}
+	if len(x.State.Services) == 0 {
+		s := x.Incident.Service
+		return []ServiceShare{{Service: s.Name, Team: s.Team, Loss: x.State.LossSoFar}}
+	}
+	out := make([]ServiceShare, 0, len(x.State.Services))
+	for _, ss := range x.State.Services {
+		out = append(out, ServiceShare{Service: ss.Service.Name, Team: ss.Service.Team, Loss: ss.LossSoFar()})
+	}
+	return out
 }
 
 func add(m map[string]*Loss, name string, loss incident.Money) {

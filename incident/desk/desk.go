@@ -85,6 +85,7 @@ type DeclareRequest struct {
 	Description string
 	Impact      incident.Impact
 	Security    bool
+	Drill       bool // a practice incident (Chaos Day): never paged, never measured
 	Actor       string
 	Idem        string // e.g. the Slack envelope id; a repeat returns the first incident
 }
@@ -98,7 +99,7 @@ func (d *Desk) Declare(ctx context.Context, r DeclareRequest) (*incident.Inciden
 	return d.create(ctx, r.Idem, func(n int64, now time.Time) (*incident.Incident, error) {
 		return incident.Declare(d.cat.Policy, n, incident.Declaration{
 			Title: r.Title, Description: r.Description, Service: svc, Impact: r.Impact,
-			Security: r.Security, Actor: r.Actor, Idem: r.Idem,
+			Security: r.Security, Drill: r.Drill, Actor: r.Actor, Idem: r.Idem,
 		}, now)
 	})
 }
@@ -270,6 +271,9 @@ func (d *Desk) findTarget(ctx context.Context, a Alert, now time.Time) (number i
 		return 0, false, err
 	}
 	for _, inc := range open {
+		if inc.Drill {
+			continue // a real alert never joins a practice incident
+		}
 		if d.recent(inc, now) {
 			return inc.Number, false, nil
 		}
@@ -316,7 +320,7 @@ func (d *Desk) findRelated(ctx context.Context, service string, now time.Time) (
 		return 0, false, err
 	}
 	for _, inc := range open {
-		if !d.recent(inc, now) {
+		if inc.Drill || !d.recent(inc, now) {
 			continue
 		}
 		for _, name := range inc.ServiceNames() {

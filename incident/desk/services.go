@@ -189,6 +189,8 @@ func (d *Desk) canMerge(ctx context.Context, target *incident.Incident, from int
 		return incident.Errorf(incident.ECONFLICT, "Incident %d is not open; merge into an open incident.", target.Number)
 	case ost.Status != incident.StatusOpen:
 		return incident.Errorf(incident.ECONFLICT, "Incident %d is %s; only an open incident can be merged.", from, ost.Status)
+	case other.Drill != target.Drill:
+		return incident.Errorf(incident.ECONFLICT, "A drill and a real incident cannot be merged.")
 	case ost.Security && !tst.Security:
 		return incident.Errorf(incident.ECONFLICT, "Incident %d is a security incident: merge it only into another security incident.", from)
 	case incident.IsPerson(op.Actor) && !d.CanManage(target, tst, op.Actor) && !d.CanManage(other, ost, op.Actor):

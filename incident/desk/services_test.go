@@ -200,3 +200,21 @@ func TestMergeCompletesOnceAfterACrash(t *testing.T) {
 		t.Errorf("appointments alert went to #%d, want #%d", r.Number, a.Number)
 	}
 }
+
+// A drill and a real incident are never merged: the drill is left out of
+// every measure, the real one never.
+func TestDrillsAreNotMergedWithRealIncidents(t *testing.T) {
+	d, _, _ := relatedDesk(t, time.Date(2026, 11, 17, 12, 0, 0, 0, time.UTC))
+	ctx := context.Background()
+	real, _ := d.Declare(ctx, desk.DeclareRequest{Service: "bedroom", Title: "Beds", Actor: "UA"})
+	drill, _ := d.Declare(ctx, desk.DeclareRequest{Service: "appointments", Title: "Practice", Actor: "UA", Drill: true})
+	for _, pair := range [][2]int64{{real.Number, drill.Number}, {drill.Number, real.Number}} {
+		if _, err := d.Merge(ctx, pair[0], pair[1], desk.Op{Actor: "UA"}, ""); incident.ErrorCode(err) != incident.ECONFLICT {
+			t.Errorf("merge #%d into #%d: %v", pair[1], pair[0], err)
+		}
+	}
+	// Nor does a related alert join a drill.
+	if r := fireAlert(t, d, "search"); r.Number == drill.Number {
+		t.Errorf("a real alert joined the drill")
+	}
+}
