@@ -40,6 +40,7 @@ type SlackAPI interface {
 	PublishViewContext(ctx context.Context, req slack.PublishViewContextRequest) (*slack.ViewResponse, error)
 	GetConversationHistoryContext(ctx context.Context, params *slack.GetConversationHistoryParameters) (*slack.GetConversationHistoryResponse, error)
 	JoinConversationContext(ctx context.Context, channelID string) (*slack.Channel, string, []string, error)
+	ArchiveConversationContext(ctx context.Context, channelID string) error
 	GetUserInfoContext(ctx context.Context, user string, options ...slack.GetUserInfoOption) (*slack.User, error)
 }
 
@@ -146,6 +147,8 @@ func (b *Bot) Register(r *desk.Runner) {
 	r.Handle(JobHome, b.publishHome)
 	r.Handle(JobCatchUp, b.catchUp)
 	r.Handle(desk.JobReview, b.draftReview)
+	r.Handle(JobArchive, b.archiveMerged)
+	r.Handle(JobPageDM, b.pageDM)
 	r.Handle(JobReviewDrafted, b.reviewDrafted)
 	r.Handle(JobReviewPosted, b.reviewPublished)
 	r.Handle(JobActionPosted, b.actionPosted)

@@ -151,6 +151,7 @@ func TestVerbTableIsTheOneList(t *testing.T) {
 		"declare": "bedroom Beds down", "drill": "bedroom Chaos Day", "services": "bedroom", "stats": "30d", "impact": "blocked",
 		"cost": "100 refunds", "commander": "me", "note": "x", "update": "x", "major": "x", "minor": "x",
 		"action": "x", "publish": "confirm",
+		"affects": "bedroom", "unaffects": "bedroom fixed", "merge": "2", "page": "platform-team",
 	}
 	for _, v := range bot.Verbs() {
 		c, err := bot.ParseCommand(v+" "+args[v], "U1", incident.USD, incident.DefaultShares)

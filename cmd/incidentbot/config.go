@@ -75,6 +75,7 @@ type AlertmanagerConfig struct {
 	ServiceLabel   string `mapstructure:"service_label"`
 	GroupingWindow string `mapstructure:"grouping_window"`
 	AutoResolve    bool   `mapstructure:"auto_resolve"`
+	GroupRelated   bool   `mapstructure:"group_related"`
 }
 
 type OrganisationConfig struct {
@@ -137,6 +138,7 @@ type ServiceConfig struct {
 	PagerDutyServiceID string       `mapstructure:"pagerduty_service_id"`
 	Runbook            string       `mapstructure:"runbook"`
 	Peaks              []PeakConfig `mapstructure:"peaks"`
+	DependsOn          []string     `mapstructure:"depends_on"`
 }
 
 type PeakConfig struct {
@@ -162,6 +164,7 @@ var defaults = map[string]any{
 	"alertmanager.service_label":          "service",
 	"alertmanager.grouping_window":        "30m",
 	"alertmanager.auto_resolve":           false,
+	"alertmanager.group_related":          true,
 	"organisation.currency":               "USD",
 	"organisation.timezone":               "UTC",
 	"organisation.working_hours.days":     []string{"mon", "tue", "wed", "thu", "fri"},

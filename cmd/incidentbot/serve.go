@@ -211,7 +211,7 @@ func wire(s Settings, store *boltstore.Store, log *slog.Logger, version string) 
 	}
 	d := desk.New(store, &cat, desk.Options{
 		Logger: log, GroupingWindow: s.GroupingWindow, CommanderTimeout: s.CommanderTimeout,
-		UpdateInterval: s.UpdateInterval, Planners: planners,
+		UpdateInterval: s.UpdateInterval, Planners: planners, SeparateRelated: !s.Alertmanager.GroupRelated,
 	})
 	runner := desk.NewRunner(store, desk.RunnerOptions{Logger: log, Classify: bot.Classify, JobTimeout: s.JobTimeout})
 	api := bot.NewClient(bot.ClientOptions{BotToken: s.Slack.BotToken.Reveal(), AppToken: s.Slack.AppToken.Reveal(),

@@ -77,6 +77,9 @@ type AlertmanagerSettings struct {
 	BearerToken  Secret // required of the webhook when set
 	ServiceLabel string
 	AutoResolve  bool // resolve the incident when all its linked alerts resolve
+	// GroupRelated: alerts of related services (one depends on the other,
+	// or both on the same service) join one incident.
+	GroupRelated bool
 }
 
 type ReviewSettings struct {
@@ -119,13 +122,13 @@ func (s Settings) String() string {
 	return fmt.Sprintf("slack{api_url=%s bot_token=%s app_token=%s announce_channel=%s incident_managers=%d} "+
 		"http{listen=%s public_url=%s api_token=%s} storage{path=%s} "+
 		"pagerduty{api_url=%s api_token=%s webhook_secret=%s from_email=%s incident_manager_escalation_policy=%s} "+
-		"alertmanager{bearer_token=%s service_label=%s auto_resolve=%t grouping_window=%s} "+
+		"alertmanager{bearer_token=%s service_label=%s auto_resolve=%t grouping_window=%s group_related=%t} "+
 		"organisation{currency=%s timezone=%s bands=%d horizon=%s commander_timeout=%s update_interval=%s} "+
 		"catalogue{services=%d teams=%d domains=%d} review{templates_dir=%s}",
 		s.Slack.APIURL, s.Slack.BotToken, s.Slack.AppToken, s.Slack.AnnounceChannel, len(c.IncidentManagers),
 		s.HTTP.Listen, s.HTTP.PublicURL, s.HTTP.APIToken, s.Storage.Path,
 		s.PagerDuty.APIURL, s.PagerDuty.APIToken, s.PagerDuty.WebhookSecret, s.PagerDuty.FromEmail, s.PagerDuty.IncidentManagerEscalationPolicy,
-		s.Alertmanager.BearerToken, s.Alertmanager.ServiceLabel, s.Alertmanager.AutoResolve, s.GroupingWindow,
+		s.Alertmanager.BearerToken, s.Alertmanager.ServiceLabel, s.Alertmanager.AutoResolve, s.GroupingWindow, s.Alertmanager.GroupRelated,
 		c.Currency.Code, loc, len(c.Bands), c.Horizon, s.CommanderTimeout, s.UpdateInterval,
 		len(c.Services), len(c.Teams), len(c.Domains), s.Review.TemplatesDir)
 }
@@ -146,7 +149,8 @@ func (s Settings) LogValue() slog.Value {
 			"webhook_secret", s.PagerDuty.WebhookSecret, "from_email", s.PagerDuty.FromEmail,
 			"incident_manager_escalation_policy", s.PagerDuty.IncidentManagerEscalationPolicy),
 		slog.Group("alertmanager", "bearer_token", s.Alertmanager.BearerToken, "service_label", s.Alertmanager.ServiceLabel,
-			"auto_resolve", s.Alertmanager.AutoResolve, "grouping_window", s.GroupingWindow.String()),
+			"auto_resolve", s.Alertmanager.AutoResolve, "grouping_window", s.GroupingWindow.String(),
+			"group_related", s.Alertmanager.GroupRelated),
 		slog.Group("organisation", "currency", c.Currency.Code, "timezone", loc, "bands", len(c.Bands),
 			"classification_horizon", c.Horizon.String(), "commander_timeout", s.CommanderTimeout.String(),
 			"update_interval", s.UpdateInterval.String()),
@@ -329,6 +333,9 @@ func newSettings(c Config) (Settings, []string, error) {
 			PagerDutyServiceID: strings.TrimSpace(sc.PagerDutyServiceID),
 			Runbook:            strings.TrimSpace(sc.Runbook),
 		}
+		for _, d := range sc.DependsOn {
+			svc.DependsOn = append(svc.DependsOn, strings.TrimSpace(d))
+		}
 		if svc.Runbook != "" {
 			if err := checkURL(key+".runbook", svc.Runbook); err != nil {
 				return s, nil, err
@@ -441,6 +448,7 @@ func newSettings(c Config) (Settings, []string, error) {
 		BearerToken:  Secret(strings.TrimSpace(c.Alertmanager.BearerToken)),
 		ServiceLabel: strings.TrimSpace(c.Alertmanager.ServiceLabel),
 		AutoResolve:  c.Alertmanager.AutoResolve,
+		GroupRelated: c.Alertmanager.GroupRelated,
 	}
 	if s.Alertmanager.ServiceLabel == "" {
 		return s, nil, cfgErr("alertmanager.service_label", "is required, like service")

@@ -403,7 +403,11 @@ func (s *Sandbox) build(userID, channelID, tab string) pageVM {
 	if cat := s.opts.Catalogue; cat != nil {
 		now := s.now()
 		for _, svc := range cat.Services {
-			sb.Services = append(sb.Services, serviceVM{Name: svc.Name, Detail: fmt.Sprintf("%s/h · %s", cat.Currency.Format(svc.ExposureAt(now)), cat.TargetAt(svc, now))})
+			detail := fmt.Sprintf("%s/h · %s", cat.Currency.Format(svc.ExposureAt(now)), cat.TargetAt(svc, now))
+			if len(svc.DependsOn) > 0 {
+				detail += " · depends on " + strings.Join(svc.DependsOn, ", ")
+			}
+			sb.Services = append(sb.Services, serviceVM{Name: svc.Name, Detail: detail})
 		}
 	}
 	sb.Services = append(sb.Services, serviceVM{Name: "search-indexer", Detail: "not in the catalogue: unmapped"})
