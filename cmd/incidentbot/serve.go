@@ -33,9 +33,10 @@ import (
 const shutdownTimeout = 15 * time.Second
 
 func (a *app) serve(args []string) int {
-	flags := a.newFlags("serve", "serve [--config FILE] [--sandbox]")
+	flags := a.newFlags("serve", "serve [--config FILE] [--sandbox [--sandbox-public]]")
 	path := flags.String("config", "", "configuration file (default ./incidentbot.yaml if present)")
 	sandboxMode := flags.Bool("sandbox", false, "run against a built-in Slack-compatible workspace at /sandbox: no tokens, no config needed")
+	sandboxPublic := flags.Bool("sandbox-public", false, "let the sandbox listen on a non-loopback http.listen: whoever reaches it acts as every sandbox user")
 	if _, err := parseFlags(flags, args, 0); err != nil {
 		return flagExit(err)
 	}
@@ -52,9 +53,15 @@ func (a *app) serve(args []string) int {
 			fmt.Fprintln(a.stderr, err)
 			return 1
 		}
-	} else if s.Storage.Path == defaultStoragePath {
-		// The sandbox never touches the real database.
-		s.Storage.Path = sandboxStoragePath
+	} else {
+		if err := sandboxListenAllowed(s.HTTP.Listen, *sandboxPublic); err != nil {
+			fmt.Fprintln(a.stderr, err)
+			return 1
+		}
+		if s.Storage.Path == defaultStoragePath {
+			// The sandbox never touches the real database.
+			s.Storage.Path = sandboxStoragePath
+		}
 	}
 
 	log := slog.New(slog.NewJSONHandler(a.stderr, nil))
@@ -107,7 +114,13 @@ func (a *app) serve(args []string) int {
 	}
 	mux := http.NewServeMux()
 	w.routes(mux)
+	var handler http.Handler = mux
 	if workspace != nil {
+		handler = sandbox.Guard(mux, sandbox.PublicHosts(s.HTTP.Listen, s.HTTP.PublicURL)...)
+		if !sandbox.Loopback(s.HTTP.Listen) {
+			log.Warn("sandbox: listening beyond this machine (--sandbox-public): it has no authentication; whoever reaches it acts as every sandbox user",
+				"listen", s.HTTP.Listen, "hosts", sandbox.PublicHosts(s.HTTP.Listen, s.HTTP.PublicURL))
+		}
 		base := sandbox.LocalBaseURL(ln.Addr().String())
 		sandbox.New(workspace, sandbox.Options{
 			Catalogue: &s.Catalogue, AlertWebhookURL: base + alertmanager.Path,
@@ -120,7 +133,7 @@ func (a *app) serve(args []string) int {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 3)
-	go func() { errc <- a.serveHTTP(ctx, log, ln, mux) }()
+	go func() { errc <- a.serveHTTP(ctx, log, ln, handler) }()
 	go func() { errc <- w.runner.Run(ctx) }()
 	go func() { errc <- w.bot.Serve(ctx, w.socket) }()
 	code := 0
@@ -134,6 +147,18 @@ func (a *app) serve(args []string) int {
 	}
 	log.Info("incidentbot stopped")
 	return code
+}
+
+// sandboxListenAllowed refuses a sandbox listener reachable from the
+// network unless --sandbox-public asks for it: the sandbox has no
+// authentication.
+func sandboxListenAllowed(listen string, public bool) error {
+	if public || sandbox.Loopback(listen) {
+		return nil
+	}
+	return fmt.Errorf("serve --sandbox: http.listen %q accepts connections from other machines, and the sandbox has no authentication: "+
+		"listen on 127.0.0.1 (INCIDENTBOT_HTTP_LISTEN=127.0.0.1:8080), or pass --sandbox-public to serve it on the network anyway "+
+		"(then set http.public_url to the address people browse)", listen)
 }
 
 // Storage paths: the default, and the sandbox's own.

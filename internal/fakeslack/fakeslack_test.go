@@ -194,6 +194,30 @@ func TestAuth(t *testing.T) {
 	}
 }
 
+// Every server makes its own random tokens: a token is no public constant,
+// and one workspace's token does not open another.
+func TestTokensArePerServer(t *testing.T) {
+	a, b := newServer(t, Options{}), newServer(t, Options{})
+	if a.BotToken() == b.BotToken() || a.AppToken() == b.AppToken() || a.opts.VerificationToken == b.opts.VerificationToken {
+		t.Fatalf("two servers share tokens: %q %q", a.BotToken(), b.BotToken())
+	}
+	for _, tok := range []string{a.BotToken(), a.AppToken(), a.opts.VerificationToken} {
+		if len(tok) < 32 {
+			t.Errorf("token %q is too short to be unguessable", tok)
+		}
+	}
+	if !strings.HasPrefix(a.BotToken(), "xoxb-") || !strings.HasPrefix(a.AppToken(), "xapp-") {
+		t.Errorf("token shapes: %q %q", a.BotToken(), a.AppToken())
+	}
+	for _, tok := range []string{b.BotToken(), "xoxb-fakeslack-bot-token"} {
+		_, err := slack.New(tok, slack.OptionAPIURL(a.APIURL())).AuthTest()
+		slackErr(t, err, "invalid_auth")
+	}
+	if _, err := client(a).AuthTest(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestChannelRules(t *testing.T) {
 	srv := newServer(t, Options{})
 	api := client(srv)
