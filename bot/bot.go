@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +42,7 @@ type SlackAPI interface {
 	PublishViewContext(ctx context.Context, req slack.PublishViewContextRequest) (*slack.ViewResponse, error)
 	GetConversationHistoryContext(ctx context.Context, params *slack.GetConversationHistoryParameters) (*slack.GetConversationHistoryResponse, error)
 	JoinConversationContext(ctx context.Context, channelID string) (*slack.Channel, string, []string, error)
+	ArchiveConversationContext(ctx context.Context, channelID string) error
 }
 
 // Store is what the bot keeps besides incidents: the inbox and job queue,
@@ -65,6 +67,9 @@ type Options struct {
 	// Renderer drafts and renders post-incident reviews; nil uses the
 	// embedded templates (review.Default).
 	Renderer *review.Renderer
+	// PreviewTTL is how long a review's preview link works (0:
+	// DefaultPreviewTTL; review.preview_ttl).
+	PreviewTTL time.Duration
 }
 
 // Bot is the Slack adapter.
@@ -122,6 +127,7 @@ func (b *Bot) botUser() string { return b.botUserID.Load().(string) }
 func (b *Bot) Register(r *desk.Runner) {
 	r.Handle(JobInbox, b.handleInbox)
 	r.Handle(desk.JobChannel, b.ensureChannel)
+	r.Handle(desk.JobPrivateChannel, b.makePrivate)
 	r.Handle(desk.JobCard, b.updateCard)
 	r.Handle(desk.JobPost, b.postEvent)
 	r.Handle(desk.JobAnnounce, b.announce)
@@ -162,9 +168,10 @@ func Classify(err error) (time.Duration, bool, bool) {
 
 // Bucket names of adapter state.
 const (
-	bucketChannels   = "slack_channels"    // incident number → channelState
-	bucketChannelInc = "slack_channel_inc" // channel ID → incident number
-	bucketHome       = "slack_home"        // user ID → last App Home open
+	bucketChannels   = "slack_channels"      // incident number → channelState
+	bucketChannelInc = "slack_channel_inc"   // channel ID → incident number, or movedMark + the new channel
+	bucketMoves      = "slack_channel_moves" // incident number → moveState
+	bucketHome       = "slack_home"          // user ID → last App Home open
 )
 
 type channelState struct {
@@ -176,6 +183,9 @@ type channelState struct {
 	CardTS     string `json:"card_ts,omitempty"`
 	Pinned     bool   `json:"pinned,omitempty"`
 	Bookmarked bool   `json:"bookmarked,omitempty"`
+	// MovedFrom is the public channel a security incident left for this
+	// one (see makePrivate).
+	MovedFrom string `json:"moved_from,omitempty"`
 }
 
 func (b *Bot) channelOf(ctx context.Context, number int64) (channelState, bool, error) {
@@ -192,10 +202,11 @@ func (b *Bot) saveChannel(ctx context.Context, number int64, cs channelState) er
 	return b.store.Put(ctx, bucketChannels, itoa(number), raw)
 }
 
-// incidentOfChannel maps an incident channel to its incident.
+// incidentOfChannel maps an incident channel to its incident. A channel
+// an incident moved away from maps to nothing.
 func (b *Bot) incidentOfChannel(ctx context.Context, channelID string) (int64, bool, error) {
 	raw, ok, err := b.store.GetKV(ctx, bucketChannelInc, channelID)
-	if err != nil || !ok {
+	if err != nil || !ok || strings.HasPrefix(string(raw), movedMark) {
 		return 0, false, err
 	}
 	var n int64

@@ -59,7 +59,7 @@ func (b *Bot) ensureChannel(ctx context.Context, j desk.Job) error {
 		}
 	}
 	if cs.CardTS == "" {
-		ts, err := b.postOnce(ctx, fmt.Sprintf("card/%d", n), cs.ID, cardText(v), cardBlocks(v))
+		ts, err := b.postOnce(ctx, cardKey(n, cs), cs.ID, cardText(v), cardBlocks(v))
 		if err != nil {
 			return fmt.Errorf("post card: %w", err)
 		}
@@ -126,7 +126,9 @@ func (b *Bot) createChannel(ctx context.Context, v view, cs channelState) (chann
 				}
 				return cs, fmt.Errorf("create channel %s: %w", name, err)
 			}
-			if found.Creator != b.botUser() || b.botUser() == "" {
+			if found.Creator != b.botUser() || b.botUser() == "" || found.IsPrivate != v.st.Security {
+				// Someone else's, or ours but public for a security
+				// incident (never adopted: it is not private).
 				cs.Attempt++
 				continue
 			}
@@ -260,7 +262,7 @@ func (b *Bot) updateCard(ctx context.Context, j desk.Job) error {
 	if err != nil {
 		return err
 	}
-	if _, _, _, err := b.api.UpdateMessageContext(ctx, cs.ID, cs.CardTS, slack.MsgOptionText(cardText(v), false), slack.MsgOptionBlocks(withBlockID(cardBlocks(v), fmt.Sprintf("ib:card/%d", j.Incident))...)); err != nil {
+	if _, _, _, err := b.api.UpdateMessageContext(ctx, cs.ID, cs.CardTS, slack.MsgOptionText(cardText(v), false), slack.MsgOptionBlocks(withBlockID(cardBlocks(v), "ib:"+cardKey(j.Incident, cs))...)); err != nil {
 		return fmt.Errorf("update card: %w", err)
 	}
 	t := topic(v)

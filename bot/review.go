@@ -194,11 +194,9 @@ func (b *Bot) draftReview(ctx context.Context, j desk.Job) error {
 	}
 	text := fmt.Sprintf("📝 The blameless review of *#%d %s* is drafted from the timeline. Edit it with `/incident review`, add improvement actions with `/incident action <text…> [@owner]`, and publish it with `/incident publish`. Each responder was asked for their own account by DM.",
 		v.inc.Number, esc(v.inc.Title))
-	if u, ok := b.previewURL(rec); ok {
-		text += " " + link(u, "Preview the draft")
-	}
-	_, err = b.postOnce(ctx, fmt.Sprintf("review-drafted/%d", j.Incident), cs.ID, text, nil)
-	return err
+	return b.postReviewNews(ctx, fmt.Sprintf("review-drafted/%d", j.Incident), cs, rec, "Preview the draft", func(l string) string {
+		return text + " " + l
+	})
 }
 
 // draft drafts or redrafts the review of a resolved incident and records
@@ -364,22 +362,8 @@ func (b *Bot) showReview(ctx context.Context, n int64, userID string, to replyTo
 		}
 		note = "The incident is open again: the draft is refreshed from the timeline when it is resolved."
 	}
-	text, blocks := b.reviewStateBlocks(rec, note)
+	text, blocks := b.reviewStateBlocks(ctx, rec, note)
 	return b.reply(ctx, to, text, blocks...)
-}
-
-// previewURL is the link to a review's preview (or, for a published
-// non-private review, its page); ok is false without a public URL.
-func (b *Bot) previewURL(rec *reviewstore.Record) (string, bool) {
-	base := strings.TrimRight(b.opts.PublicURL, "/")
-	if base == "" {
-		return "", false
-	}
-	u := fmt.Sprintf("%s/reviews/%d", base, rec.Number)
-	if !rec.Published() || rec.Private {
-		u += "?preview=" + rec.PreviewToken
-	}
-	return u, true
 }
 
 // pageURL is the public address of a review's page (no token).
@@ -415,7 +399,7 @@ func (b *Bot) publish(ctx context.Context, n int64, userID string, confirm bool,
 		if err := b.publishEffects(ctx, v, rec, userID); err != nil {
 			return err
 		}
-		return b.reply(ctx, to, "The review of #"+itoa(n)+" is already published: "+b.publishedLink(rec))
+		return b.reply(ctx, to, "The review of #"+itoa(n)+" is already published: "+b.publishedLink(ctx, rec))
 	}
 	if !ok || rec.Status == incident.ReviewNone {
 		if rec, err = b.draft(ctx, v); err != nil {
@@ -447,18 +431,11 @@ func (b *Bot) publish(ctx context.Context, n int64, userID string, confirm bool,
 	if err := b.publishEffects(ctx, v, rec, userID); err != nil {
 		return err
 	}
-	msg := "📘 Published the review of #" + itoa(n) + ": " + b.publishedLink(rec)
+	msg := "📘 Published the review of #" + itoa(n) + ": " + b.publishedLink(ctx, rec)
 	if len(findings) > 0 {
 		msg += fmt.Sprintf(" (over %d language %s).", len(findings), pluralWord(len(findings), "warning", "warnings"))
 	}
 	return b.reply(ctx, to, msg)
-}
-
-func (b *Bot) publishedLink(rec *reviewstore.Record) string {
-	if u, ok := b.previewURL(rec); ok {
-		return link(u, "#"+itoa(rec.Number)+" "+rec.Title)
-	}
-	return "`/reviews/" + itoa(rec.Number) + "` (set http.public_url for links)"
 }
 
 // publishEffects records the publication on the timeline and announces it,
@@ -471,8 +448,10 @@ func (b *Bot) publishEffects(ctx context.Context, v view, rec *reviewstore.Recor
 	if cs, ok, err := b.channelOf(ctx, n); err != nil {
 		return err
 	} else if ok && cs.ID != "" {
-		text := fmt.Sprintf("📘 The blameless review of this incident is published: %s. Thank you for writing it.", b.publishedLink(rec))
-		if _, err := b.postOnce(ctx, fmt.Sprintf("review-published/%d", n), cs.ID, text, nil); err != nil {
+		text := func(l string) string {
+			return fmt.Sprintf("📘 The blameless review of this incident is published: %s. Thank you for writing it.", l)
+		}
+		if err := b.postReviewNews(ctx, fmt.Sprintf("review-published/%d", n), cs, rec, "#"+itoa(n)+" "+rec.Title, text); err != nil {
 			return err
 		}
 	}
@@ -501,7 +480,7 @@ func (b *Bot) publishEffects(ctx context.Context, v view, rec *reviewstore.Recor
 			}
 		}
 		text = fmt.Sprintf("📘 Post-incident review published: *#%d %s* (`%s`, %s) — %s. %s, %d open.",
-			n, esc(rec.Title), esc(rec.Service), esc(rec.Team), b.publishedLink(rec),
+			n, esc(rec.Title), esc(rec.Service), esc(rec.Team), b.publishedLink(ctx, rec),
 			pluralCount(len(rec.Actions), "improvement action", "improvement actions"), open)
 	}
 	_, err = b.postOnce(ctx, fmt.Sprintf("review-announce/%d", n), ch, text, nil)

@@ -227,7 +227,8 @@ func wire(s Settings, store *boltstore.Store, log *slog.Logger, version string) 
 	if err != nil {
 		return wired{}, fmt.Errorf("review.templates_dir: %w", err)
 	}
-	b := bot.New(api, d, store, bot.Options{Logger: log, AnnounceChannel: s.Slack.AnnounceChannel, PublicURL: s.HTTP.PublicURL, Wake: runner.Wake, Renderer: rd})
+	b := bot.New(api, d, store, bot.Options{Logger: log, AnnounceChannel: s.Slack.AnnounceChannel, PublicURL: s.HTTP.PublicURL, Wake: runner.Wake, Renderer: rd,
+		PreviewTTL: s.Review.PreviewTTL})
 	b.Register(runner)
 
 	finder := desk.OnCallFinder(desk.RotationFinder{Location: loc})
@@ -246,7 +247,7 @@ func wire(s Settings, store *boltstore.Store, log *slog.Logger, version string) 
 
 	rs := b.Reviews() // one writer of reviews per database: the bot's
 	reviewSite, err := site.New(site.Options{Reviews: rs, Renderer: rd, Logger: log, Now: d.Now,
-		SecureCookie: strings.HasPrefix(s.HTTP.PublicURL, "https://")})
+		SecureCookie: strings.HasPrefix(s.HTTP.PublicURL, "https://"), ReaderHeader: s.Review.ReaderHeader})
 	if err != nil {
 		return wired{}, fmt.Errorf("review site: %w", err)
 	}

@@ -400,3 +400,47 @@ func TestResolveIfAlertsResolved(t *testing.T) {
 		t.Errorf("status %s with %d resolutions", s.Status, resolves)
 	}
 }
+
+// Marking an incident a security incident after it opened plans the move
+// of its channel to a private one, once; an incident declared as a
+// security incident gets a private channel from the start and no move.
+func TestSecurityPlansThePrivateChannel(t *testing.T) {
+	d, st, _ := setup(t)
+	ctx := context.Background()
+	moves := func() []desk.Job {
+		jobs, _ := st.Pending(ctx)
+		var out []desk.Job
+		for _, j := range jobs {
+			if j.Kind == desk.JobPrivateChannel {
+				out = append(out, j)
+			}
+		}
+		return out
+	}
+	inc, err := d.Declare(ctx, desk.DeclareRequest{Service: "bedroom", Title: "Beds", Actor: "UA", Idem: "e1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(moves()); n != 0 {
+		t.Fatalf("%d moves planned at declaration", n)
+	}
+	op := desk.Op{Actor: "UA", Idem: "e2"}
+	if _, err := d.MarkSecurity(ctx, inc.Number, op); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.MarkSecurity(ctx, inc.Number, op); err != nil { // redelivered
+		t.Fatal(err)
+	}
+	if m := moves(); len(m) != 1 || m[0].Incident != inc.Number {
+		t.Fatalf("moves planned: %+v", m)
+	}
+	sec, err := d.Declare(ctx, desk.DeclareRequest{Service: "bedroom", Title: "Keys", Actor: "UA", Idem: "e3", Security: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range moves() {
+		if j.Incident == sec.Number {
+			t.Errorf("a move planned for an incident declared private: %+v", j)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 // state (the card, App Home) coalesce into one pending job.
 const (
 	JobChannel          = "slack.channel"           // create channel, topic, card, pin, bookmark
+	JobPrivateChannel   = "slack.channel.private"   // a security incident leaves its public channel for a private one
 	JobCard             = "slack.card"              // refresh the pinned card
 	JobPost             = "slack.post"              // post a timeline event in the incident channel
 	JobAnnounce         = "slack.announce"          // post to the announce channel
@@ -141,6 +142,9 @@ func (d *Desk) plan(inc *incident.Incident, before *incident.State, added []inci
 		case incident.EventClassChanged, incident.EventSecurity:
 			if slack {
 				add(JobFor(JobAnnounce, n, seq(e), now, Payload{Seq: e.Seq, Kind: "class"}))
+			}
+			if slack && e.Kind == incident.EventSecurity {
+				add(JobFor(JobPrivateChannel, n, seq(e), now, Payload{Seq: e.Seq}))
 			}
 			if before.Class != incident.Major && state().Class == incident.Major {
 				jobs = append(jobs, d.majorJobs(inc, state(), e.Seq, now)...)

@@ -1,6 +1,7 @@
 package site_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -73,8 +74,20 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("filtered index shows %q", got)
 	}
 
+	// The first visit sets the reader cookie; the browser brings it back on
+	// the next, and is counted then, once.
 	b.Navigate(f.srv.URL + "/reviews/1")
 	b.WaitTrue("review page", `document.querySelector("article h1") !== null`)
+	if body := b.String(`document.querySelector("article").innerText`); !strings.Contains(body, "0 readers") {
+		t.Errorf("a first visit counted:\n%s", body)
+	}
+	for i := 0; i < 2; i++ {
+		b.Navigate(f.srv.URL + "/reviews/1")
+	}
+	b.WaitTrue("review page", `document.querySelector("article h1") !== null`)
+	if c, _ := f.rs.ReaderCount(context.Background(), 1); c != 1 {
+		t.Errorf("a browser counted %d readers, want 1", c)
+	}
 	if got := b.String(`document.querySelector("article h1").textContent`); got != "Incident 1: Checkout fails for beds" {
 		t.Errorf("h1 = %q", got)
 	}
