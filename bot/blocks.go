@@ -150,9 +150,21 @@ func cardText(v view) string {
 	return fmt.Sprintf("#%d %s — %s, %s/h, estimated %s", v.inc.Number, esc(v.inc.Title), v.st.Class.Title(), v.money(v.st.Rate), v.money(v.st.Estimated))
 }
 
-// topic is the channel topic (Slack allows 250 characters).
+// topic is the channel topic (Slack allows 250 characters). Every change
+// posts "set the channel topic" into the channel, so it says only what
+// people care about at a glance and what changes with their decisions:
+// class, status, service, impact, commander. The running figures, which
+// change every minute, are on the card.
 func topic(v view) string {
-	t := fmt.Sprintf("%s · %s · %s/h · est. %s · commander %s", v.st.Class.Title(), v.inc.Service.Name, v.money(v.st.Rate), v.money(v.st.Estimated), commanderName(v.st.Commander))
+	st := v.st
+	head := "🟡 " + st.Class.Title() + " · open"
+	if st.Class == incident.Major {
+		head = "🔴 " + st.Class.Title() + " · open"
+	}
+	if st.Status == incident.StatusResolved {
+		head = "✅ Resolved · " + st.Class.Title()
+	}
+	t := fmt.Sprintf("%s · %s · impact %s · commander %s", head, esc(v.inc.Service.Name), esc(st.Impact.String()), commanderName(st.Commander))
 	return clip(t, 250)
 }
 
@@ -160,7 +172,7 @@ func commanderName(u string) string {
 	if u == "" {
 		return "none"
 	}
-	return "<@" + u + ">"
+	return user(u)
 }
 
 // eventLine renders a timeline event as a channel message.
@@ -224,7 +236,7 @@ func eventLine(v view, e incident.Event) string {
 func announceText(v view, kind string, e incident.Event, channelID string) string {
 	ch := "<#" + channelID + ">"
 	if channelID == "" {
-		ch = "its channel"
+		ch = "its channel (`/incident list` finds it)"
 	}
 	if v.st.Security {
 		switch kind {

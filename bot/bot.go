@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,6 +41,7 @@ type SlackAPI interface {
 	PublishViewContext(ctx context.Context, req slack.PublishViewContextRequest) (*slack.ViewResponse, error)
 	GetConversationHistoryContext(ctx context.Context, params *slack.GetConversationHistoryParameters) (*slack.GetConversationHistoryResponse, error)
 	JoinConversationContext(ctx context.Context, channelID string) (*slack.Channel, string, []string, error)
+	GetUserInfoContext(ctx context.Context, user string, options ...slack.GetUserInfoOption) (*slack.User, error)
 	ArchiveConversationContext(ctx context.Context, channelID string) error
 }
 
@@ -52,6 +52,7 @@ type Store interface {
 	Put(ctx context.Context, bucket, key string, value []byte) error
 	GetKV(ctx context.Context, bucket, key string) ([]byte, bool, error)
 	Scan(ctx context.Context, bucket, prefix string, fn func(key string, value []byte) error) error
+	UpdateRecords(ctx context.Context, number int64, fn func(inc *incident.Incident, recs desk.Records) ([]desk.Job, error)) (*incident.Incident, error)
 }
 
 // Options configure a Bot. The zero value is usable.
@@ -86,9 +87,9 @@ type Bot struct {
 	botUserID atomic.Value // string
 	connected atomic.Bool
 
-	reviews *reviewstore.Store
-	rd      *review.Renderer
-	names   sync.Map // user ID → display name, for reviews
+	reviews   *reviewstore.Store
+	rd        *review.Renderer
+	nameCache *nameCache // user ID → display name, for reviews
 }
 
 // New returns a Bot.
@@ -113,7 +114,7 @@ func New(api SlackAPI, d *desk.Desk, store Store, opts Options) *Bot {
 		opts.Renderer = rd
 	}
 	b := &Bot{api: api, desk: d, store: store, cat: d.Catalogue(), log: opts.Logger, now: opts.Now, opts: opts, http: opts.HTTPClient,
-		reviews: reviewstore.New(store), rd: opts.Renderer}
+		reviews: reviewstore.New(store), rd: opts.Renderer, nameCache: newNameCache(nameCacheSize)}
 	b.botUserID.Store("")
 	return b
 }
@@ -126,19 +127,24 @@ func (b *Bot) botUser() string { return b.botUserID.Load().(string) }
 // Register installs the bot's job handlers on a runner.
 func (b *Bot) Register(r *desk.Runner) {
 	r.Handle(JobInbox, b.handleInbox)
-	r.Handle(desk.JobChannel, b.ensureChannel)
-	r.Handle(desk.JobPrivateChannel, b.makePrivate)
-	r.Handle(desk.JobCard, b.updateCard)
-	r.Handle(desk.JobPost, b.postEvent)
-	r.Handle(desk.JobAnnounce, b.announce)
-	r.Handle(desk.JobManagers, b.notifyManagers)
-	r.Handle(desk.JobInvite, b.invite)
-	r.Handle(desk.JobRemind, b.remind)
-	r.Handle(desk.JobConfirmResolve, b.confirmResolve)
-	r.Handle(desk.JobHomes, b.publishHomes)
+	r.Handle(JobReply, b.sendReply)
+	r.Handle(JobChannel, b.ensureChannel)
+	r.Handle(JobPrivateChannel, b.makePrivate)
+	r.Handle(JobCard, b.updateCard)
+	r.Handle(JobPost, b.postEvent)
+	r.Handle(JobAnnounce, b.announce)
+	r.Handle(JobManagers, b.notifyManagers)
+	r.Handle(JobInvite, b.invite)
+	r.Handle(JobRemind, b.remind)
+	r.Handle(JobConfirmResolve, b.confirmResolve)
+	r.Handle(JobHomes, b.publishHomes)
 	r.Handle(JobHome, b.publishHome)
 	r.Handle(JobCatchUp, b.catchUp)
 	r.Handle(desk.JobReview, b.draftReview)
+	r.Handle(JobReviewDrafted, b.reviewDrafted)
+	r.Handle(JobReviewPosted, b.reviewPublished)
+	r.Handle(JobActionPosted, b.actionPosted)
+	r.Handle(JobActionDone, b.actionDone)
 }
 
 // Classify maps Slack errors to retry decisions for the runner: a 429 waits

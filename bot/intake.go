@@ -3,7 +3,6 @@ package bot
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -32,6 +31,9 @@ type inboxItem struct {
 	EnvelopeID string          `json:"envelope_id"`
 	Payload    json.RawMessage `json:"payload"`
 	Received   time.Time       `json:"received"`
+	// Command is a slash command as parsed at intake, so that it is
+	// parsed once (items stored before it was kept are parsed again).
+	Command *Command `json:"command,omitempty"`
 }
 
 // Acker acknowledges Socket Mode envelopes.
@@ -87,7 +89,12 @@ func (b *Bot) Serve(ctx context.Context, sm *socketmode.Client) error {
 				if evt.Request == nil {
 					continue
 				}
-				sem <- struct{}{}
+				select {
+				case sem <- struct{}{}:
+				case <-ctx.Done():
+					b.connected.Store(false)
+					return nil
+				}
 				go func(evt socketmode.Event) {
 					defer func() { <-sem }()
 					b.Intake(ctx, sm, evt)
@@ -163,8 +170,12 @@ func ephemeral(text string) map[string]any {
 	return map[string]any{"response_type": "ephemeral", "text": text}
 }
 
-func (b *Bot) persist(ctx context.Context, id string, number int64, typ string, req socketmode.Request) error {
-	raw, _ := json.Marshal(inboxItem{Type: typ, EnvelopeID: req.EnvelopeID, Payload: req.Payload, Received: b.now()})
+func (b *Bot) persist(ctx context.Context, id string, number int64, typ string, req socketmode.Request, cmd ...Command) error {
+	it := inboxItem{Type: typ, EnvelopeID: req.EnvelopeID, Payload: req.Payload, Received: b.now()}
+	if len(cmd) > 0 {
+		it.Command = &cmd[0]
+	}
+	raw, _ := json.Marshal(it)
 	return b.store.Enqueue(ctx, desk.Job{ID: id, Kind: JobInbox, Queue: desk.QueueInput, Incident: number, Payload: raw, DueAt: b.now()})
 }
 
@@ -178,7 +189,7 @@ func (b *Bot) intakeSlash(ctx context.Context, req socketmode.Request, data any)
 		return ephemeral(incident.ErrorMessage(perr)), nil
 	}
 	if parsed.Verb == "modal" {
-		go b.openModal(context.WithoutCancel(ctx), cmd.TriggerID, declareModal(b.cat, cmd.ChannelID))
+		go b.openModal(ctx, cmd.TriggerID, declareModal(b.cat, cmd.ChannelID))
 		return nil, nil
 	}
 	var number int64
@@ -192,10 +203,14 @@ func (b *Bot) intakeSlash(ctx context.Context, req socketmode.Request, data any)
 		}
 		number = n
 	}
-	return nil, b.persist(ctx, "inbox/"+req.EnvelopeID, number, "slash", req)
+	return nil, b.persist(ctx, "inbox/"+req.EnvelopeID, number, "slash", req, parsed)
 }
 
+// openModal opens a modal; it runs beside the acknowledgement, under the
+// trigger's 3 s life and the bot's shutdown.
 func (b *Bot) openModal(ctx context.Context, triggerID string, v slack.ModalViewRequest) {
+	ctx, cancel := context.WithTimeout(ctx, triggerLife)
+	defer cancel()
 	if _, err := b.api.OpenViewContext(ctx, triggerID, v); err != nil {
 		b.log.Warn("could not open modal", "callback", v.CallbackID, "err", err)
 	}
@@ -221,10 +236,10 @@ func (b *Bot) intakeInteraction(ctx context.Context, req socketmode.Request, dat
 		}
 		switch a.ActionID {
 		case ActNote:
-			go b.openModal(context.WithoutCancel(ctx), cb.TriggerID, textModal(ViewNote, "Add a note", "Note", n, false))
+			go b.openModal(ctx, cb.TriggerID, textModal(ViewNote, "Add a note", "Note", n, false))
 			return nil, nil
 		case ActResolve, ActConfirmResolve:
-			go b.openModal(context.WithoutCancel(ctx), cb.TriggerID, textModal(ViewResolve, "Resolve incident", "Summary (optional)", n, true))
+			go b.openModal(ctx, cb.TriggerID, textModal(ViewResolve, "Resolve incident", "Summary (optional)", n, true))
 			return nil, nil
 		}
 		return nil, b.persist(ctx, "inbox/"+req.EnvelopeID, n, "interaction", req)
@@ -276,19 +291,26 @@ func (b *Bot) intakeEvent(ctx context.Context, req socketmode.Request, data any)
 		return nil
 	}
 	var outer struct {
-		EventID string `json:"event_id"`
+		EventID        string `json:"event_id"`
+		Authorizations []struct {
+			UserID string `json:"user_id"`
+		} `json:"authorizations"`
 	}
 	_ = json.Unmarshal(req.Payload, &outer)
 	id := "inbox/ev/" + outer.EventID
 	if outer.EventID == "" {
 		id = "inbox/" + req.EnvelopeID
 	}
+	self := b.botUser()
+	if self == "" && len(outer.Authorizations) > 0 {
+		self = outer.Authorizations[0].UserID // the bot user, before auth.test answered
+	}
+	if fromSelf(ev.InnerEvent.Data, self) {
+		return nil
+	}
 	channel := ""
 	switch e := ev.InnerEvent.Data.(type) {
 	case *slackevents.MessageEvent:
-		if e.BotID != "" || (e.User != "" && e.User == b.botUser()) || e.SubType == "bot_message" {
-			return nil
-		}
 		channel = e.Channel
 	case *slackevents.ReactionAddedEvent:
 		if e.Reaction != "pushpin" && e.Reaction != "round_pushpin" {
@@ -314,5 +336,28 @@ func (b *Bot) intakeEvent(ctx context.Context, req socketmode.Request, data any)
 	return b.persist(ctx, id, n, "event", req)
 }
 
-// errNoChannel is returned when a command needs an incident channel.
-var errNoChannel = errors.New("not an incident channel")
+// fromSelf reports whether an event tells what the bot (or another bot)
+// did itself: its posts, the edits of its card (message_changed, with the
+// bot only inside the nested message), its pins and reactions, its joins.
+// None of these is a person's doing.
+func fromSelf(data any, self string) bool {
+	isSelf := func(u string) bool { return u != "" && u == self }
+	switch e := data.(type) {
+	case *slackevents.MessageEvent:
+		if e.BotID != "" || isSelf(e.User) || e.SubType == "bot_message" {
+			return true
+		}
+		m := e.Message
+		return m != nil && (m.BotID != "" || isSelf(m.User) || m.SubType == "bot_message")
+	case *slackevents.ReactionAddedEvent:
+		return isSelf(e.User)
+	case *slackevents.PinAddedEvent:
+		return isSelf(e.User)
+	case *slackevents.MemberJoinedChannelEvent:
+		return isSelf(e.User)
+	}
+	return false
+}
+
+// triggerLife is how long a trigger_id can open a modal.
+const triggerLife = 3 * time.Second

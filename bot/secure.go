@@ -225,11 +225,19 @@ func (b *Bot) archivePublic(ctx context.Context, n int64, channel string) error 
 	return nil
 }
 
-// cardKey is the postOnce key of an incident's card: one per channel, so
-// that the private channel an incident moved to gets a card of its own.
+// cardKey is the postOnce key of an incident's card, and topicKey the key
+// of the topic it last set: one per channel, so that the private channel an
+// incident moved to gets a card and a topic of its own.
 func cardKey(n int64, cs channelState) string {
 	if cs.MovedFrom != "" {
 		return fmt.Sprintf("card/%d/%s", n, cs.ID)
 	}
 	return fmt.Sprintf("card/%d", n)
+}
+
+func topicKey(n int64, cs channelState) string {
+	if cs.MovedFrom != "" {
+		return fmt.Sprintf("topic/%d/%s", n, cs.ID)
+	}
+	return fmt.Sprintf("topic/%d", n)
 }

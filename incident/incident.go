@@ -51,6 +51,8 @@ const (
 	EventReopened          EventKind = "reopened"
 	EventReviewDrafted     EventKind = "review_drafted"
 	EventReviewPublished   EventKind = "review_published" // Text: URL
+	EventActionAdded       EventKind = "action_added"     // Key: action ID; User: owner; Text: the action
+	EventActionDone        EventKind = "action_done"      // Key: action ID
 )
 
 // Actors that are not people.
@@ -237,3 +239,7 @@ func sortedKeys(m map[string]bool) []string {
 	sort.Strings(out)
 	return out
 }
+
+// IsPerson reports whether an actor is a person (a chat user), not the bot,
+// an alert source or nobody.
+func IsPerson(actor string) bool { return isPerson(actor) }

@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 
 	"github.com/incidentbot/incidentbot/bot"
@@ -213,16 +212,17 @@ type wired struct {
 func wire(s Settings, store *boltstore.Store, log *slog.Logger, version string) (wired, error) {
 	cat := s.Catalogue
 	loc := cat.WorkingHours.Location
-	effects := []string{"slack"}
+	planners := []desk.Planner{bot.Planner{}}
 	if s.PagerDuty.Enabled() {
-		effects = append(effects, "pagerduty")
+		planners = append(planners, pagerduty.Planner{})
 	}
 	d := desk.New(store, &cat, desk.Options{
 		Logger: log, GroupingWindow: s.GroupingWindow, CommanderTimeout: s.CommanderTimeout,
-		UpdateInterval: s.UpdateInterval, Effects: effects,
+		UpdateInterval: s.UpdateInterval, Planners: planners,
 	})
-	runner := desk.NewRunner(store, desk.RunnerOptions{Logger: log, Classify: bot.Classify})
-	api := slack.New(s.Slack.BotToken.Reveal(), slack.OptionAPIURL(s.Slack.APIURL), slack.OptionAppLevelToken(s.Slack.AppToken.Reveal()))
+	runner := desk.NewRunner(store, desk.RunnerOptions{Logger: log, Classify: bot.Classify, JobTimeout: s.JobTimeout})
+	api := bot.NewClient(bot.ClientOptions{BotToken: s.Slack.BotToken.Reveal(), AppToken: s.Slack.AppToken.Reveal(),
+		APIURL: s.Slack.APIURL, Timeout: s.Slack.CallTimeout})
 	rd, err := review.NewRenderer(review.Options{TemplatesDir: s.Review.TemplatesDir, Location: loc})
 	if err != nil {
 		return wired{}, fmt.Errorf("review.templates_dir: %w", err)

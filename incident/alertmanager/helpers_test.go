@@ -8,14 +8,15 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/incidentbot/incidentbot/bot"
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/alertmanager"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/boltstore/bolttest"
 	"github.com/incidentbot/incidentbot/incident/desk"
 	"github.com/incidentbot/incidentbot/incident/incidenttest"
 )
@@ -59,6 +60,13 @@ func (s *flakyStore) Update(ctx context.Context, n int64, fn func(*incident.Inci
 	return s.Store.Update(ctx, n, fn)
 }
 
+func (s *flakyStore) UpdateRecords(ctx context.Context, n int64, fn func(*incident.Incident, desk.Records) ([]desk.Job, error)) (*incident.Incident, error) {
+	if s.fail.Load() {
+		return nil, errDisk
+	}
+	return s.Store.UpdateRecords(ctx, n, fn)
+}
+
 type env struct {
 	t     testing.TB
 	store *flakyStore
@@ -69,19 +77,9 @@ type env struct {
 
 func newEnv(t testing.TB, opts alertmanager.Options) *env {
 	t.Helper()
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "incidentbot.db"), boltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := st.Check(); err != nil {
-			t.Errorf("database check: %v", err)
-		}
-		st.Close()
-	})
-	fs := &flakyStore{Store: st}
+	fs := &flakyStore{Store: bolttest.Open(t, boltstore.Options{})}
 	cat := catalogue(t)
-	d := desk.New(fs, cat, desk.Options{})
+	d := desk.New(fs, cat, desk.Options{Planners: []desk.Planner{bot.Planner{}}})
 	return &env{t: t, store: fs, desk: d, cat: cat, h: alertmanager.Handler(d, opts)}
 }
 

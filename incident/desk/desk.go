@@ -8,7 +8,6 @@ package desk
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -24,9 +23,9 @@ type Options struct {
 	GroupingWindow   time.Duration // alerts for a service with an incident opened or alerted within this window attach to it; default 30m
 	CommanderTimeout time.Duration // default 10m
 	UpdateInterval   time.Duration // default 30m
-	// Effects lists the job families to plan, e.g. "slack", "pagerduty".
-	// Nil plans Slack effects only.
-	Effects []string
+	// Planners plan the adapters' effects of every change (the Slack
+	// adapter's, PagerDuty's); none plans the desk's own jobs only.
+	Planners []Planner
 }
 
 // Desk applies operations to incidents.
@@ -57,9 +56,6 @@ func New(store Store, cat *incident.Catalogue, opts Options) *Desk {
 	}
 	if opts.UpdateInterval <= 0 {
 		opts.UpdateInterval = 30 * time.Minute
-	}
-	if opts.Effects == nil {
-		opts.Effects = []string{"slack"}
 	}
 	return &Desk{store: store, cat: cat, log: opts.Logger, now: opts.Now, opts: opts}
 }
@@ -267,25 +263,51 @@ func (d *Desk) findTarget(ctx context.Context, a Alert, now time.Time) (int64, e
 // apply runs a domain operation on an incident in one transaction and plans
 // its effects.
 func (d *Desk) apply(ctx context.Context, number int64, op func(inc *incident.Incident, now time.Time) ([]incident.Event, error)) (*incident.Incident, error) {
-	return d.store.Update(ctx, number, func(inc *incident.Incident) ([]Job, error) {
+	return d.applyRecords(ctx, number, func(inc *incident.Incident, _ Records, now time.Time) ([]incident.Event, error) {
+		return op(inc, now)
+	})
+}
+
+// applyRecords is apply for operations that also change the incident's
+// records (its review and actions), in the same transaction.
+func (d *Desk) applyRecords(ctx context.Context, number int64, op func(inc *incident.Incident, recs Records, now time.Time) ([]incident.Event, error)) (*incident.Incident, error) {
+	return d.store.UpdateRecords(ctx, number, func(inc *incident.Incident, recs Records) ([]Job, error) {
 		now := d.now()
 		n := len(inc.Events)
-		added, err := op(inc, now)
+		added, err := op(inc, recs, now)
 		if err != nil {
 			return nil, err
 		}
-		// The state before the operation is only needed to see a change
-		// of class; replaying a long timeline for every chat message would
-		// make busy channels slow.
-		var before incident.State
-		before.Class = incident.Major
-		for _, e := range added {
-			if e.Kind.Priced() {
-				before = (&incident.Incident{Number: inc.Number, Service: inc.Service, StartedAt: inc.StartedAt, Events: inc.Events[:n]}).State(d.cat.Policy, now)
-				break
-			}
+		return d.plan(inc, d.before(inc, n, added, now), added, now), nil
+	})
+}
+
+// before is the state before an operation, only needed to see a change of
+// class: replaying a long timeline for every chat message would make busy
+// channels slow, so it is computed only when a priced event was added.
+func (d *Desk) before(inc *incident.Incident, n int, added []incident.Event, now time.Time) *incident.State {
+	var before incident.State
+	before.Class = incident.Major
+	for _, e := range added {
+		if e.Kind.Priced() {
+			before = (&incident.Incident{Number: inc.Number, Service: inc.Service, StartedAt: inc.StartedAt, Events: inc.Events[:n]}).State(d.cat.Policy, now)
+			break
 		}
-		return d.plan(inc, &before, added, now), nil
+	}
+	return &before
+}
+
+// Review runs an operation on an incident's review: fn changes the review
+// records and returns the events that record what it did (drafted,
+// published, an action added or done); one transaction stores the records,
+// the events and the jobs the planners plan from them. A repeat of an
+// operation with the same Idem changes nothing.
+func (d *Desk) Review(ctx context.Context, number int64, op Op, fn func(inc *incident.Incident, st incident.State, recs Records, now time.Time) ([]incident.Event, error)) (*incident.Incident, error) {
+	return d.applyRecords(ctx, number, func(inc *incident.Incident, recs Records, now time.Time) ([]incident.Event, error) {
+		if inc.HasIdem(op.Idem) {
+			return nil, nil
+		}
+		return fn(inc, inc.State(d.cat.Policy, now), recs, now)
 	})
 }
 
@@ -388,7 +410,7 @@ func (d *Desk) Reclassify(ctx context.Context, number int64, op Op, c incident.C
 // incident manager or the owning team.
 func (d *Desk) SetCommander(ctx context.Context, number int64, op Op, user, how string) (*incident.Incident, error) {
 	return d.personal(ctx, number, op, func(inc *incident.Incident, st incident.State, now time.Time) ([]incident.Event, error) {
-		if st.Commander != "" && isPerson(op.Actor) && !d.CanManage(inc, st, op.Actor) {
+		if st.Commander != "" && incident.IsPerson(op.Actor) && !d.CanManage(inc, st, op.Actor) {
 			return nil, forbidden("hand over command")
 		}
 		return inc.SetCommander(d.cat.Policy, now, op.Actor, user, how)
@@ -412,7 +434,7 @@ func (d *Desk) AddUpdate(ctx context.Context, number int64, op Op, text string) 
 // Resolve resolves the incident.
 func (d *Desk) Resolve(ctx context.Context, number int64, op Op, summary string) (*incident.Incident, error) {
 	return d.personal(ctx, number, op, func(inc *incident.Incident, st incident.State, now time.Time) ([]incident.Event, error) {
-		if isPerson(op.Actor) && !d.CanManage(inc, st, op.Actor) {
+		if incident.IsPerson(op.Actor) && !d.CanManage(inc, st, op.Actor) {
 			return nil, forbidden("resolve an incident")
 		}
 		return inc.Resolve(d.cat.Policy, now, op.Actor, summary)
@@ -457,14 +479,3 @@ func (d *Desk) Reopen(ctx context.Context, number int64, op Op) (*incident.Incid
 		return inc.Reopen(d.cat.Policy, now, op.Actor)
 	})
 }
-
-func isPerson(actor string) bool {
-	switch actor {
-	case "", incident.ActorSystem, incident.ActorAlertmanager, incident.ActorPagerDuty:
-		return false
-	}
-	return true
-}
-
-// Label is "#12 Checkout down".
-func Label(inc *incident.Incident) string { return fmt.Sprintf("#%d %s", inc.Number, inc.Title) }

@@ -2,40 +2,21 @@ package desk_test
 
 import (
 	"context"
-	"encoding/json"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/boltstore/bolttest"
 	"github.com/incidentbot/incidentbot/incident/desk"
+	"github.com/incidentbot/incidentbot/incident/incidenttest"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
-func setup(t testing.TB) (*desk.Desk, *boltstore.Store, *clock) {
+func setup(t testing.TB) (*desk.Desk, *boltstore.Store, *incidenttest.Clock) {
 	t.Helper()
-	c := testCatalogue()
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "x.db"), boltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := st.Check(); err != nil {
-			t.Errorf("check: %v", err)
-		}
-		st.Close()
-	})
-	clk := &clock{t: time.Date(2026, 11, 17, 12, 0, 0, 0, time.UTC)}
-	return desk.New(st, c, desk.Options{Now: clk.Now, GroupingWindow: 30 * time.Minute}), st, clk
+	st := bolttest.Open(t, boltstore.Options{})
+	clk := incidenttest.NewClock(incidenttest.T0)
+	return desk.New(st, testCatalogue(), desk.Options{Now: clk.Now, GroupingWindow: 30 * time.Minute}), st, clk
 }
 
 func testCatalogue() *incident.Catalogue {
@@ -73,13 +54,13 @@ func TestDeclareIsIdempotent(t *testing.T) {
 	if len(incs) != 1 {
 		t.Errorf("%d incidents", len(incs))
 	}
-	// The declaration planned the channel, announcement and callout jobs.
+	// The declaration planned the callout and the first refresh.
 	jobs, _ := st.Pending(ctx)
 	kinds := map[string]bool{}
 	for _, j := range jobs {
 		kinds[j.Kind] = true
 	}
-	for _, k := range []string{desk.JobChannel, desk.JobAnnounce, desk.JobCallout} {
+	for _, k := range []string{desk.JobCallout, desk.JobRefresh} {
 		if !kinds[k] {
 			t.Errorf("no %s job planned: %v", k, kinds)
 		}
@@ -183,34 +164,6 @@ func TestPermissions(t *testing.T) {
 	}
 }
 
-// A person's acknowledgement is synced to PagerDuty when it is configured;
-// PagerDuty's own acknowledgement is not echoed back.
-func TestAcknowledgePlansPagerDutySync(t *testing.T) {
-	_, st, clk := setup(t)
-	d := desk.New(st, testCatalogue(), desk.Options{Now: clk.Now, Effects: []string{"slack", "pagerduty"}})
-	ctx := context.Background()
-	inc, err := d.Declare(ctx, desk.DeclareRequest{Service: "bedroom", Title: "Beds", Actor: "UA"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.Acknowledge(ctx, inc.Number, desk.Op{Actor: "UA", Idem: "a1"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.Record(ctx, inc.Number, incident.Event{Kind: incident.EventAcknowledged, Actor: incident.ActorPagerDuty}); err != nil {
-		t.Fatal(err)
-	}
-	jobs, _ := st.Pending(ctx)
-	n := 0
-	for _, j := range jobs {
-		if j.Kind == desk.JobPagerDutyAck {
-			n++
-		}
-	}
-	if n != 1 {
-		t.Errorf("%d PagerDuty acknowledge jobs, want 1", n)
-	}
-}
-
 // Housekeeping prunes through the store and schedules tomorrow's run.
 func TestHousekeepingRunsDaily(t *testing.T) {
 	d, st, clk := setup(t)
@@ -242,115 +195,6 @@ func TestHousekeepingRunsDaily(t *testing.T) {
 	<-done
 	if first, err := st.Seen(ctx, "slack", "old-envelope", clk.Now()); err != nil || !first {
 		t.Errorf("the week-old key was not pruned (first=%v, %v)", first, err)
-	}
-}
-
-func TestCardEvery(t *testing.T) {
-	for _, c := range []struct{ open, want int }{{0, 1}, {1, 1}, {40, 1}, {41, 2}, {80, 2}, {81, 3}, {400, 10}} {
-		if got := desk.CardEvery(c.open); got != c.want {
-			t.Errorf("CardEvery(%d) = %d, want %d", c.open, got, c.want)
-		}
-	}
-}
-
-// The refresh ticks every open incident each minute, but with more than 40
-// open it refreshes each card only every other minute, so scheduled
-// chat.update calls stay inside Slack's Tier 3 limit; resolved incidents
-// stop refreshing.
-func TestRefreshSpreadsCardUpdates(t *testing.T) {
-	d, st, clk := setup(t)
-	ctx := context.Background()
-	var numbers []int64
-	for i := range 41 {
-		inc, err := d.Declare(ctx, desk.DeclareRequest{Service: "bedroom", Title: "Beds " + string(rune('a'+i%26)), Actor: "UA"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		numbers = append(numbers, inc.Number)
-	}
-	var (
-		mu       sync.Mutex
-		refresh  = map[int]int{} // cycle → next-refresh jobs enqueued for it
-		cards    = map[int]int{} // cycle that ran → card jobs it enqueued
-		lastCycl = map[int64]int{}
-	)
-	enqueue := func(ctx context.Context, jobs ...desk.Job) error {
-		mu.Lock()
-		var ran int
-		for _, j := range jobs {
-			if j.Kind == desk.JobRefresh {
-				var p desk.Payload
-				if err := json.Unmarshal(j.Payload, &p); err != nil {
-					t.Error(err)
-				}
-				refresh[p.Cycle]++
-				ran = p.Cycle - 1
-				lastCycl[j.Incident] = p.Cycle
-			}
-		}
-		for _, j := range jobs {
-			if j.Kind == desk.JobCard {
-				cards[ran]++
-			}
-		}
-		mu.Unlock()
-		return st.Enqueue(ctx, jobs...)
-	}
-	r := desk.NewRunner(st, desk.RunnerOptions{Now: clk.Now, Poll: 5 * time.Millisecond})
-	(&desk.Duties{Desk: d, OnCall: desk.RotationFinder{}, Enqueue: enqueue, CountOpen: st.CountOpen}).Register(r)
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- r.Run(rctx) }()
-	defer func() { cancel(); <-done }()
-
-	waitCycle := func(cycle, want int) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			mu.Lock()
-			got := refresh[cycle+1]
-			mu.Unlock()
-			if got == want {
-				// Let any stray job land before counting cards.
-				time.Sleep(20 * time.Millisecond)
-				return
-			}
-			if got > want || time.Now().After(deadline) {
-				t.Fatalf("cycle %d: %d refreshes, want %d", cycle, got, want)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	for cycle := range 3 {
-		clk.Advance(time.Minute)
-		r.Wake()
-		waitCycle(cycle, 41)
-	}
-	// Two resolved: 39 open, back to a card a minute each.
-	for _, n := range numbers[:2] {
-		if _, err := d.Resolve(ctx, n, desk.Op{Actor: "UA"}, ""); err != nil {
-			t.Fatal(err)
-		}
-	}
-	clk.Advance(time.Minute)
-	r.Wake()
-	waitCycle(3, 39)
-	clk.Advance(time.Minute)
-	r.Wake()
-	waitCycle(4, 39)
-
-	mu.Lock()
-	defer mu.Unlock()
-	want := map[int]int{0: 41, 1: 0, 2: 41, 3: 39, 4: 39}
-	for c, n := range want {
-		if cards[c] != n {
-			t.Errorf("cycle %d refreshed %d cards, want %d (all: %v)", c, cards[c], n, cards)
-		}
-	}
-	for _, n := range numbers[:2] {
-		if lastCycl[n] != 3 {
-			t.Errorf("resolved incident %d kept refreshing: last cycle %d", n, lastCycl[n])
-		}
 	}
 }
 
@@ -398,49 +242,5 @@ func TestResolveIfAlertsResolved(t *testing.T) {
 	}
 	if s := inc.State(d.Policy(), d.Now()); s.Status != incident.StatusResolved || resolves != 1 {
 		t.Errorf("status %s with %d resolutions", s.Status, resolves)
-	}
-}
-
-// Marking an incident a security incident after it opened plans the move
-// of its channel to a private one, once; an incident declared as a
-// security incident gets a private channel from the start and no move.
-func TestSecurityPlansThePrivateChannel(t *testing.T) {
-	d, st, _ := setup(t)
-	ctx := context.Background()
-	moves := func() []desk.Job {
-		jobs, _ := st.Pending(ctx)
-		var out []desk.Job
-		for _, j := range jobs {
-			if j.Kind == desk.JobPrivateChannel {
-				out = append(out, j)
-			}
-		}
-		return out
-	}
-	inc, err := d.Declare(ctx, desk.DeclareRequest{Service: "bedroom", Title: "Beds", Actor: "UA", Idem: "e1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := len(moves()); n != 0 {
-		t.Fatalf("%d moves planned at declaration", n)
-	}
-	op := desk.Op{Actor: "UA", Idem: "e2"}
-	if _, err := d.MarkSecurity(ctx, inc.Number, op); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.MarkSecurity(ctx, inc.Number, op); err != nil { // redelivered
-		t.Fatal(err)
-	}
-	if m := moves(); len(m) != 1 || m[0].Incident != inc.Number {
-		t.Fatalf("moves planned: %+v", m)
-	}
-	sec, err := d.Declare(ctx, desk.DeclareRequest{Service: "bedroom", Title: "Keys", Actor: "UA", Idem: "e3", Security: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, j := range moves() {
-		if j.Incident == sec.Number {
-			t.Errorf("a move planned for an incident declared private: %+v", j)
-		}
 	}
 }

@@ -177,11 +177,54 @@ func (s *Server) RestoreToken() {
 	s.bumpLocked()
 }
 
+// HangNext makes the next n calls of method ("*" for any) never answer, as
+// over a half-open connection or a stuck proxy: the request is held, with no
+// effect, until the client gives up (or the server closes).
+func (s *Server) HangNext(method string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hangs[method] += n
+}
+
+// Hanging returns how many calls of method are being held now.
+func (s *Server) Hanging(method string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hanging[method]
+}
+
+// hang holds a call that HangNext asked to hang; it reports whether it did.
+func (s *Server) hang(r *http.Request, method string) bool {
+	s.mu.Lock()
+	key := method
+	if s.hangs[key] == 0 {
+		key = "*"
+	}
+	if s.hangs[key] == 0 {
+		s.mu.Unlock()
+		return false
+	}
+	s.hangs[key]--
+	s.hanging[method]++
+	s.bumpLocked()
+	s.mu.Unlock()
+	select {
+	case <-r.Context().Done():
+	case <-s.done:
+	}
+	s.mu.Lock()
+	s.hanging[method]--
+	s.bumpLocked()
+	s.mu.Unlock()
+	return true
+}
+
 // ResetFaults removes latencies, rate limits, outages and queued failures.
 func (s *Server) ResetFaults() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.latency = map[string]time.Duration{}
+	s.hangs = map[string]int{}
 	s.rateLimits = map[string]*rateLimit{}
 	s.failNext = map[string][]failure{}
 	s.outageUntil = time.Time{}
@@ -253,6 +296,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, method string)
 	delay := s.latencyLocked(method)
 	s.bumpLocked()
 	s.mu.Unlock()
+	if s.hang(r, method) {
+		return
+	}
 
 	if delay > 0 {
 		t := time.NewTimer(delay)
@@ -932,7 +978,8 @@ func (s *Server) conversationsCreate(c *apiCall) (map[string]any, error) {
 	ch := s.addChannelLocked(ChannelSeed{Name: name, IsPrivate: c.boolean("is_private"), Members: []string{s.opts.BotUserID}, Creator: s.opts.BotUserID})
 	ch.topic, ch.topicBy, ch.topicAt = "", "", 0
 	m := s.systemMessageLocked(ch, "channel_join", s.opts.BotUserID, "<@"+s.opts.BotUserID+"> has joined the channel")
-	c.events = append(c.events, s.messageEventLocked(ch, m))
+	// As in Slack, the creator joins: member_joined_channel for the bot.
+	c.events = append(c.events, s.memberJoinedEventLocked(ch, s.opts.BotUserID, ""), s.messageEventLocked(ch, m))
 	return map[string]any{"channel": s.channelJSONLocked(ch, false)}, nil
 }
 
@@ -1165,7 +1212,7 @@ func (s *Server) conversationsJoin(c *apiCall) (map[string]any, error) {
 	}
 	ch.members = append(ch.members, s.opts.BotUserID)
 	m := s.systemMessageLocked(ch, "channel_join", s.opts.BotUserID, "<@"+s.opts.BotUserID+"> has joined the channel")
-	c.events = append(c.events, s.messageEventLocked(ch, m))
+	c.events = append(c.events, s.memberJoinedEventLocked(ch, s.opts.BotUserID, ""), s.messageEventLocked(ch, m))
 	return map[string]any{"channel": s.channelJSONLocked(ch, false)}, nil
 }
 

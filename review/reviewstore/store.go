@@ -1,7 +1,11 @@
 // Package reviewstore keeps post-incident reviews, their improvement actions
 // and their readers in the bot's key-value store (the adapter-state buckets
-// of boltstore), and computes the measures from them. Every write is one
-// durable Put; reads decode fresh copies.
+// of the store), and computes the measures from them; reads decode fresh
+// copies.
+//
+// Every write happens in the transaction of the review's incident
+// (desk.Records), so a review, its actions, the timeline events that record
+// what happened to them and the jobs they cause are stored together.
 //
 // Layout:
 //
@@ -90,18 +94,26 @@ func (r *Record) MarkApplied(k string) {
 	}
 }
 
-// Store keeps reviews. It is safe for concurrent use; use one Store per
-// database so that Update serialises the writers of a review.
+// Storage is what the review store needs: reading adapter-state buckets,
+// and updating an incident together with its records in one transaction
+// (*boltstore.Store satisfies it).
+type Storage interface {
+	KV
+	UpdateRecords(ctx context.Context, number int64, fn func(inc *incident.Incident, recs desk.Records) ([]desk.Job, error)) (*incident.Incident, error)
+}
+
+// Store keeps reviews. It is safe for concurrent use: every write of a
+// review is one transaction of the storage, on the review's incident; the
+// reader counters are serialised by the Store (use one per database).
 type Store struct {
-	kv     KV
-	mu     sync.Mutex // serialises Update
+	kv     Storage
 	readMu sync.Mutex // serialises the reader counters
 	keyMu  sync.Mutex
 	key    []byte // the database's secret, once loaded
 }
 
-// New returns a Store over kv.
-func New(kv KV) *Store { return &Store{kv: kv} }
+// New returns a Store over st.
+func New(st Storage) *Store { return &Store{kv: st} }
 
 func key(n int64) string { return strconv.FormatInt(n, 10) }
 
@@ -133,19 +145,26 @@ func (s *Store) load(ctx context.Context, n int64) (*Record, bool, error) {
 // ErrNoChange, returned by an Update function, leaves the record as it was.
 var ErrNoChange = fmt.Errorf("reviewstore: no change")
 
-// Update applies fn to incident n's record (a zero record with Number set
-// when there is none: exists is false) and saves it, unless fn fails or
-// returns ErrNoChange. Updates of all reviews are serialised. The record fn
-// sees carries no readers (they are kept apart).
+// Update applies fn to incident n's record in one transaction (see Edit).
+// The record fn sees carries no readers.
 func (s *Store) Update(ctx context.Context, n int64, fn func(rec *Record, exists bool) error) (*Record, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rec, ok, err := s.load(ctx, n)
+	var out *Record
+	_, err := s.kv.UpdateRecords(ctx, n, func(_ *incident.Incident, recs desk.Records) ([]desk.Job, error) {
+		rec, err := Edit(recs, n, fn)
+		out = rec
+		return nil, err
+	})
+	return out, err
+}
+
+// Edit applies fn to incident n's record read from recs (a zero record with
+// Number set when there is none: exists is false) and writes it back with
+// its actions mirror, unless fn fails or returns ErrNoChange. It runs
+// inside the transaction that gave recs, with the incident's other changes.
+func Edit(recs desk.Records, n int64, fn func(rec *Record, exists bool) error) (*Record, error) {
+	rec, ok, err := decode(recs, n)
 	if err != nil {
 		return nil, err
-	}
-	if !ok {
-		rec = &Record{Review: review.Review{Number: n}}
 	}
 	if err := fn(rec, ok); err != nil {
 		if err == ErrNoChange {
@@ -156,22 +175,30 @@ func (s *Store) Update(ctx context.Context, n int64, fn func(rec *Record, exists
 	if rec.Number != n {
 		return nil, fmt.Errorf("reviewstore: the record of incident %d says %d", n, rec.Number)
 	}
-	if err := s.save(ctx, rec); err != nil {
-		return nil, err
-	}
-	return rec, nil
+	return rec, save(recs, rec)
 }
 
-// save writes the actions mirror first, then the review: after a crash in
-// between, the mirror holds a superset, and the retried operation (which
-// finds the review unchanged) writes the same actions again.
-func (s *Store) save(ctx context.Context, rec *Record) error {
+func decode(recs desk.Records, n int64) (*Record, bool, error) {
+	raw, ok, err := recs.Get(BucketReviews, key(n))
+	if err != nil || !ok {
+		return &Record{Review: review.Review{Number: n}}, false, err
+	}
+	var rec Record
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		return nil, false, fmt.Errorf("reviewstore: review %d: %w", n, err)
+	}
+	return &rec, true, nil
+}
+
+// save writes the actions mirror and the review, in the caller's
+// transaction.
+func save(recs desk.Records, rec *Record) error {
 	for _, a := range rec.Actions {
 		raw, err := json.Marshal(a)
 		if err != nil {
 			return err
 		}
-		if err := s.kv.Put(ctx, BucketActions, a.ID, raw); err != nil {
+		if err := recs.Put(BucketActions, a.ID, raw); err != nil {
 			return err
 		}
 	}
@@ -181,7 +208,7 @@ func (s *Store) save(ctx context.Context, rec *Record) error {
 	if err != nil {
 		return err
 	}
-	return s.kv.Put(ctx, BucketReviews, key(rec.Number), raw)
+	return recs.Put(BucketReviews, key(rec.Number), raw)
 }
 
 // Records returns every stored record with its number of readers

@@ -13,6 +13,7 @@ import (
 
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/boltstore/bolttest"
 	"github.com/incidentbot/incidentbot/incident/desk"
 	"github.com/incidentbot/incidentbot/review"
 	"github.com/incidentbot/incidentbot/review/reviewstore"
@@ -25,6 +26,9 @@ func open(t *testing.T, path string) *boltstore.Store {
 	st, err := boltstore.Open(path, boltstore.Options{Now: func() time.Time { return t0 }})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if incs, _ := st.List(context.Background(), desk.Filter{}); len(incs) == 0 {
+		bolttest.Incidents(t, st, 5, t0) // reviews belong to incidents
 	}
 	return st
 }
@@ -291,7 +295,7 @@ func TestReaderCounter(t *testing.T) {
 	ctx := context.Background()
 	st := open(t, filepath.Join(t.TempDir(), "db"))
 	defer st.Close()
-	kv := &countingKV{KV: st}
+	kv := &countingKV{Storage: st}
 	rs := reviewstore.New(kv)
 	no := func() bool { return false }
 	if c, err := rs.Read(ctx, 1, "refused", t0, no); err != nil || c != 0 {
@@ -337,15 +341,15 @@ func TestReaderCounter(t *testing.T) {
 
 // countingKV counts the keys read (GetKV and every row a Scan visits).
 type countingKV struct {
-	reviewstore.KV
+	reviewstore.Storage
 	rows int
 }
 
 func (c *countingKV) GetKV(ctx context.Context, bucket, key string) ([]byte, bool, error) {
 	c.rows++
-	return c.KV.GetKV(ctx, bucket, key)
+	return c.Storage.GetKV(ctx, bucket, key)
 }
 
 func (c *countingKV) Scan(ctx context.Context, bucket, prefix string, fn func(string, []byte) error) error {
-	return c.KV.Scan(ctx, bucket, prefix, func(k string, v []byte) error { c.rows++; return fn(k, v) })
+	return c.Storage.Scan(ctx, bucket, prefix, func(k string, v []byte) error { c.rows++; return fn(k, v) })
 }

@@ -16,6 +16,8 @@ import (
 
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/boltstore/bolttest"
+	"github.com/incidentbot/incidentbot/incident/desk"
 	"github.com/incidentbot/incidentbot/incident/httpapi"
 	"github.com/incidentbot/incidentbot/review"
 	"github.com/incidentbot/incidentbot/review/reviewstore"
@@ -98,7 +100,10 @@ func (f *fixture) open() {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	f.kv = &countingKV{KV: st}
+	if incs, _ := st.List(context.Background(), desk.Filter{}); len(incs) == 0 {
+		bolttest.Incidents(f.t, st, 5, t0) // reviews belong to incidents
+	}
+	f.kv = &countingKV{Storage: st}
 	f.store, f.rs = st, reviewstore.New(f.kv)
 	o := f.opts
 	o.Reviews, o.Now = f.rs, f.clock
@@ -441,7 +446,7 @@ func TestPreviewLinksExpire(t *testing.T) {
 // countingKV counts the keys the store reads (GetKV and every row a Scan
 // visits).
 type countingKV struct {
-	reviewstore.KV
+	reviewstore.Storage
 	mu   sync.Mutex
 	rows int
 }
@@ -454,11 +459,11 @@ func (c *countingKV) count() int { c.mu.Lock(); defer c.mu.Unlock(); return c.ro
 
 func (c *countingKV) GetKV(ctx context.Context, bucket, key string) ([]byte, bool, error) {
 	c.add()
-	return c.KV.GetKV(ctx, bucket, key)
+	return c.Storage.GetKV(ctx, bucket, key)
 }
 
 func (c *countingKV) Scan(ctx context.Context, bucket, prefix string, fn func(string, []byte) error) error {
-	return c.KV.Scan(ctx, bucket, prefix, func(k string, v []byte) error { c.add(); return fn(k, v) })
+	return c.Storage.Scan(ctx, bucket, prefix, func(k string, v []byte) error { c.add(); return fn(k, v) })
 }
 
 // Review text is rendered without raw HTML and without javascript: links.

@@ -2,8 +2,6 @@ package site
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -111,15 +109,7 @@ func BearerAuthorizer(token string) func(r *http.Request) bool {
 	if token == "" {
 		return nil
 	}
-	want := sha256.Sum256([]byte(token))
-	return func(r *http.Request) bool {
-		scheme, tok, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
-			return false
-		}
-		got := sha256.Sum256([]byte(strings.TrimSpace(tok)))
-		return subtle.ConstantTimeCompare(got[:], want[:]) == 1
-	}
+	return httpapi.NewBearer(token).Allows
 }
 
 // Stats is the JSON form of review.Measures.
