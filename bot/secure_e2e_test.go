@@ -182,13 +182,18 @@ func TestSecurityMoveSurvivesFailuresAndRestart(t *testing.T) {
 
 // When Slack refuses to archive the public channel, the move still
 // completes, and the public channel no longer maps to the incident:
-// commands there are refused as outside an incident channel.
+// commands there are refused as outside an incident channel. The private
+// channel's name skips one someone else took.
 func TestSecurityMoveWhenArchivingIsRefused(t *testing.T) {
 	e := newEnv(t, tuesdayNoon)
 	pub := publicSecurityIncident(e)
+	e.fs.AddChannel(fakeslackSeed("inc-1-card-data-in-logs-2", dave))
 	e.fs.FailNext("conversations.archive", "restricted_action", false)
 	e.slash(bob, pub.ID, "security")
 	priv := e.privateChannelOf(1)
+	if priv.Name != "inc-1-card-data-in-logs-3" {
+		t.Errorf("private channel %q, want the next free name", priv.Name)
+	}
 	e.waitFor("the pointer", func() bool { return e.hasBotText(pub.ID, "it continues in a private channel") })
 	e.waitFor("the archive attempt", func() bool { return e.fs.Calls("conversations.archive") == 1 })
 	ack := e.slash(alice, pub.ID, "note in the wrong place")
