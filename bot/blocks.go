@@ -49,6 +49,8 @@ type view struct {
 	st  incident.State
 	cat *incident.Catalogue
 	now time.Time
+	// budget is the service's weekly error budget (card and status only).
+	budget *incident.Budget
 }
 
 func (v view) money(m incident.Money) string { return v.cat.Currency.Format(m) }
@@ -83,6 +85,9 @@ func cardBlocks(v view) []slack.Block {
 	if st.Security {
 		title = "🔒 " + title
 	}
+	if v.inc.Drill {
+		title = "🧪 DRILL · " + title
+	}
 	fields := []*slack.TextBlockObject{
 		mrkdwn("*Impact*\n" + esc(st.Impact.String())),
 		mrkdwn("*Loss rate*\n" + v.money(st.Rate) + "/h"),
@@ -96,6 +101,12 @@ func cardBlocks(v view) []slack.Block {
 		slack.NewSectionBlock(mrkdwn(v.classLine()), nil, nil),
 		slack.NewSectionBlock(mrkdwn(v.serviceLine()), nil, nil),
 		slack.NewSectionBlock(nil, fields, nil),
+	}
+	if v.inc.Drill {
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(drillNotice), nil, nil))
+	}
+	if line := v.cardBudgetLine(); line != "" {
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(line), nil, nil))
 	}
 	var notes []string
 	for _, e := range v.inc.Events {
@@ -147,7 +158,7 @@ func pagedUnacknowledged(st incident.State) bool {
 
 // cardText is the notification fallback of the card.
 func cardText(v view) string {
-	return fmt.Sprintf("#%d %s — %s, %s/h, estimated %s", v.inc.Number, esc(v.inc.Title), v.st.Class.Title(), v.money(v.st.Rate), v.money(v.st.Estimated))
+	return drillTag(v.inc) + fmt.Sprintf("#%d %s — %s, %s/h, estimated %s", v.inc.Number, esc(v.inc.Title), v.st.Class.Title(), v.money(v.st.Rate), v.money(v.st.Estimated))
 }
 
 // topic is the channel topic (Slack allows 250 characters). Every change
@@ -164,7 +175,7 @@ func topic(v view) string {
 	if st.Status == incident.StatusResolved {
 		head = "✅ Resolved · " + st.Class.Title()
 	}
-	t := fmt.Sprintf("%s · %s · impact %s · commander %s", head, esc(v.inc.Service.Name), esc(st.Impact.String()), commanderName(st.Commander))
+	t := fmt.Sprintf("%s%s · %s · impact %s · commander %s", drillTopic(v.inc), head, esc(v.inc.Service.Name), esc(st.Impact.String()), commanderName(st.Commander))
 	return clip(t, 250)
 }
 
@@ -247,7 +258,7 @@ func announceText(v view, kind string, e incident.Event, channelID string) strin
 		}
 		return ""
 	}
-	head := fmt.Sprintf("*#%d %s* (`%s`)", v.inc.Number, esc(v.inc.Title), esc(v.inc.Service.Name))
+	head := fmt.Sprintf("%s*#%d %s* (`%s`)", drillTag(v.inc), v.inc.Number, esc(v.inc.Title), esc(v.inc.Service.Name))
 	switch kind {
 	case "declared":
 		return fmt.Sprintf("🚨 %s declared — %s. Loss rate %s/h, estimated %s. Join %s.", head, v.classLine(), v.money(v.st.Rate), v.money(v.st.Estimated), ch)
@@ -346,7 +357,7 @@ func homeBlocks(cat *incident.Catalogue, open []view, now time.Time, extra []sla
 			blocks = append(blocks, slack.NewContextBlock("", mrkdwn(fmt.Sprintf("…and %d more: `/incident list`", len(open)-i))))
 			break
 		}
-		label := fmt.Sprintf("*#%d %s* · `%s`", v.inc.Number, esc(v.inc.Title), esc(v.inc.Service.Name))
+		label := fmt.Sprintf("%s*#%d %s* · `%s`", drillTag(v.inc), v.inc.Number, esc(v.inc.Title), esc(v.inc.Service.Name))
 		if v.st.Security {
 			label = fmt.Sprintf("*#%d* 🔒 security incident", v.inc.Number)
 		}

@@ -230,6 +230,23 @@ func (b *Bot) load(ctx context.Context, number int64) (view, error) {
 	return view{inc: inc, st: inc.State(b.cat.Policy, now), cat: b.cat, now: now}, nil
 }
 
+// loadCard is load with the service's weekly error budget, for the card
+// and /incident status (unmapped services have none).
+func (b *Bot) loadCard(ctx context.Context, number int64) (view, error) {
+	v, err := b.load(ctx, number)
+	if err != nil || v.inc.Unmapped {
+		return v, err
+	}
+	bud, ok, err := b.desk.WeeklyBudget(ctx, v.inc.Service.Name)
+	if err != nil {
+		return v, err
+	}
+	if ok {
+		v.budget = &bud
+	}
+	return v, nil
+}
+
 // notReady asks the runner to try again soon: the channel is not there yet.
 func notReady(number int64) error {
 	return &desk.RetryAfterError{Delay: 2 * time.Second, Err: fmt.Errorf("incident %d has no channel yet", number)}

@@ -28,6 +28,7 @@ type verbSpec struct {
 
 var verbs = []verbSpec{
 	{"declare", "declare <service> <title…>", false},
+	{"drill", "drill <service> <title…> (a practice incident)", false},
 	{"list", "list", false},
 	{"services", "services [name]", false},
 	{"stats", "stats [30d] [service]", false},
@@ -117,9 +118,9 @@ func ParseCommand(text, actor string, cur incident.Currency, shares incident.Imp
 		if len(c.Args) > 2 {
 			return c, usage("`/incident stats [30d] [service]`")
 		}
-	case "declare":
+	case "declare", "drill":
 		if len(c.Args) < 2 {
-			return c, usage("`/incident declare <service> <title…>` needs a service and a title.")
+			return c, usage("`/incident " + verb + " <service> <title…>` needs a service and a title.")
 		}
 	case "impact":
 		if len(c.Args) < 1 || len(c.Args) > 2 {

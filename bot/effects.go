@@ -29,7 +29,7 @@ func slackErr(err error) string {
 // completes, so a retry after a crash or an outage resumes where it stopped
 // and never creates a second channel.
 func (b *Bot) ensureChannel(ctx context.Context, j desk.Job) error {
-	v, err := b.load(ctx, j.Incident)
+	v, err := b.loadCard(ctx, j.Incident)
 	if err != nil {
 		return err
 	}
@@ -101,7 +101,7 @@ func (b *Bot) createChannel(ctx context.Context, v view, cs channelState) (chann
 		cs.Attempt = 1
 	}
 	for tries := 0; tries < 10; tries++ {
-		name := ChannelName(n, v.inc.Title, cs.Attempt)
+		name := ChannelNameFor(v.inc, cs.Attempt)
 		ch, err := b.api.CreateConversationContext(ctx, slack.CreateConversationParams{ChannelName: name, IsPrivate: v.st.Security})
 		if err != nil {
 			code := slackErr(err)
@@ -252,7 +252,7 @@ func (b *Bot) updateCard(ctx context.Context, j desk.Job) error {
 	if err != nil {
 		return err
 	}
-	v, err := b.load(ctx, j.Incident)
+	v, err := b.loadCard(ctx, j.Incident)
 	if err != nil {
 		return err
 	}
@@ -408,6 +408,9 @@ func (b *Bot) notifyManagers(ctx context.Context, j desk.Job) error {
 	if v.st.Security {
 		text = "🔒 " + text
 	}
+	if v.inc.Drill {
+		text = "🧪 *Drill* (practice, not a real outage) · " + text
+	}
 	for _, im := range b.cat.IncidentManagers {
 		dm, _, _, err := b.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{im}})
 		if err != nil {
@@ -540,9 +543,10 @@ func (b *Bot) publishHome(ctx context.Context, j desk.Job) error {
 	for _, inc := range incs {
 		open = append(open, view{inc: inc, st: inc.State(b.cat.Policy, now), cat: b.cat, now: now})
 	}
+	extra := append(b.budgetHome(ctx), b.reviewHome(ctx, p.User)...)
 	_, err = b.api.PublishViewContext(ctx, slack.PublishViewContextRequest{
 		UserID: p.User,
-		View:   slack.HomeTabViewRequest{Type: slack.VTHomeTab, Blocks: slack.Blocks{BlockSet: homeBlocks(b.cat, open, now, b.reviewHome(ctx, p.User))}},
+		View:   slack.HomeTabViewRequest{Type: slack.VTHomeTab, Blocks: slack.Blocks{BlockSet: homeBlocks(b.cat, open, now, extra)}},
 	})
 	return err
 }

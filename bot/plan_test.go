@@ -148,7 +148,7 @@ func TestRefreshSpreadsCardUpdates(t *testing.T) {
 // answered "I don't know"), and the help text shows each one's syntax.
 func TestVerbTableIsTheOneList(t *testing.T) {
 	args := map[string]string{
-		"declare": "bedroom Beds down", "services": "bedroom", "stats": "30d", "impact": "blocked",
+		"declare": "bedroom Beds down", "drill": "bedroom Chaos Day", "services": "bedroom", "stats": "30d", "impact": "blocked",
 		"cost": "100 refunds", "commander": "me", "note": "x", "update": "x", "major": "x", "minor": "x",
 		"action": "x", "publish": "confirm",
 	}

@@ -482,8 +482,12 @@ func publishedAnnouncement(rec *reviewstore.Record, link string) string {
 			open++
 		}
 	}
-	return fmt.Sprintf("📘 Post-incident review published: *#%d %s* (`%s`, %s) — %s. %s, %d open.",
-		rec.Number, esc(rec.Title), esc(rec.Service), esc(rec.Team), link,
+	kind := "Post-incident review"
+	if rec.Drill {
+		kind = "🧪 Chaos Day review"
+	}
+	return fmt.Sprintf("📘 %s published: *#%d %s* (`%s`, %s) — %s. %s, %d open.",
+		kind, rec.Number, esc(rec.Title), esc(rec.Service), esc(rec.Team), link,
 		pluralCount(len(rec.Actions), "improvement action", "improvement actions"), open)
 }
 

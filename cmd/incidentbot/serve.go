@@ -24,6 +24,7 @@ import (
 	"github.com/incidentbot/incidentbot/internal/fakeslack"
 	"github.com/incidentbot/incidentbot/internal/sandbox"
 	"github.com/incidentbot/incidentbot/review"
+	"github.com/incidentbot/incidentbot/review/insights"
 	"github.com/incidentbot/incidentbot/review/site"
 	"github.com/incidentbot/incidentbot/templates"
 )
@@ -112,6 +113,9 @@ func (a *app) serve(args []string) int {
 		return 1
 	}
 	mux := http.NewServeMux()
+	if *sandboxMode {
+		w.insights.Sample = insights.SampleHistory // marked as sample data on the page
+	}
 	w.routes(mux)
 	var handler http.Handler = mux
 	if workspace != nil {
@@ -204,6 +208,9 @@ type wired struct {
 	bot    *bot.Bot
 	socket *socketmode.Client
 	routes func(mux *http.ServeMux)
+	// insights configures /insights; the sandbox adds sample data before
+	// the routes are registered.
+	insights *insights.HandlerOptions
 }
 
 // wire assembles the bot from settings: the store is the source of truth,
@@ -255,6 +262,7 @@ func wire(s Settings, store *boltstore.Store, log *slog.Logger, version string) 
 	for _, svc := range cat.Services {
 		serviceNames = append(serviceNames, svc.Name)
 	}
+	ins := &insights.HandlerOptions{Incidents: d, Reviews: rs, Catalogue: d.Catalogue(), Now: d.Now, Logger: log}
 	routes := func(mux *http.ServeMux) {
 		api := httpapi.New(httpapi.Options{
 			Desk: d, Store: store, APIToken: s.HTTP.APIToken.Reveal(), Logger: log, Version: version,
@@ -268,6 +276,8 @@ func wire(s Settings, store *boltstore.Store, log *slog.Logger, version string) 
 		api.Routes(mux)
 		m := api.Metrics()
 		reviewSite.Routes(mux)
+		ins.Metrics = m
+		insights.Routes(mux, *ins)
 		mux.Handle(site.RouteStats, m.Instrument(site.RouteStats, site.StatsHandler(site.StatsOptions{
 			Measure: func(ctx context.Context, p time.Duration, svc string) (review.Measures, error) {
 				return rs.Measures(ctx, d, d.Policy(), p, svc, d.Now())
@@ -287,5 +297,5 @@ func wire(s Settings, store *boltstore.Store, log *slog.Logger, version string) 
 			mux.Handle("POST "+pagerduty.WebhookPath, m.Instrument(pagerduty.WebhookPath, pagerduty.WebhookHandler(d, store, o)))
 		}
 	}
-	return wired{desk: d, runner: runner, bot: b, socket: socketmode.New(api), routes: routes}, nil
+	return wired{desk: d, runner: runner, bot: b, socket: socketmode.New(api), routes: routes, insights: ins}, nil
 }

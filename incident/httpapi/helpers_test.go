@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/boltstore/bolttest"
 	"github.com/incidentbot/incidentbot/incident/desk"
 	"github.com/incidentbot/incidentbot/incident/httpapi"
 	"github.com/incidentbot/incidentbot/incident/incidenttest"
@@ -111,11 +111,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	e.ready.Store(true)
 	e.reason.Store("")
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "incidentbot.db"), boltstore.Options{Logger: log, Now: e.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	st := bolttest.Open(t, boltstore.Options{Logger: log, Now: e.clock.Now})
 	e.store = st
 	e.desk = desk.New(st, catalogue(t), desk.Options{Logger: log, Now: e.clock.Now})
 	e.api = httpapi.New(httpapi.Options{

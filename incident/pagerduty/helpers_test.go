@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/boltstore/bolttest"
 	"github.com/incidentbot/incidentbot/incident/desk"
 	"github.com/incidentbot/incidentbot/incident/incidenttest"
 	"github.com/incidentbot/incidentbot/incident/pagerduty"
@@ -119,17 +119,7 @@ func inHours() func() time.Time {
 
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
-	bs, err := boltstore.Open(filepath.Join(t.TempDir(), "incidentbot.db"), boltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := bs.Check(); err != nil {
-			t.Errorf("database check: %v", err)
-		}
-		bs.Close()
-	})
-	st := &store{Store: bs}
+	st := &store{Store: bolttest.Open(t, boltstore.Options{})}
 	cat := catalogue(t)
 	d := desk.New(st, cat, desk.Options{Planners: []desk.Planner{pagerduty.Planner{}}, Now: o.now})
 	fake := newFakePD(t)

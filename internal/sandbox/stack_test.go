@@ -10,19 +10,18 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 
 	"github.com/incidentbot/incidentbot/bot"
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/alertmanager"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/boltstore/bolttest"
 	"github.com/incidentbot/incidentbot/incident/desk"
 	"github.com/incidentbot/incidentbot/incident/incidenttest"
 	"github.com/incidentbot/incidentbot/internal/fakeslack"
@@ -140,13 +139,10 @@ func startStack(t testing.TB) *stack {
 	fs := fakeslack.New(fsOpts)
 	t.Cleanup(fs.Close)
 
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "incidentbot-sandbox.db"), boltstore.Options{Logger: log, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := bolttest.Open(t, boltstore.Options{Logger: log, Now: clk.Now})
 	d := desk.New(st, cat, desk.Options{Logger: log, Now: clk.Now, Planners: []desk.Planner{bot.Planner{}}})
 	runner := desk.NewRunner(st, desk.RunnerOptions{Logger: log, Now: clk.Now, Classify: bot.Classify, Poll: 50 * time.Millisecond})
-	api := slack.New(fs.BotToken(), slack.OptionAPIURL(fs.APIURL()), slack.OptionAppLevelToken(fs.AppToken()))
+	api := bot.NewClient(bot.ClientOptions{BotToken: fs.BotToken(), AppToken: fs.AppToken(), APIURL: fs.APIURL()})
 	b := bot.New(api, d, st, bot.Options{Logger: log, Now: clk.Now, AnnounceChannel: sandbox.AnnounceChannel, PublicURL: base, Wake: runner.Wake})
 	b.Register(runner)
 	(&desk.Duties{Desk: d, OnCall: desk.RotationFinder{Location: cat.WorkingHours.Location}, Enqueue: st.Enqueue, CountOpen: st.CountOpen}).Register(runner)

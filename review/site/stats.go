@@ -119,6 +119,7 @@ type Stats struct {
 	Period  string     `json:"period"` // "30d", or "all"
 	Service string     `json:"service,omitempty"`
 
+	Drills    int `json:"drills"` // practice incidents, left out of every other figure
 	Incidents int `json:"incidents"`
 	Majors    int `json:"majors"`
 	Minors    int `json:"minors"`
@@ -197,7 +198,7 @@ func PeriodLabel(d time.Duration) string {
 func StatsJSON(m review.Measures, period time.Duration, c incident.Currency) Stats {
 	out := Stats{
 		To: m.To, Period: PeriodLabel(period), Service: m.Service,
-		Incidents: m.Incidents, Majors: m.Majors, Minors: m.Minors, Open: m.Open,
+		Drills: m.Drills, Incidents: m.Incidents, Majors: m.Majors, Minors: m.Minors, Open: m.Open,
 		Restored:                   m.Restored,
 		MedianTimeToRestoreSeconds: m.MedianTimeToRestore.Seconds(),
 		P90TimeToRestoreSeconds:    m.P90TimeToRestore.Seconds(),
