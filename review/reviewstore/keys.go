@@ -98,7 +98,7 @@ func (s *Store) CheckPreview(ctx context.Context, n int64, token string, now tim
 	if err != nil || es != strconv.FormatInt(exp, 10) || !now.Before(time.Unix(exp, 0)) {
 		return false, nil
 	}
-	got, err := base64.RawURLEncoding.DecodeString(sig)
+	got, err := base64.RawURLEncoding.Strict().DecodeString(sig)
 	if err != nil {
 		return false, nil
 	}

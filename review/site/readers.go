@@ -88,7 +88,7 @@ func openCookie(key []byte, v string) (string, bool) {
 	if _, err := hex.DecodeString(id); err != nil {
 		return "", false
 	}
-	got, err := base64.RawURLEncoding.DecodeString(sig)
+	got, err := base64.RawURLEncoding.Strict().DecodeString(sig)
 	return id, err == nil && hmac.Equal(got, cookieMAC(key, id))
 }
 

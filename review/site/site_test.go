@@ -268,7 +268,7 @@ func TestUniqueReaders(t *testing.T) {
 		t.Errorf("second reader not counted:\n%s", body)
 	}
 	// A forged cookie is replaced, not trusted, and counts nothing.
-	for _, v := range []string{"../../etc", strings.Repeat("a", 32), strings.Repeat("a", 32) + "." + strings.Repeat("A", 22), ck.Value[:54] + "B"} {
+	for _, v := range []string{"../../etc", strings.Repeat("a", 32), strings.Repeat("a", 32) + "." + strings.Repeat("A", 22), flip(ck.Value, 40), flip(ck.Value, 3)} {
 		req, _ := http.NewRequest("GET", f.srv.URL+"/reviews/2", nil)
 		req.AddCookie(&http.Cookie{Name: site.ReaderCookie, Value: v})
 		resp, err := http.DefaultClient.Do(req)
@@ -294,6 +294,18 @@ func TestUniqueReaders(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// flip changes the character at i of a cookie to another of its alphabet.
+func flip(v string, i int) string {
+	c := byte('A')
+	if v[i] == 'A' {
+		c = 'B'
+	}
+	if v[i] >= '0' && v[i] <= '9' || v[i] >= 'a' && v[i] <= 'f' {
+		c = '0' + (v[i]-'0'+1)%10 // a hex digit: another digit
+	}
+	return v[:i] + string(c) + v[i+1:]
 }
 
 // One client cannot inflate the count: 4,000 GETs without a cookie jar
