@@ -42,29 +42,7 @@ var blackFriday = incident.Peak{
 	End:   time.Date(2026, 11, 30, 23, 59, 59, 0, time.UTC),
 }
 
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
+type clock = incidenttest.Clock
 
 // catalogue is the playbook's furniture retailer.
 func catalogue(t testing.TB) *incident.Catalogue {
@@ -107,7 +85,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.token == "" && !o.noToken {
 		o.token = token
 	}
-	e := &env{t: t, clock: &clock{t: tuesdayNoon}, logs: &syncBuffer{}, ctx: context.Background()}
+	e := &env{t: t, clock: incidenttest.NewClock(tuesdayNoon), logs: &syncBuffer{}, ctx: context.Background()}
 	e.ready.Store(true)
 	e.reason.Store("")
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

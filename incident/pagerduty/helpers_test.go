@@ -84,6 +84,13 @@ func (s *store) Update(ctx context.Context, n int64, fn func(*incident.Incident)
 	return s.Store.Update(ctx, n, fn)
 }
 
+func (s *store) UpdateRecords(ctx context.Context, n int64, fn func(*incident.Incident, desk.Records) ([]desk.Job, error)) (*incident.Incident, error) {
+	if err := s.wait(ctx); err != nil {
+		return nil, err
+	}
+	return s.Store.UpdateRecords(ctx, n, fn)
+}
+
 func (s *store) Seen(ctx context.Context, ns, key string, at time.Time) (bool, error) {
 	s.seenN.Add(1)
 	if s.onSeen != nil {
@@ -304,13 +311,7 @@ func countKind(inc *incident.Incident, k incident.EventKind) int {
 
 func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond) // polling with a deadline
-	}
+	incidenttest.EventuallyWithin(t, timeout, what, cond)
 }
 
 var boltFilterAll = desk.Filter{}

@@ -28,18 +28,7 @@ import (
 	"github.com/incidentbot/incidentbot/internal/sandbox"
 )
 
-// clock is real time passing from a fixed start.
-type clock struct {
-	mu    sync.Mutex
-	base  time.Time
-	start time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.base.Add(time.Since(c.start))
-}
+type clock = incidenttest.Clock
 
 // tuesdayNoon is in working hours in London, and outside Black Friday.
 var tuesdayNoon = time.Date(2026, 11, 17, 12, 0, 0, 0, time.UTC)
@@ -123,7 +112,7 @@ func logger(t testing.TB) *slog.Logger {
 func startStack(t testing.TB) *stack {
 	t.Helper()
 	log := logger(t)
-	clk := &clock{base: tuesdayNoon, start: time.Now()}
+	clk := incidenttest.NewRunningClock(tuesdayNoon)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -183,13 +172,7 @@ func startStack(t testing.TB) *stack {
 // waitFor waits until cond holds, or fails the test with what.
 func (s *stack) waitFor(what string, cond func() bool) {
 	s.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			s.t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	incidenttest.Eventually(s.t, what, cond)
 }
 
 // incidentChannel waits for incident n's channel, with its card pinned.
