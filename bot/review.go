@@ -398,7 +398,7 @@ func (b *Bot) publish(ctx context.Context, n int64, userID string, confirm bool,
 	if rec, err = b.publishNow(ctx, n, desk.Op{Actor: userID}); err != nil {
 		return b.outcome(ctx, to, err, "")
 	}
-	msg := "📘 Published the review of #" + itoa(n) + ": " + b.publishedLink(ctx, rec)
+	msg := "📘 Published the review: " + b.publishedLink(ctx, rec)
 	if len(findings) > 0 {
 		msg += fmt.Sprintf(" (over %d language %s).", len(findings), pluralWord(len(findings), "warning", "warnings"))
 	}
@@ -482,13 +482,20 @@ func publishedAnnouncement(rec *reviewstore.Record, link string) string {
 			open++
 		}
 	}
+	owner := esc(rec.Team)
+	if !namesService(rec.Title, rec.Service) {
+		owner = "`" + esc(rec.Service) + "`, " + owner
+	}
+	actions := "No improvement actions yet."
+	if len(rec.Actions) > 0 {
+		actions = fmt.Sprintf("%s, %d open.", pluralCount(len(rec.Actions), "improvement action", "improvement actions"), open)
+	}
 	kind := "Post-incident review"
 	if rec.Drill {
 		kind = "🧪 Chaos Day review"
 	}
-	return fmt.Sprintf("📘 %s published: *#%d %s* (`%s`, %s) — %s. %s, %d open.",
-		kind, rec.Number, esc(rec.Title), esc(rec.Service), esc(rec.Team), link,
-		pluralCount(len(rec.Actions), "improvement action", "improvement actions"), open)
+	// link is the title linked to the page: the title is said once.
+	return fmt.Sprintf("📘 %s published: %s (%s). %s", kind, link, owner, actions)
 }
 
 // --- modals -------------------------------------------------------------------
@@ -538,7 +545,7 @@ func (b *Bot) saveSection(ctx context.Context, j desk.Job, cb slack.InteractionC
 	}
 	to := replyTo{channel: m.Channel, user: cb.User.ID, key: j.ID}
 	text := joinParts(viewParts(cb.View.State), m.Seps)
-	_, err := b.editReview(ctx, m.N, func(rec *reviewstore.Record, exists bool) error {
+	saved, err := b.editReview(ctx, m.N, func(rec *reviewstore.Record, exists bool) error {
 		if rec.HasApplied(j.ID) {
 			return reviewstore.ErrNoChange
 		}
@@ -556,7 +563,7 @@ func (b *Bot) saveSection(ctx context.Context, j desk.Job, cb slack.InteractionC
 	}
 	info, _ := review.Section(m.Section)
 	msg := fmt.Sprintf("✅ Saved *%s* of the review of #%d (%d characters).", info.Title, m.N, len([]rune(strings.TrimSpace(text))))
-	if fs := review.Check(text); len(fs) > 0 {
+	if fs := checkText(saved, text); len(fs) > 0 {
 		msg += "\n" + findingLines(nil, fs, 10)
 	}
 	return b.reply(ctx, to, msg)
@@ -581,7 +588,7 @@ func (b *Bot) saveAccount(ctx context.Context, j desk.Job, cb slack.InteractionC
 	if err != nil {
 		return err
 	}
-	_, err = b.editReview(ctx, m.N, func(rec *reviewstore.Record, exists bool) error {
+	saved, err := b.editReview(ctx, m.N, func(rec *reviewstore.Record, exists bool) error {
 		if rec.HasApplied(j.ID) {
 			return reviewstore.ErrNoChange
 		}
@@ -605,7 +612,7 @@ func (b *Bot) saveAccount(ctx context.Context, j desk.Job, cb slack.InteractionC
 		return nil
 	}
 	text := fmt.Sprintf("🙏 Thank you: your account is in the review of *#%d %s*. You can change it with the same button until the review is published.", m.N, esc(v.inc.Title))
-	if fs := review.Check(a.Saw + "\n" + a.Did + "\n" + a.Surprised + "\n" + a.HarderEasier); len(fs) > 0 {
+	if fs := checkText(saved, a.Saw+"\n"+a.Did+"\n"+a.Surprised+"\n"+a.HarderEasier); len(fs) > 0 {
 		text += "\n" + findingLines(nil, fs, 5)
 	}
 	if _, inIncident, err := b.incidentOfChannel(ctx, m.Channel); err != nil {
@@ -650,9 +657,11 @@ func (b *Bot) addAction(ctx context.Context, j desk.Job, actor, rest string, to 
 		return b.reply(ctx, to, incident.ErrorMessage(usage("`/incident action <text…> [@owner]` needs a description of the action.")))
 	}
 	var added review.Action
+	var edited *reviewstore.Record
 	owners := b.names(ctx, []string{owner})
 	_, err := b.desk.Review(ctx, n, desk.Op{Actor: actor, Idem: j.ID}, func(inc *incident.Incident, st incident.State, recs desk.Records, now time.Time) ([]incident.Event, error) {
-		_, err := reviewstore.Edit(recs, n, func(rec *reviewstore.Record, exists bool) error {
+		var err error
+		edited, err = reviewstore.Edit(recs, n, func(rec *reviewstore.Record, exists bool) error {
 			if !exists || rec.Status == incident.ReviewNone {
 				stub(rec, view{inc: inc, st: st, cat: b.cat, now: now})
 			}
@@ -669,7 +678,7 @@ func (b *Bot) addAction(ctx context.Context, j desk.Job, actor, rest string, to 
 	if err != nil || added.ID == "" {
 		return b.outcome(ctx, to, err, "")
 	}
-	if fs := review.Check(added.Text); len(fs) > 0 {
+	if fs := checkText(edited, added.Text); len(fs) > 0 {
 		return b.reply(ctx, to, "Improvement action *"+added.ID+"* is defined.\n"+findingLines(nil, fs, 5))
 	}
 	return nil

@@ -48,7 +48,7 @@ func (b *Bot) previewURL(ctx context.Context, rec *reviewstore.Record) (string, 
 func (b *Bot) reviewLink(ctx context.Context, rec *reviewstore.Record, label string) string {
 	u, ok := b.previewURL(ctx, rec)
 	if !ok {
-		return "`/reviews/" + itoa(rec.Number) + "` (set http.public_url for links)"
+		return "*#" + itoa(rec.Number) + " " + esc(rec.Title) + "* at `/reviews/" + itoa(rec.Number) + "` (set http.public_url for links)"
 	}
 	l := link(u, label)
 	if !rec.Published() || rec.Private {

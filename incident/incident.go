@@ -173,14 +173,13 @@ type Effectiveness struct {
 	Ratio                   Share         `json:"ratio_bp"`  // basis points; may be negative
 }
 
-// Percent rounds the ratio to a whole percentage for display.
-func (e Effectiveness) Percent() int64 {
-	r := int64(e.Ratio)
-	if r >= 0 {
-		return (r + 50) / 100
-	}
-	return -((-r + 50) / 100)
-}
+// Percent is the ratio as a percentage with one decimal, truncated toward
+// zero, so that a figure is never shown better than it is: 99.55% is 99.5
+// (not 100), 99.96% is 99.9, -49.63% is -49.6.
+func (e Effectiveness) Percent() float64 { return e.Ratio.Tenths() }
+
+// PercentText writes Percent for people: "99.5%", "70%", "-49.6%".
+func (e Effectiveness) PercentText() string { return e.Ratio.TenthsText() }
 
 // LastEvent returns the newest event on the timeline.
 func (inc *Incident) LastEvent() (Event, bool) {

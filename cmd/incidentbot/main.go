@@ -5,6 +5,7 @@
 //	incidentbot init [--dir DIR] [--force]
 //	incidentbot check [--config FILE]
 //	incidentbot backup FILE [--config FILE]
+//	incidentbot healthcheck [--config FILE] [--timeout 5s]
 //	incidentbot version
 //
 // Configuration is read from incidentbot.yaml (--config; by default
@@ -39,6 +40,7 @@ Usage:
   incidentbot init [--dir DIR] [--force]          write a starter incidentbot.yaml and slack-app-manifest.yaml
   incidentbot check [--config FILE]               validate the configuration; print the catalogue
   incidentbot backup FILE [--config FILE]         write a consistent copy of the database, even while serving
+  incidentbot healthcheck [--config FILE]         exit 0 if the running bot is ready (GET /readyz on http.listen)
   incidentbot version                             print the version
 
 Configuration: incidentbot.yaml (--config FILE; default ./incidentbot.yaml if
@@ -83,6 +85,8 @@ func (a *app) run(args []string) int {
 		return a.check(rest)
 	case "backup":
 		return a.backup(rest)
+	case "healthcheck":
+		return a.healthcheck(rest)
 	case "version":
 		return a.version(rest)
 	case "help", "-h", "-help", "--help":

@@ -257,11 +257,11 @@ func (s *Store) List(ctx context.Context, f desk.Filter) ([]*incident.Incident, 
 		}
 		switch {
 		case f.Service != "":
-			return eachByService(tx, f.Service, visit)
+			return eachByService(tx, f.Service, f.Before, visit)
 		case f.OpenOnly:
-			return eachNumber(open.Cursor(), visit)
+			return eachNumber(open.Cursor(), f.Before, visit)
 		default:
-			return eachNumber(tx.Bucket(bIncidents).Cursor(), visit)
+			return eachNumber(tx.Bucket(bIncidents).Cursor(), f.Before, visit)
 		}
 	})
 	if err != nil {
@@ -334,8 +334,8 @@ func (s *Store) ByAlertKey(ctx context.Context, key string) (int64, bool, error)
 }
 
 // eachNumber walks a bucket keyed by be64(number) from the newest.
-func eachNumber(c *bolt.Cursor, visit func(int64) (bool, error)) error {
-	for k, _ := c.Last(); k != nil; k, _ = c.Prev() {
+func eachNumber(c *bolt.Cursor, before int64, visit func(int64) (bool, error)) error {
+	for k := lastBelow(c, nil, before); k != nil; k, _ = c.Prev() {
 		if len(k) != 8 {
 			continue
 		}
@@ -347,20 +347,29 @@ func eachNumber(c *bolt.Cursor, visit func(int64) (bool, error)) error {
 	return nil
 }
 
-// eachByService walks a service's incidents from the newest.
-func eachByService(tx *bolt.Tx, service string, visit func(int64) (bool, error)) error {
+// lastBelow positions c on the last key below prefix + be64(before) (below
+// every key of the prefix when before is 0, that is past its end) and
+// returns it.
+func lastBelow(c *bolt.Cursor, prefix []byte, before int64) []byte {
+	end := append(clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+	if before > 0 {
+		end = append(clone(prefix), be64(uint64(before))...)
+	}
+	if k, _ := c.Seek(end); k == nil {
+		k, _ = c.Last()
+		return k
+	}
+	k, _ := c.Prev()
+	return k
+}
+
+// eachByService walks a service's incidents from the newest (below before,
+// when it is not 0).
+func eachByService(tx *bolt.Tx, service string, before int64, visit func(int64) (bool, error)) error {
 	prefix := serviceKey(service, 0)
 	prefix = prefix[:len(prefix)-8]
 	c := tx.Bucket(bByService).Cursor()
-	// Seek past the last key of the service, then step back.
-	end := append(clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
-	k, _ := c.Seek(end)
-	if k == nil {
-		k, _ = c.Last()
-	} else {
-		k, _ = c.Prev()
-	}
-	for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
+	for k := lastBelow(c, prefix, before); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
 		if len(k) != len(prefix)+8 {
 			continue // a longer service name that happens to share the prefix
 		}

@@ -42,6 +42,18 @@ func WriteError(w http.ResponseWriter, status int, msg string) {
 	WriteJSON(w, status, errorBody{Error: msg})
 }
 
+// ErrorHandler answers every request with the JSON error {"error": msg}
+// and the status: a route that is off (404) or a method a route does not
+// take (405, with Allow), in the shape of every other error.
+func ErrorHandler(status int, msg, allow string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		WriteError(w, status, msg)
+	})
+}
+
 // Money is an amount in the organisation's currency, both exact and as
 // people read it.
 type Money struct {
@@ -59,9 +71,12 @@ type Duration struct {
 	HMS     string  `json:"hms"` // "1:40:48"
 }
 
-func duration(d time.Duration) Duration {
+// DurationOf is d as the API shows durations.
+func DurationOf(d time.Duration) Duration {
 	return Duration{Seconds: d.Seconds(), HMS: incident.FormatHMS(d)}
 }
+
+func duration(d time.Duration) Duration { return DurationOf(d) }
 
 func utcPtr(t time.Time) *time.Time {
 	if t.IsZero() {
@@ -166,7 +181,7 @@ type Effect struct {
 	ActualLoss              Money    `json:"actual_loss"`
 	Protected               Money    `json:"protected"` // may be negative
 	RatioBP                 int64    `json:"ratio_bp"`  // basis points; may be negative
-	Percent                 int64    `json:"percent"`   // rounded
+	Percent                 float64  `json:"percent"`   // one decimal, truncated toward zero: 99.5
 	Negative                bool     `json:"negative"`  // restoration was slower than tolerable
 }
 
