@@ -131,6 +131,9 @@ func cardBlocks(v view) []slack.Block {
 	if v.inc.Drill {
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(drillNotice), nil, nil))
 	}
+	if sum := alertSummary(v); sum != "" {
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(sum), nil, nil))
+	}
 	if line := v.cardBudgetLine(); line != "" {
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(line), nil, nil))
 	}
@@ -166,6 +169,101 @@ func cardBlocks(v view) []slack.Block {
 		blocks = append(blocks, slack.NewActionBlock("card_actions", elems...))
 	}
 	return blocks
+}
+
+// maxCardAlerts is how many linked alerts the card lists by name.
+const maxCardAlerts = 5
+
+// alertSummary lists the linked alerts on the card: how many fire and how
+// many are resolved, then the first few, firing first, each with its
+// status, labels, times and fingerprint. A group without individual alerts
+// (PagerDuty) counts as one alert.
+func alertSummary(v view) string {
+	firing, resolved := alertLines(v.st.Alerts)
+	all := append(firing, resolved...)
+	if len(all) == 0 {
+		return ""
+	}
+	var counts []string
+	if len(firing) > 0 {
+		counts = append(counts, fmt.Sprintf("%d firing", len(firing)))
+	}
+	if len(resolved) > 0 {
+		counts = append(counts, fmt.Sprintf("%d resolved", len(resolved)))
+	}
+	out := "🚨 *Alerts*: " + strings.Join(counts, ", ")
+	for i, line := range all {
+		if i == maxCardAlerts {
+			return out + fmt.Sprintf("\n… and %d more", len(all)-i)
+		}
+		out += "\n" + line
+	}
+	return out
+}
+
+// alertLines renders each linked alert as a card line, firing and resolved
+// apart.
+func alertLines(groups []incident.AlertState) (firing, resolved []string) {
+	add := func(on bool, line string) {
+		if on {
+			firing = append(firing, line)
+		} else {
+			resolved = append(resolved, line)
+		}
+	}
+	for _, g := range groups {
+		if len(g.Alerts) == 0 {
+			add(g.Firing, alertLine(g.Firing, esc(clip(firstNonEmpty(g.Summary, g.Key), 100)), g.FiredAt, g.ClosedAt, ""))
+		}
+		for _, a := range g.Alerts {
+			on := a.Status == incident.AlertFiring
+			add(on, alertLine(on, alertLabels(a.Labels), a.StartsAt, a.EndsAt, a.Fingerprint))
+		}
+	}
+	return firing, resolved
+}
+
+func alertLine(firing bool, what string, start, end time.Time, fp string) string {
+	line := "• 🔴 firing "
+	if !firing {
+		line = "• 🟢 resolved "
+	}
+	line += what
+	if !start.IsZero() {
+		line += " · since " + slackTime(start)
+	}
+	if !firing && !end.IsZero() {
+		line += " · ended " + slackTime(end)
+	}
+	if fp != "" {
+		line += " · fp " + esc(clip(fp, 40))
+	}
+	return line
+}
+
+// alertLabels shows an alert's name and its other labels (but the service,
+// which the card shows already), in name order, escaped and clipped.
+func alertLabels(lb map[string]string) string {
+	keys := make([]string, 0, len(lb))
+	for k := range lb {
+		if k != "alertname" && k != "service" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	parts := []string{"*" + esc(clip(firstNonEmpty(lb["alertname"], "alert"), 60)) + "*"}
+	for i, k := range keys {
+		if i == 3 {
+			parts = append(parts, "…")
+			break
+		}
+		parts = append(parts, esc(clip(k, 30))+"="+esc(clip(lb[k], 60)))
+	}
+	return strings.Join(parts, " ")
+}
+
+func slackTime(t time.Time) string {
+	return fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", t.Unix(), t.UTC().Format("2006-01-02 15:04 UTC"))
 }
 
 // pagedUnacknowledged reports whether a PagerDuty alert is firing and
@@ -426,4 +524,13 @@ func homeBlocks(cat *incident.Catalogue, open []view, now time.Time, extra []sla
 	}
 	blocks = append(blocks, slack.NewDividerBlock())
 	return append(blocks, extra...)
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if strings.TrimSpace(s) != "" {
+			return s
+		}
+	}
+	return ""
 }

@@ -314,6 +314,9 @@ func (b *Bot) intakeEvent(ctx context.Context, req socketmode.Request, data any)
 	switch e := ev.InnerEvent.Data.(type) {
 	case *slackevents.MessageEvent:
 		channel = e.Channel
+		if e.SubType == "message_deleted" || e.SubType == "message_changed" {
+			req.Payload = withoutPreviousMessage(req.Payload)
+		}
 	case *slackevents.ReactionAddedEvent:
 		if e.Reaction != "pushpin" && e.Reaction != "round_pushpin" {
 			return nil

@@ -178,6 +178,9 @@ func (b *Bot) draftReview(ctx context.Context, j desk.Job) error {
 		}
 		return err
 	}
+	if p, err := desk.DecodePayload(j); err == nil && p.Kind == desk.ReviewErased {
+		return b.scrub(ctx) // redrafted without the deleted message
+	}
 	return nil
 }
 
@@ -200,6 +203,15 @@ func (b *Bot) reviewDrafted(ctx context.Context, j desk.Job) error {
 	return b.postReviewNews(ctx, fmt.Sprintf("review-drafted/%d", j.Incident), cs, rec, "Preview the draft", func(l string) string {
 		return text + " " + l
 	})
+}
+
+// scrub zeroes the storage's free pages, where the previous draft of a
+// review that quoted a deleted message is left, when the storage can.
+func (b *Bot) scrub(ctx context.Context) error {
+	if s, ok := b.store.(interface{ Scrub(context.Context) error }); ok {
+		return s.Scrub(ctx)
+	}
+	return nil
 }
 
 // loadReview returns an incident with its state and its review record.

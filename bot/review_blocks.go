@@ -28,9 +28,7 @@ func pluralWord(n int, one, many string) string {
 	return many
 }
 
-func pluralCount(n int, one, many string) string {
-	return strconv.Itoa(n) + " " + pluralWord(n, one, many)
-}
+func pluralCount(n int, one, many string) string { return review.Plural(n, one, many) }
 
 // daysText writes a duration in days with one decimal: "2.5 days".
 func daysText(d time.Duration) string {

@@ -108,8 +108,11 @@ var errNoChange = errors.New("no change")
 
 // Update loads incident number with its full timeline and calls fn, which
 // appends events with inc.Append. In one transaction it then stores the new
-// events (those with a Seq above the previous last one), updates the indexes
-// and enqueues the jobs fn returns. If fn fails, nothing changes and fn's
+// events (those with a Seq above the previous last one), stores again the
+// earlier events a new event erased (incident.Event.Erases: a message
+// deletion erases the message's text), updates the indexes and enqueues the
+// jobs fn returns. After an erasure it zeroes the file's free pages before
+// returning (see Scrub). If fn fails, nothing changes and fn's
 // error is returned as is. An unknown number gives an incident.ENOTFOUND
 // error. The header is immutable: fn must record changes as events.
 //
@@ -124,7 +127,7 @@ func (s *Store) Update(ctx context.Context, number int64, fn func(inc *incident.
 func (s *Store) UpdateRecords(ctx context.Context, number int64, fn func(inc *incident.Incident, recs desk.Records) ([]desk.Job, error)) (*incident.Incident, error) {
 	var out *incident.Incident
 	var added int
-	borrowed := false
+	borrowed, erased := false, false
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		inc, b, err := s.loadForWrite(tx, number)
 		borrowed = b
@@ -165,6 +168,9 @@ func (s *Store) UpdateRecords(ctx context.Context, number int64, fn func(inc *in
 		if err := putEvents(tx, number, newEvents); err != nil {
 			return fmt.Errorf("boltstore: update incident %d: %w", number, err)
 		}
+		if erased, err = rewriteErased(tx, number, inc.Events, newEvents); err != nil {
+			return fmt.Errorf("boltstore: update incident %d: %w", number, err)
+		}
 		if err := indexTimeline(tx, number, inc.Events, newEvents); err != nil {
 			return fmt.Errorf("boltstore: update incident %d: %w", number, err)
 		}
@@ -176,7 +182,11 @@ func (s *Store) UpdateRecords(ctx context.Context, number int64, fn func(inc *in
 		if added == 0 && n == 0 && !recs.dirty {
 			return errNoChange
 		}
-		tx.OnCommit(func() { s.cache.adopt(number, inc.Events) })
+		if erased {
+			tx.OnCommit(func() { s.cache.erased(number, inc.Events) })
+		} else {
+			tx.OnCommit(func() { s.cache.adopt(number, inc.Events) })
+		}
 		return nil
 	})
 	if errors.Is(err, errNoChange) {
@@ -187,6 +197,9 @@ func (s *Store) UpdateRecords(ctx context.Context, number int64, fn func(inc *in
 			s.cache.drop(number) // rolled back: it may hold what was not stored
 		}
 		return nil, err
+	}
+	if erased {
+		s.scrubAfterErasure()
 	}
 	s.log.Debug("incident updated", "number", number, "new_events", added)
 	// The caller reads; its appends must not reach the cached array.
@@ -215,6 +228,40 @@ func (s *Store) loadForWrite(tx *bolt.Tx, number int64) (*incident.Incident, boo
 	}
 	inc.Events, err = decodeEvents(b, number, last)
 	return inc, false, err
+}
+
+// rewriteErased stores again the earlier events whose text a new message
+// deletion erased (the seqs in its Erases), so that the text leaves the
+// events bucket in the transaction that records the deletion, and marks the
+// file's free pages for zeroing (the pages that held the text are free once
+// this commits). It reports whether it rewrote anything.
+func rewriteErased(tx *bolt.Tx, number int64, all, added []incident.Event) (bool, error) {
+	b := tx.Bucket(bEvents).Bucket(be64(uint64(number)))
+	erased := false
+	for _, e := range added {
+		for _, seq := range e.Erases {
+			if seq < 1 || seq > len(all) || all[seq-1].Seq != seq {
+				return false, fmt.Errorf("event %d erases event %d, which is not on the timeline", e.Seq, seq)
+			}
+			if all[seq-1].Text != "" {
+				return false, fmt.Errorf("event %d erases event %d, which still has its text", e.Seq, seq)
+			}
+			v, err := json.Marshal(all[seq-1])
+			if err != nil {
+				return false, fmt.Errorf("encode event %d: %w", seq, err)
+			}
+			if err := b.Put(be64(uint64(seq)), v); err != nil {
+				return false, fmt.Errorf("erase event %d: %w", seq, err)
+			}
+			erased = true
+		}
+	}
+	if erased {
+		if err := tx.Bucket(bMeta).Put(kScrubDue, empty); err != nil {
+			return false, fmt.Errorf("mark free pages for zeroing: %w", err)
+		}
+	}
+	return erased, nil
 }
 
 // Get returns incident number with its full timeline, or an
