@@ -13,6 +13,7 @@ import (
 // Home always show the latest state, so their jobs coalesce.
 const (
 	JobChannel        = "slack.channel"          // create channel, topic, card, pin, bookmark
+	JobPrivateChannel = "slack.channel.private"  // a security incident leaves its public channel for a private one
 	JobCard           = "slack.card"             // refresh the pinned card
 	JobPost           = "slack.post"             // post a timeline event in the incident channel
 	JobAnnounce       = "slack.announce"         // post to the announce channel
@@ -138,6 +139,12 @@ func eventJobs(c *desk.Change, e incident.Event) []desk.Job {
 		}
 	case incident.EventClassChanged, incident.EventSecurity:
 		jobs = append(jobs, announce("class"))
+		if e.Kind == incident.EventSecurity {
+			// Due with the event's other jobs and named to sort before the
+			// managers' DM and the event's post: both then name the
+			// private channel.
+			jobs = append(jobs, desk.JobFor(JobPrivateChannel, n, s, c.Now, desk.Payload{Seq: e.Seq}))
+		}
 	case incident.EventUpdate:
 		jobs = append(jobs, announce("update"))
 	case incident.EventResolved:

@@ -150,6 +150,8 @@ type PeakConfig struct {
 
 type ReviewConfig struct {
 	TemplatesDir string `mapstructure:"templates_dir"`
+	PreviewTTL   string `mapstructure:"preview_ttl"`
+	ReaderHeader string `mapstructure:"reader_header"`
 }
 
 // defaults are the values of keys neither the file nor the environment sets.
@@ -176,6 +178,7 @@ var defaults = map[string]any{
 	"organisation.classification_horizon": "1h",
 	"organisation.commander_timeout":      "10m",
 	"organisation.update_interval":        "30m",
+	"review.preview_ttl":                  "168h",
 }
 
 // keyKind is how a key's value is read from the environment.

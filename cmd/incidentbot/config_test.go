@@ -81,7 +81,7 @@ func TestConfigKeys(t *testing.T) {
 		"organisation.loss_thresholds.high", "organisation.loss_thresholds.medium",
 		"organisation.classification_horizon", "organisation.commander_timeout", "organisation.update_interval",
 		"teams", "domains", "services",
-		"review.templates_dir",
+		"review.templates_dir", "review.preview_ttl", "review.reader_header",
 		"jobs.timeout",
 	}
 	var got []string
@@ -226,6 +226,8 @@ func allEnv() map[string]string {
 		"INCIDENTBOT_TEAMS":                               `[{"name": "bedroom-team", "domain": "furniture", "members": ["U0T1"], "oncall": {"pagerduty_escalation_policy": "PBED"}}]`,
 		"INCIDENTBOT_SERVICES":                            `[{"name": "bedroom", "team": "bedroom-team", "hourly_exposure": 200000, "pagerduty_service_id": "PSVC", "runbook": "https://wiki.example.com/bedroom", "peaks": [{"name": "Black Friday", "start": "2026-11-27T00:00:00Z", "end": "2026-11-30T23:59:59Z", "hourly_exposure": 900000}], "depends_on": ["database"]}, {"name": "database", "team": "bedroom-team", "hourly_exposure": 1000}]`,
 		"INCIDENTBOT_REVIEW_TEMPLATES_DIR":                "/etc/incidentbot/review",
+		"INCIDENTBOT_REVIEW_PREVIEW_TTL":                  "72h",
+		"INCIDENTBOT_REVIEW_READER_HEADER":                "X-Forwarded-Email",
 		"INCIDENTBOT_SLACK_CALL_TIMEOUT":                  "7s",
 		"INCIDENTBOT_JOBS_TIMEOUT":                        "20s",
 	}
@@ -298,6 +300,8 @@ func TestEveryKeyFromEnvironmentAlone(t *testing.T) {
 			DependsOn: []string{"database"},
 		}, {Name: "database", Team: "bedroom-team", Domain: "furniture", HourlyExposure: 100000}}},
 		{"review.templates_dir", s.Review.TemplatesDir, "/etc/incidentbot/review"},
+		{"review.preview_ttl", s.Review.PreviewTTL, 72 * time.Hour},
+		{"review.reader_header", s.Review.ReaderHeader, "X-Forwarded-Email"},
 	}
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.got, c.want) {
@@ -506,6 +510,12 @@ func TestValidationErrorsNameTheKey(t *testing.T) {
 			"config: storage.path: is required"},
 		{"bad runbook", func(c *Config) { c.Services[0].Runbook = "wiki/runbook" },
 			"config: services[0].runbook: \"wiki/runbook\" is not an absolute http(s) URL"},
+		{"zero preview ttl", func(c *Config) { c.Review.PreviewTTL = "0s" },
+			"config: review.preview_ttl: 0s must be positive"},
+		{"bad preview ttl", func(c *Config) { c.Review.PreviewTTL = "a week" },
+			"config: review.preview_ttl: \"a week\" is not a duration"},
+		{"bad reader header", func(c *Config) { c.Review.ReaderHeader = "X-User: alice" },
+			"config: review.reader_header: \"X-User: alice\" is not a header name"},
 		{"overflowing availability", func(c *Config) { c.Organisation.ExposureBands[0].Availability = "18446744073709552" },
 			"config: organisation.exposure_bands[0].availability: 18446744073709552 is outside (0, 100)"},
 		{"hexadecimal exposure", func(c *Config) { c.Services[1].HourlyExposure = "0x10" },

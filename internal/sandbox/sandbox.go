@@ -728,9 +728,11 @@ func sameOrigin(r *http.Request) bool {
 	default:
 		return false
 	}
-	if o := r.Header.Get("Origin"); o != "" && o != "null" {
+	if o := r.Header.Get("Origin"); o != "" {
+		// "null" is an opaque origin (a sandboxed frame, a file: page, a
+		// cross-site redirect): never this page.
 		u, err := url.Parse(o)
-		if err != nil || u.Host != r.Host {
+		if o == "null" || err != nil || u.Host != r.Host {
 			return false
 		}
 	}
