@@ -43,7 +43,6 @@ type SlackAPI interface {
 	JoinConversationContext(ctx context.Context, channelID string) (*slack.Channel, string, []string, error)
 	ArchiveConversationContext(ctx context.Context, channelID string) error
 	GetUserInfoContext(ctx context.Context, user string, options ...slack.GetUserInfoOption) (*slack.User, error)
-	ArchiveConversationContext(ctx context.Context, channelID string) error
 }
 
 // Store is what the bot keeps besides incidents: the inbox and job queue,
