@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -40,6 +41,7 @@ type SlackAPI interface {
 	PublishViewContext(ctx context.Context, req slack.PublishViewContextRequest) (*slack.ViewResponse, error)
 	GetConversationHistoryContext(ctx context.Context, params *slack.GetConversationHistoryParameters) (*slack.GetConversationHistoryResponse, error)
 	JoinConversationContext(ctx context.Context, channelID string) (*slack.Channel, string, []string, error)
+	ArchiveConversationContext(ctx context.Context, channelID string) error
 	GetUserInfoContext(ctx context.Context, user string, options ...slack.GetUserInfoOption) (*slack.User, error)
 }
 
@@ -69,6 +71,9 @@ type Options struct {
 	// ObserveEnvelope, if set, is told what became of each Socket Mode
 	// envelope and how long its acknowledgement took (for metrics).
 	ObserveEnvelope func(EnvelopeEvent)
+	// PreviewTTL is how long a review's preview link works (0:
+	// DefaultPreviewTTL; review.preview_ttl).
+	PreviewTTL time.Duration
 }
 
 // Bot is the Slack adapter.
@@ -83,6 +88,7 @@ type Bot struct {
 	http  *http.Client
 
 	botUserID atomic.Value // string
+	identity  atomic.Pointer[slack.AuthTestResponse]
 	connected atomic.Bool
 
 	reviews   *reviewstore.Store
@@ -122,11 +128,22 @@ func (b *Bot) Connected() bool { return b.connected.Load() }
 
 func (b *Bot) botUser() string { return b.botUserID.Load().(string) }
 
+// logConnected says, once a connection is up, which workspace and bot user
+// the bot runs as (empty until auth.test has answered).
+func (b *Bot) logConnected() {
+	id := b.identity.Load()
+	if id == nil {
+		id = &slack.AuthTestResponse{}
+	}
+	b.log.Info("connected to Slack", "team", id.Team, "team_id", id.TeamID, "bot_user", id.User, "bot_user_id", id.UserID)
+}
+
 // Register installs the bot's job handlers on a runner.
 func (b *Bot) Register(r *desk.Runner) {
 	r.Handle(JobInbox, b.handleInbox)
 	r.Handle(JobReply, b.sendReply)
 	r.Handle(JobChannel, b.ensureChannel)
+	r.Handle(JobPrivateChannel, b.makePrivate)
 	r.Handle(JobCard, b.updateCard)
 	r.Handle(JobPost, b.postEvent)
 	r.Handle(JobAnnounce, b.announce)
@@ -138,15 +155,19 @@ func (b *Bot) Register(r *desk.Runner) {
 	r.Handle(JobHome, b.publishHome)
 	r.Handle(JobCatchUp, b.catchUp)
 	r.Handle(desk.JobReview, b.draftReview)
+	r.Handle(JobArchive, b.archiveMerged)
+	r.Handle(JobPageDM, b.pageDM)
 	r.Handle(JobReviewDrafted, b.reviewDrafted)
 	r.Handle(JobReviewPosted, b.reviewPublished)
 	r.Handle(JobActionPosted, b.actionPosted)
 	r.Handle(JobActionDone, b.actionDone)
 }
 
-// Classify maps Slack errors to retry decisions for the runner: a 429 waits
-// for its Retry-After; 5xx and network errors back off; Slack's own error
-// codes that retrying cannot fix are permanent.
+// Classify maps errors to retry decisions for the runner: a 429 waits for
+// its Retry-After; 5xx and network errors back off; Slack's error codes
+// that retrying cannot fix, and the desk's refusals (invalid input, not
+// found, conflict, forbidden), are permanent: the runner logs the job once
+// with the reason and drops it.
 func Classify(err error) (time.Duration, bool, bool) {
 	var rl *slack.RateLimitedError
 	if errors.As(err, &rl) {
@@ -158,22 +179,54 @@ func Classify(err error) (time.Duration, bool, bool) {
 	}
 	var se slack.SlackErrorResponse
 	if errors.As(err, &se) {
-		switch se.Err {
-		case "internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited":
+		switch {
+		case transientSlack[se.Err]:
 			return 0, false, false
-		case "invalid_auth", "not_authed", "token_revoked", "account_inactive", "missing_scope",
-			"invalid_blocks", "msg_too_long", "no_text", "invalid_arguments", "channel_not_found", "is_archived":
+		case permanentSlack[se.Err]:
 			return 0, true, true
 		}
+	}
+	switch incident.ErrorCode(err) {
+	case incident.EINVALID, incident.ENOTFOUND, incident.ECONFLICT, incident.EFORBIDDEN:
+		return 0, true, true
 	}
 	return 0, false, false
 }
 
+// transientSlack are the Slack error codes worth retrying.
+var transientSlack = set("internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited", "team_added_to_org")
+
+// permanentSlack are the Slack error codes that the same call will meet
+// again: the token, the message itself, or who and where it is for.
+var permanentSlack = set(
+	// the token and the app
+	"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive", "missing_scope",
+	"not_allowed_token_type", "no_permission", "restricted_action", "ekm_access_denied", "team_access_not_granted",
+	// the message
+	"invalid_blocks", "invalid_blocks_format", "msg_too_long", "too_long", "no_text", "invalid_arguments",
+	"invalid_attachments", "too_many_attachments", "invalid_metadata_format", "invalid_metadata_schema",
+	"metadata_too_large", "invalid_json", "json_not_object", "invalid_form_data", "invalid_charset",
+	// who and where
+	"channel_not_found", "is_archived", "not_in_channel", "user_not_in_channel", "user_not_found",
+	"users_not_found", "user_disabled", "cant_invite_self", "cant_invite", "message_not_found",
+	"cant_update_message", "edit_window_closed", "cant_delete_message", "thread_not_found", "not_pinned",
+	"no_item_specified", "bad_timestamp",
+)
+
+func set(codes ...string) map[string]bool {
+	m := make(map[string]bool, len(codes))
+	for _, c := range codes {
+		m[c] = true
+	}
+	return m
+}
+
 // Bucket names of adapter state.
 const (
-	bucketChannels   = "slack_channels"    // incident number → channelState
-	bucketChannelInc = "slack_channel_inc" // channel ID → incident number
-	bucketHome       = "slack_home"        // user ID → last App Home open
+	bucketChannels   = "slack_channels"      // incident number → channelState
+	bucketChannelInc = "slack_channel_inc"   // channel ID → incident number, or movedMark + the new channel
+	bucketMoves      = "slack_channel_moves" // incident number → moveState
+	bucketHome       = "slack_home"          // user ID → last App Home open
 )
 
 type channelState struct {
@@ -185,6 +238,9 @@ type channelState struct {
 	CardTS     string `json:"card_ts,omitempty"`
 	Pinned     bool   `json:"pinned,omitempty"`
 	Bookmarked bool   `json:"bookmarked,omitempty"`
+	// MovedFrom is the public channel a security incident left for this
+	// one (see makePrivate).
+	MovedFrom string `json:"moved_from,omitempty"`
 }
 
 func (b *Bot) channelOf(ctx context.Context, number int64) (channelState, bool, error) {
@@ -201,10 +257,11 @@ func (b *Bot) saveChannel(ctx context.Context, number int64, cs channelState) er
 	return b.store.Put(ctx, bucketChannels, itoa(number), raw)
 }
 
-// incidentOfChannel maps an incident channel to its incident.
+// incidentOfChannel maps an incident channel to its incident. A channel
+// an incident moved away from maps to nothing.
 func (b *Bot) incidentOfChannel(ctx context.Context, channelID string) (int64, bool, error) {
 	raw, ok, err := b.store.GetKV(ctx, bucketChannelInc, channelID)
-	if err != nil || !ok {
+	if err != nil || !ok || strings.HasPrefix(string(raw), movedMark) {
 		return 0, false, err
 	}
 	var n int64

@@ -44,7 +44,7 @@ func (b *Bot) ensureChannel(ctx context.Context, j desk.Job) error {
 		}
 	}
 	if !cs.TopicSet {
-		if err := b.syncTopic(ctx, n, cs.ID, v); err != nil {
+		if err := b.syncTopic(ctx, n, cs, v); err != nil {
 			return err
 		}
 		cs.TopicSet = true
@@ -53,7 +53,7 @@ func (b *Bot) ensureChannel(ctx context.Context, j desk.Job) error {
 		}
 	}
 	if cs.CardTS == "" {
-		ts, err := b.postOnce(ctx, fmt.Sprintf("card/%d", n), cs.ID, cardText(v), cardBlocks(v))
+		ts, err := b.postOnce(ctx, cardKey(n, cs), cs.ID, cardText(v), cardBlocks(v))
 		if err != nil {
 			return fmt.Errorf("post card: %w", err)
 		}
@@ -120,7 +120,9 @@ func (b *Bot) createChannel(ctx context.Context, v view, cs channelState) (chann
 				}
 				return cs, fmt.Errorf("create channel %s: %w", name, err)
 			}
-			if found.Creator != b.botUser() || b.botUser() == "" {
+			if found.Creator != b.botUser() || b.botUser() == "" || found.IsPrivate != v.st.Security {
+				// Someone else's, or ours but public for a security
+				// incident (never adopted: it is not private).
 				cs.Attempt++
 				continue
 			}
@@ -254,17 +256,17 @@ func (b *Bot) updateCard(ctx context.Context, j desk.Job) error {
 	if err != nil {
 		return err
 	}
-	if _, _, _, err := b.api.UpdateMessageContext(ctx, cs.ID, cs.CardTS, slack.MsgOptionText(cardText(v), false), slack.MsgOptionBlocks(withBlockID(cardBlocks(v), fmt.Sprintf("ib:card/%d", j.Incident))...)); err != nil {
+	if _, _, _, err := b.api.UpdateMessageContext(ctx, cs.ID, cs.CardTS, slack.MsgOptionText(cardText(v), false), slack.MsgOptionBlocks(withBlockID(cardBlocks(v), "ib:"+cardKey(j.Incident, cs))...)); err != nil {
 		return fmt.Errorf("update card: %w", err)
 	}
-	return b.syncTopic(ctx, j.Incident, cs.ID, v)
+	return b.syncTopic(ctx, j.Incident, cs, v)
 }
 
 // syncTopic sets the channel topic when what it says changed, never to the
 // text it already has: each conversations.setTopic posts "set the channel
 // topic" into the channel.
-func (b *Bot) syncTopic(ctx context.Context, n int64, channel string, v view) error {
-	key := fmt.Sprintf("topic/%d", n)
+func (b *Bot) syncTopic(ctx context.Context, n int64, cs channelState, v view) error {
+	key, channel := topicKey(n, cs), cs.ID
 	t := topic(v)
 	raw, _, err := b.store.GetKV(ctx, bucketPosts, key)
 	if err != nil || string(raw) == t {
@@ -389,6 +391,24 @@ func (b *Bot) announce(ctx context.Context, j desk.Job) error {
 	return err
 }
 
+// managerText is the DM to incident managers about a major incident; ch
+// says where to join.
+func managerText(v view, ch string) string {
+	on := " on `" + esc(v.inc.Service.Name) + "`"
+	if namesService(v.inc.Title, v.inc.Service.Name) {
+		on = ""
+	}
+	text := fmt.Sprintf("🔴 *Major incident #%d %s*%s: %s. Loss rate %s/h, estimated %s. Commander %s. Join %s.",
+		v.inc.Number, esc(v.inc.Title), on, v.st.Priority.ResponseMethod(), v.money(v.st.Rate), v.money(v.st.Estimated), user(v.st.Commander), ch)
+	if v.st.Security {
+		text = "🔒 " + text
+	}
+	if v.inc.Drill {
+		text = "🧪 *Drill* (practice, not a real outage) · " + text
+	}
+	return text
+}
+
 // notifyManagers tells every incident manager about a major incident by
 // DM, with the details (also of security incidents), and invites them.
 func (b *Bot) notifyManagers(ctx context.Context, j desk.Job) error {
@@ -401,14 +421,7 @@ func (b *Bot) notifyManagers(ctx context.Context, j desk.Job) error {
 	if cs.ID != "" {
 		ch = "<#" + cs.ID + ">"
 	}
-	text := fmt.Sprintf("🔴 *Major incident #%d %s* on `%s`: %s. Loss rate %s/h, estimated %s. Commander %s. Join %s.",
-		v.inc.Number, esc(v.inc.Title), esc(v.inc.Service.Name), v.st.Priority.ResponseMethod(), v.money(v.st.Rate), v.money(v.st.Estimated), user(v.st.Commander), ch)
-	if v.st.Security {
-		text = "🔒 " + text
-	}
-	if v.inc.Drill {
-		text = "🧪 *Drill* (practice, not a real outage) · " + text
-	}
+	text := managerText(v, ch)
 	for _, im := range b.cat.IncidentManagers {
 		dm, _, _, err := b.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{im}})
 		if err != nil {
@@ -583,7 +596,7 @@ func (b *Bot) catchUp(ctx context.Context, _ desk.Job) error {
 				if m.SubType != "" || m.BotID != "" || m.User == "" || m.User == b.botUser() || known[m.Timestamp] {
 					continue
 				}
-				if _, err := b.desk.Record(ctx, inc.Number, incident.Event{Kind: incident.EventMessage, Actor: m.User, Key: m.Timestamp, Text: m.Text, Idem: "msg/" + m.Timestamp}); err != nil && incident.ErrorCode(err) != incident.EINVALID {
+				if _, err := b.desk.Record(ctx, inc.Number, incident.Event{Kind: incident.EventMessage, Actor: m.User, Key: m.Timestamp, Text: chatText(m.Text), Idem: "msg/" + m.Timestamp}); err != nil && incident.ErrorCode(err) != incident.EINVALID {
 					return err
 				}
 			}

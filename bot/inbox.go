@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackevents"
@@ -193,7 +194,9 @@ func (b *Bot) runCommand(ctx context.Context, j desk.Job, cmd slack.SlashCommand
 		}
 		return b.reply(ctx, to, cardText(v), cardBlocks(v)...)
 	case "impact":
-		_, err = d.SetImpact(ctx, n, op, c.Impact)
+		_, err = d.SetServiceImpact(ctx, n, op, c.Service, c.Impact)
+	case "affects", "unaffects", "merge", "page":
+		return b.servicesCommand(ctx, j, cmd, c, to)
 	case "cost":
 		_, err = d.AddCost(ctx, n, op, c.Amount, c.Rest)
 	case "security":
@@ -229,9 +232,14 @@ func (b *Bot) replyList(ctx context.Context, to replyTo) error {
 		return b.reply(ctx, to, "No open incidents. 🎉")
 	}
 	now := b.now()
+	views := make([]view, len(incs))
+	for i, inc := range incs {
+		views[i] = view{inc: inc, st: inc.State(b.cat.Policy, now), cat: b.cat, now: now}
+	}
+	sortOpen(views) // as on App Home
 	var lines []string
-	for _, inc := range incs {
-		v := view{inc: inc, st: inc.State(b.cat.Policy, now), cat: b.cat, now: now}
+	for _, v := range views {
+		inc := v.inc
 		if v.st.Security && !b.cat.IsIncidentManager(to.user) {
 			lines = append(lines, fmt.Sprintf("• #%d 🔒 security incident", inc.Number))
 			continue
@@ -240,8 +248,8 @@ func (b *Bot) replyList(ctx context.Context, to replyTo) error {
 		if cs, ok, _ := b.channelOf(ctx, inc.Number); ok && cs.ID != "" {
 			ch = " <#" + cs.ID + ">"
 		}
-		lines = append(lines, fmt.Sprintf("• %s*#%d %s* `%s` — %s, %s so far, %s/h, commander %s%s",
-			drillTag(inc), inc.Number, esc(inc.Title), esc(inc.Service.Name), v.st.Class.Title(), v.money(v.st.LossSoFar), v.money(v.st.Rate), user(v.st.Commander), ch))
+		lines = append(lines, fmt.Sprintf("• %s — %s, %s so far, %s/h, commander %s%s",
+			v.headline(), v.st.Class.Title(), v.money(v.st.LossSoFar), v.money(v.st.Rate), user(v.st.Commander), ch))
 		if len(lines) == 50 {
 			lines = append(lines, fmt.Sprintf("…and %d more.", len(incs)-50))
 			break
@@ -371,13 +379,13 @@ func (b *Bot) runEvent(ctx context.Context, j desk.Job, ev slackevents.EventsAPI
 		case "", "thread_broadcast":
 			// Keyed by the message ts, like the catch-up after an outage,
 			// so a message is recorded once whichever path sees it first.
-			_, err := b.desk.Record(ctx, n, incident.Event{Kind: incident.EventMessage, Actor: e.User, Key: e.TimeStamp, Text: e.Text, Idem: "msg/" + e.TimeStamp})
+			_, err := b.desk.Record(ctx, n, incident.Event{Kind: incident.EventMessage, Actor: e.User, Key: e.TimeStamp, Text: chatText(e.Text), Idem: "msg/" + e.TimeStamp})
 			return err
 		case "message_changed":
 			if e.Message == nil {
 				return nil
 			}
-			return record(incident.Event{Kind: incident.EventMessageEdited, Actor: e.Message.User, Key: e.Message.Timestamp, Text: e.Message.Text})
+			return record(incident.Event{Kind: incident.EventMessageEdited, Actor: e.Message.User, Key: e.Message.Timestamp, Text: chatText(e.Message.Text)})
 		case "message_deleted":
 			return record(incident.Event{Kind: incident.EventMessageDeleted, Key: e.DeletedTimeStamp})
 		}
@@ -401,4 +409,21 @@ func (b *Bot) runEvent(ctx context.Context, j desk.Job, ev slackevents.EventsAPI
 func homeJob(userID string) desk.Job {
 	raw, _ := json.Marshal(map[string]string{"user": userID})
 	return desk.Job{ID: JobHome + "/" + userID, Kind: JobHome, Payload: raw, Coalesce: true}
+}
+
+// chatText is a channel message as the timeline keeps it: Slack takes
+// messages of up to 40,000 characters, the timeline texts of up to
+// incident.MaxText bytes, so a longer message is kept cut, saying so,
+// rather than refused (an input job that can never succeed).
+func chatText(s string) string {
+	if len(s) <= incident.MaxText {
+		return s
+	}
+	mark := fmt.Sprintf(" … [cut: %d of %d characters kept]", 0, utf8.RuneCountInString(s))
+	cut := incident.MaxText - len(mark) - 8 // room for the kept count's digits
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	kept := s[:cut]
+	return kept + fmt.Sprintf(" … [cut: %d of %d characters kept]", utf8.RuneCountInString(kept), utf8.RuneCountInString(s))
 }

@@ -71,6 +71,7 @@ func (b *Bot) Serve(ctx context.Context, sm *socketmode.Client) error {
 				b.connected.Store(true)
 			case socketmode.EventTypeHello:
 				b.connected.Store(true)
+				b.logConnected()
 				// Events sent while we were away may never be replayed:
 				// read back what the incident channels missed.
 				if err := b.store.Enqueue(ctx, desk.Job{ID: JobCatchUp, Kind: JobCatchUp, Coalesce: true, DueAt: b.now()}); err != nil {
@@ -114,6 +115,7 @@ func (b *Bot) identify(ctx context.Context) {
 			return false
 		}
 		b.botUserID.Store(r.UserID)
+		b.identity.Store(r)
 		return true
 	}
 	if try() {
@@ -175,7 +177,7 @@ func ephemeral(text string) map[string]any {
 }
 
 func (b *Bot) persist(ctx context.Context, id string, number int64, typ string, req socketmode.Request, cmd ...Command) error {
-	it := inboxItem{Type: typ, EnvelopeID: req.EnvelopeID, Payload: req.Payload, Received: b.now()}
+	it := inboxItem{Type: typ, EnvelopeID: req.EnvelopeID, Payload: withoutToken(req.Payload), Received: b.now()}
 	if len(cmd) > 0 {
 		it.Command = &cmd[0]
 	}
@@ -240,10 +242,10 @@ func (b *Bot) intakeInteraction(ctx context.Context, req socketmode.Request, dat
 		}
 		switch a.ActionID {
 		case ActNote:
-			go b.openModal(ctx, cb.TriggerID, textModal(ViewNote, "Add a note", "Note", n, false))
+			go b.openModal(ctx, cb.TriggerID, noteModal(n))
 			return nil, nil
 		case ActResolve, ActConfirmResolve:
-			go b.openModal(ctx, cb.TriggerID, textModal(ViewResolve, "Resolve incident", "Summary (optional)", n, true))
+			go b.openModal(ctx, cb.TriggerID, resolveModal(n))
 			return nil, nil
 		}
 		return nil, b.persist(ctx, "inbox/"+req.EnvelopeID, n, "interaction", req)
@@ -316,6 +318,9 @@ func (b *Bot) intakeEvent(ctx context.Context, req socketmode.Request, data any)
 	switch e := ev.InnerEvent.Data.(type) {
 	case *slackevents.MessageEvent:
 		channel = e.Channel
+		if e.SubType == "message_deleted" || e.SubType == "message_changed" {
+			req.Payload = withoutPreviousMessage(req.Payload)
+		}
 	case *slackevents.ReactionAddedEvent:
 		if e.Reaction != "pushpin" && e.Reaction != "round_pushpin" {
 			return nil
@@ -365,3 +370,22 @@ func fromSelf(data any, self string) bool {
 
 // triggerLife is how long a trigger_id can open a modal.
 const triggerLife = 3 * time.Second
+
+// withoutToken is an envelope's payload without its "token": Slack's
+// verification token is a secret the jobs never need (Socket Mode
+// envelopes are authenticated by the connection), so it is not stored.
+func withoutToken(payload json.RawMessage) json.RawMessage {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(payload, &m) != nil {
+		return payload
+	}
+	if _, ok := m["token"]; !ok {
+		return payload
+	}
+	delete(m, "token")
+	out, err := json.Marshal(m)
+	if err != nil {
+		return payload
+	}
+	return out
+}

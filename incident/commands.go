@@ -1,6 +1,7 @@
 package incident
 
 import (
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -80,7 +81,8 @@ func needText(s, what string) (string, error) {
 // chat message on a long timeline costs no replay.
 func (k EventKind) Priced() bool {
 	switch k {
-	case EventDeclared, EventImpactChanged, EventCostAdded, EventClassChanged, EventSecurity, EventResolved, EventReopened:
+	case EventDeclared, EventImpactChanged, EventCostAdded, EventClassChanged, EventSecurity, EventResolved, EventReopened,
+		EventServiceAffected, EventServiceUnaffected, EventMerged, EventMergedInto:
 		return true
 	}
 	return false
@@ -92,7 +94,7 @@ func (k EventKind) Priced() bool {
 func (inc *Incident) settle(p Policy, now time.Time, from int) {
 	priced := false
 	for i := from; i < len(inc.Events); i++ {
-		if inc.Events[i].Kind.Priced() {
+		if inc.Events[i].Kind.Priced() && inc.Events[i].From == 0 {
 			priced = true
 			st := inc.State(p, inc.Events[i].At)
 			f := st.Figures
@@ -131,7 +133,10 @@ func (inc *Incident) do(p Policy, now time.Time, e Event) []Event {
 
 func (inc *Incident) mustBeOpen(p Policy, now time.Time) (State, error) {
 	st := inc.State(p, now)
-	if st.Status != StatusOpen {
+	switch st.Status {
+	case StatusMerged:
+		return st, Errorf(ECONFLICT, "Incident %d was merged into #%d; carry on there.", inc.Number, st.MergedInto)
+	case StatusResolved:
 		return st, Errorf(ECONFLICT, "Incident %d is resolved; reopen it first.", inc.Number)
 	}
 	return st, nil
@@ -238,7 +243,9 @@ func (inc *Incident) Resolve(p Policy, now time.Time, actor, summary string) ([]
 // Reopen puts a resolved incident back in progress; the impact before the
 // resolution applies again.
 func (inc *Incident) Reopen(p Policy, now time.Time, actor string) ([]Event, error) {
-	if inc.State(p, now).Status != StatusResolved {
+	if st := inc.State(p, now); st.Status == StatusMerged {
+		return nil, Errorf(ECONFLICT, "Incident %d was merged into #%d and stays closed.", inc.Number, st.MergedInto)
+	} else if st.Status != StatusResolved {
 		return nil, Errorf(ECONFLICT, "Incident %d is not resolved.", inc.Number)
 	}
 	return inc.do(p, now, Event{Kind: EventReopened, Actor: actor}), nil
@@ -261,10 +268,51 @@ func (inc *Incident) Record(p Policy, now time.Time, e Event) ([]Event, error) {
 	if e.At.IsZero() || e.At.After(now) {
 		e.At = now
 	}
-	n := len(inc.Events)
-	if len(inc.Append(e)) == 0 {
+	// One pass over the timeline, however long: a chat message on a busy
+	// incident costs no more than that.
+	ts := ""
+	if e.Kind == EventMessage || e.Kind == EventMessageEdited || e.Kind == EventMessageDeleted {
+		ts = e.Key
+	}
+	dup, deleted := inc.lookup(e.Idem, ts)
+	if dup {
 		return nil, nil
 	}
+	e, ok := inc.observe(e, deleted)
+	if !ok {
+		return nil, nil
+	}
+	n := len(inc.Events)
+	inc.appendOne(e)
 	inc.settle(p, now, n)
 	return inc.Events[n:], nil
+}
+
+// observe prepares an observed event for the timeline and reports whether
+// it says anything new. A deletion erases the text of its message and of the
+// message's edits (and names them in Erases); a message or an edit of a
+// deleted message is not recorded at all, nor is a second deletion. An alert
+// event keeps only the alerts whose report is news; one that carried alerts
+// but no news is not recorded.
+// deleted says whether the timeline records the deletion of a message
+// with the event's key.
+func (inc *Incident) observe(e Event, deleted bool) (Event, bool) {
+	switch e.Kind {
+	case EventMessage, EventMessageEdited:
+		return e, !deleted
+	case EventMessageDeleted:
+		if deleted {
+			return e, false
+		}
+		e.Text = ""
+		e.Erases = inc.eraseMessage(e.Key)
+	case EventAlertFired, EventAlertResolved:
+		e.Alerts = slices.DeleteFunc(slices.Clone(e.Alerts), func(a Alert) bool { return a.Fingerprint == "" })
+		if len(e.Alerts) > 0 {
+			e.Alerts = inc.alertNews(e.Key, e.Alerts, e.At)
+			return e, len(e.Alerts) > 0
+		}
+		e.Alerts = nil
+	}
+	return e, true
 }

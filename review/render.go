@@ -88,7 +88,7 @@ var textFuncs = ttemplate.FuncMap{
 }
 
 var htmlFuncs = htemplate.FuncMap{
-	"plural": plural,
+	"plural": Plural,
 }
 
 // NewRenderer loads the embedded templates, then the overrides found in
@@ -195,10 +195,12 @@ var defaultRenderer = sync.OnceValues(func() (*Renderer, error) { return NewRend
 func Default() (*Renderer, error) { return defaultRenderer() }
 
 // ContentSecurityPolicy is a strict policy the review site can send with the
-// pages: no scripts at all, and the one inline style block allowed by its
-// hash (recomputed from the templates in use).
+// pages: no scripts at all, the one inline style block allowed by its hash
+// (recomputed from the templates in use), and images from the site itself
+// only, so that an image written into a review cannot tell a third party
+// who reads it and when.
 func (rd *Renderer) ContentSecurityPolicy() string {
-	return "default-src 'none'; style-src '" + rd.styleHash + "'; img-src 'self' https: data:; " +
+	return "default-src 'none'; style-src '" + rd.styleHash + "'; img-src 'self'; " +
 		"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 }
 
@@ -543,7 +545,8 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-func plural(n int, one, many string) string {
+// Plural writes a count with its noun: "1 incident", "2 incidents".
+func Plural(n int, one, many string) string {
 	if n == 1 {
 		return fmt.Sprintf("%d %s", n, one)
 	}

@@ -1,10 +1,11 @@
 // Command incidentbot runs incident response in Slack and prices every
 // incident from its service's financial exposure.
 //
-//	incidentbot serve [--config FILE] [--sandbox]
+//	incidentbot serve [--config FILE] [--sandbox [--sandbox-public]]
 //	incidentbot init [--dir DIR] [--force]
 //	incidentbot check [--config FILE]
 //	incidentbot backup FILE [--config FILE]
+//	incidentbot healthcheck [--config FILE] [--timeout 5s]
 //	incidentbot version
 //
 // Configuration is read from incidentbot.yaml (--config; by default
@@ -34,10 +35,12 @@ func main() {
 const usage = `incidentbot runs incident response in Slack and prices every incident.
 
 Usage:
-  incidentbot serve [--config FILE] [--sandbox]  run the bot
+  incidentbot serve [--config FILE] [--sandbox]  run the bot (--sandbox: against a built-in workspace,
+                                                  on a loopback http.listen unless --sandbox-public)
   incidentbot init [--dir DIR] [--force]          write a starter incidentbot.yaml and slack-app-manifest.yaml
   incidentbot check [--config FILE]               validate the configuration; print the catalogue
   incidentbot backup FILE [--config FILE]         write a consistent copy of the database, even while serving
+  incidentbot healthcheck [--config FILE]         exit 0 if the running bot is ready (GET /readyz on http.listen)
   incidentbot version                             print the version
 
 Configuration: incidentbot.yaml (--config FILE; default ./incidentbot.yaml if
@@ -82,6 +85,8 @@ func (a *app) run(args []string) int {
 		return a.check(rest)
 	case "backup":
 		return a.backup(rest)
+	case "healthcheck":
+		return a.healthcheck(rest)
 	case "version":
 		return a.version(rest)
 	case "help", "-h", "-help", "--help":

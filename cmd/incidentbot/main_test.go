@@ -275,8 +275,8 @@ func TestServeSandboxHealthzAndGracefulShutdown(t *testing.T) {
 	if resp.StatusCode != 200 || strings.TrimSpace(string(body)) != `{"status":"ok"}` || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		t.Errorf("healthz: %d %q %q", resp.StatusCode, body, resp.Header.Get("Content-Type"))
 	}
-	if _, err := os.Stat(filepath.Join(dir, "incidentbot.db")); err != nil {
-		t.Errorf("storage not opened: %v", err)
+	if _, err := os.Stat(filepath.Join(dir, "incidentbot.db")); err == nil {
+		t.Errorf("the sandbox opened storage.path: it must never touch the real database")
 	}
 
 	cancel() // as SIGTERM would
@@ -414,8 +414,8 @@ func TestBackupURL(t *testing.T) {
 		"10.0.0.5:9000":  "http://10.0.0.5:9000/api/backup",
 		"localhost:8080": "http://localhost:8080/api/backup",
 	} {
-		if got, err := backupURL(listen); err != nil || got != want {
-			t.Errorf("backupURL(%q) = %q, %v; want %q", listen, got, err, want)
+		if got, err := localURL(listen, "/api/backup"); err != nil || got != want {
+			t.Errorf("localURL(%q) = %q, %v; want %q", listen, got, err, want)
 		}
 	}
 }
@@ -470,5 +470,36 @@ func TestHMS(t *testing.T) {
 	}
 	if got := shortDuration(90 * time.Minute); got != "1h30m" {
 		t.Errorf("shortDuration(90m) = %s", got)
+	}
+}
+
+// serve warns at start when the Alertmanager webhook takes requests without
+// a token from beyond the machine; the storage path is a directory, so serve
+// stops right after listening.
+func TestServeWarnsAboutAnOpenWebhook(t *testing.T) {
+	warning := "the Alertmanager webhook accepts requests from anyone"
+	for _, c := range []struct {
+		listen, token string
+		warn          bool
+	}{
+		{"0.0.0.0:0", "", true},
+		{"127.0.0.1:0", "", false},
+		{"0.0.0.0:0", "am-secret", false},
+	} {
+		env := map[string]string{
+			"INCIDENTBOT_SLACK_BOT_TOKEN": "xoxb-1", "INCIDENTBOT_SLACK_APP_TOKEN": "xapp-1",
+			"INCIDENTBOT_HTTP_LISTEN": c.listen, "INCIDENTBOT_STORAGE_PATH": t.TempDir(),
+			"INCIDENTBOT_ALERTMANAGER_BEARER_TOKEN": c.token,
+		}
+		code, _, errOut := runCLI(t, env, "serve", "--config", writeStarter(t))
+		if code != 1 || !strings.Contains(errOut, "cannot open storage") {
+			t.Fatalf("%s: serve exited %d: %s", c.listen, code, errOut)
+		}
+		if got := strings.Contains(errOut, warning); got != c.warn {
+			t.Errorf("listen %s, token %q: warned %v, want %v:\n%s", c.listen, c.token, got, c.warn, errOut)
+		}
+		if c.token != "" && strings.Contains(errOut, c.token) {
+			t.Errorf("the token was logged")
+		}
 	}
 }

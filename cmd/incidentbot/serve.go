@@ -34,9 +34,10 @@ import (
 const shutdownTimeout = 15 * time.Second
 
 func (a *app) serve(args []string) int {
-	flags := a.newFlags("serve", "serve [--config FILE] [--sandbox]")
+	flags := a.newFlags("serve", "serve [--config FILE] [--sandbox [--sandbox-public]]")
 	path := flags.String("config", "", "configuration file (default ./incidentbot.yaml if present)")
 	sandboxMode := flags.Bool("sandbox", false, "run against a built-in Slack-compatible workspace at /sandbox: no tokens, no config needed")
+	sandboxPublic := flags.Bool("sandbox-public", false, "let the sandbox listen on a non-loopback http.listen: whoever reaches it acts as every sandbox user")
 	if _, err := parseFlags(flags, args, 0); err != nil {
 		return flagExit(err)
 	}
@@ -48,17 +49,24 @@ func (a *app) serve(args []string) int {
 	if !ok {
 		return 1
 	}
-	if !*sandboxMode {
-		if err := requireSlack(s); err != nil {
-			fmt.Fprintln(a.stderr, err)
-			return 1
+	var sb *sandboxRun
+	var err error
+	if *sandboxMode {
+		if err = sandboxListenAllowed(s.HTTP.Listen, *sandboxPublic); err == nil {
+			sb, err = a.prepareSandbox(&s)
 		}
-	} else if s.Storage.Path == defaultStoragePath {
-		// The sandbox never touches the real database.
-		s.Storage.Path = sandboxStoragePath
+	} else {
+		err = requireSlack(s)
+	}
+	if err != nil {
+		fmt.Fprintln(a.stderr, err)
+		return 1
 	}
 
-	log := slog.New(slog.NewJSONHandler(a.stderr, nil))
+	log := newLogger(a.stderr, slog.LevelInfo)
+	if sb != nil {
+		defer sb.cleanup(log)
+	}
 	ver, rev, _, _ := buildVersion()
 
 	ctx, stop := signal.NotifyContext(a.ctx, os.Interrupt, syscall.SIGTERM)
@@ -71,20 +79,12 @@ func (a *app) serve(args []string) int {
 		fmt.Fprintf(a.stderr, "listen on %s (http.listen): %v\n", s.HTTP.Listen, err)
 		return 1
 	}
+	warnOpenWebhook(log, s, ln.Addr())
+	base := sandbox.LocalBaseURL(ln.Addr().String())
 	var workspace *fakeslack.Server
-	if *sandboxMode {
-		fsOpts, cat := sandbox.Workspace(&s.Catalogue)
-		fsOpts.BaseURL = sandbox.LocalBaseURL(ln.Addr().String())
-		workspace = fakeslack.New(fsOpts)
+	if sb != nil {
+		workspace = sandboxWorkspace(&s, base)
 		defer workspace.Close()
-		s.Catalogue = *cat
-		s.Slack.APIURL = workspace.APIURL()
-		s.Slack.BotToken, s.Slack.AppToken = Secret(workspace.BotToken()), Secret(workspace.AppToken())
-		s.Slack.AnnounceChannel = sandbox.AnnounceChannel
-		s.PagerDuty = PagerDutySettings{}
-		if s.HTTP.PublicURL == defaultPublicURL {
-			s.HTTP.PublicURL = sandbox.LocalBaseURL(ln.Addr().String())
-		}
 	}
 	log.Info("incidentbot starting", "version", ver, "commit", rev, "sandbox", *sandboxMode, "settings", s)
 
@@ -111,20 +111,21 @@ func (a *app) serve(args []string) int {
 		w.insights.Sample = insights.SampleHistory // marked as sample data on the page
 	}
 	w.routes(mux)
+	var handler http.Handler = mux
 	if workspace != nil {
-		base := sandbox.LocalBaseURL(ln.Addr().String())
-		sandbox.New(workspace, sandbox.Options{
-			Catalogue: &s.Catalogue, AlertWebhookURL: base + alertmanager.Path,
-			AlertBearerToken: s.Alertmanager.BearerToken.Reveal(), ServiceLabel: s.Alertmanager.ServiceLabel, Logger: log,
-		}).Routes(mux)
-		log.Info("sandbox: open " + base + sandbox.DefaultPrefix + " in a browser")
-		fmt.Fprintf(a.stdout, "incidentbot sandbox: open %s%s\n", base, sandbox.DefaultPrefix)
+		handler = sandbox.Guard(mux, sandbox.PublicHosts(s.HTTP.Listen, s.HTTP.PublicURL)...)
+		if !sandbox.Loopback(s.HTTP.Listen) {
+			log.Warn("sandbox: listening beyond this machine (--sandbox-public): it has no authentication; whoever reaches it acts as every sandbox user",
+				"listen", s.HTTP.Listen, "hosts", sandbox.PublicHosts(s.HTTP.Listen, s.HTTP.PublicURL))
+		}
+		sandbox.New(workspace, sandboxOptions(s, base, log)).Routes(mux)
+		sb.announce(a.stdout, log, s, base)
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 3)
-	go func() { errc <- a.serveHTTP(ctx, log, ln, mux) }()
+	go func() { errc <- a.serveHTTP(ctx, log, ln, handler) }()
 	go func() { errc <- w.runner.Run(ctx) }()
 	go func() { errc <- w.bot.Serve(ctx, w.socket) }()
 	code := 0
@@ -140,12 +141,43 @@ func (a *app) serve(args []string) int {
 	return code
 }
 
-// Storage paths: the default, and the sandbox's own.
+// sandboxListenAllowed refuses a sandbox listener reachable from the
+// network unless --sandbox-public asks for it: the sandbox has no
+// authentication.
+func sandboxListenAllowed(listen string, public bool) error {
+	if public || sandbox.Loopback(listen) {
+		return nil
+	}
+	return fmt.Errorf("serve --sandbox: http.listen %q accepts connections from other machines, and the sandbox has no authentication: "+
+		"listen on 127.0.0.1 (INCIDENTBOT_HTTP_LISTEN=127.0.0.1:8080), or pass --sandbox-public to serve it on the network anyway "+
+		"(then set http.public_url to the address people browse)", listen)
+}
+
+// warnOpenWebhook warns when anyone who reaches the listener can open
+// incidents: the Alertmanager webhook has no bearer token and the listener
+// is not loopback.
+func warnOpenWebhook(log *slog.Logger, s Settings, addr net.Addr) {
+	if s.Alertmanager.BearerToken != "" || isLoopback(addr) {
+		return
+	}
+	log.Warn("the Alertmanager webhook accepts requests from anyone who can reach "+addr.String()+
+		": set alertmanager.bearer_token (INCIDENTBOT_ALERTMANAGER_BEARER_TOKEN) and give it to Alertmanager's http_config.authorization",
+		"listen", addr.String(), "path", alertmanager.Path)
+}
+
+func isLoopback(addr net.Addr) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
+}
+
+// Defaults the sandbox replaces.
 const (
 	defaultStoragePath = "incidentbot.db"
-	sandboxStoragePath = "incidentbot-sandbox.db"
 	defaultPublicURL   = "http://localhost:8080"
 )
+
+// postOnly answers a webhook's other methods with a JSON 405.
+var postOnly = httpapi.ErrorHandler(http.StatusMethodNotAllowed, "this webhook takes POST only", "POST")
 
 // serveHTTP serves h on ln until ctx is done, then shuts down gracefully.
 func (a *app) serveHTTP(ctx context.Context, log *slog.Logger, ln net.Listener, h http.Handler) error {
@@ -201,7 +233,7 @@ func wire(s Settings, store *boltstore.Store, log *slog.Logger, version string) 
 	}
 	d := desk.New(store, &cat, desk.Options{
 		Logger: log, GroupingWindow: s.GroupingWindow, CommanderTimeout: s.CommanderTimeout,
-		UpdateInterval: s.UpdateInterval, Planners: planners,
+		UpdateInterval: s.UpdateInterval, Planners: planners, SeparateRelated: !s.Alertmanager.GroupRelated,
 	})
 	// One Prometheus registry for the process; every part reports to it
 	// through its observer hook, and /metrics serves it.
@@ -215,7 +247,7 @@ func wire(s Settings, store *boltstore.Store, log *slog.Logger, version string) 
 		return wired{}, fmt.Errorf("review.templates_dir: %w", err)
 	}
 	b := bot.New(api, d, store, bot.Options{Logger: log, AnnounceChannel: s.Slack.AnnounceChannel, PublicURL: s.HTTP.PublicURL, Wake: runner.Wake, Renderer: rd,
-		ObserveEnvelope: tel.Envelope})
+		PreviewTTL: s.Review.PreviewTTL, ObserveEnvelope: tel.Envelope})
 	b.Register(runner)
 
 	finder := desk.OnCallFinder(desk.RotationFinder{Location: loc})
@@ -234,7 +266,7 @@ func wire(s Settings, store *boltstore.Store, log *slog.Logger, version string) 
 
 	rs := b.Reviews() // one writer of reviews per database: the bot's
 	reviewSite, err := site.New(site.Options{Reviews: rs, Renderer: rd, Logger: log, Now: d.Now,
-		SecureCookie: strings.HasPrefix(s.HTTP.PublicURL, "https://")})
+		SecureCookie: strings.HasPrefix(s.HTTP.PublicURL, "https://"), ReaderHeader: s.Review.ReaderHeader})
 	if err != nil {
 		return wired{}, fmt.Errorf("review site: %w", err)
 	}
@@ -269,13 +301,18 @@ func wire(s Settings, store *boltstore.Store, log *slog.Logger, version string) 
 			BearerToken: s.Alertmanager.BearerToken.Reveal(), ServiceLabel: s.Alertmanager.ServiceLabel,
 			AutoResolve: s.Alertmanager.AutoResolve, Logger: log, Observe: tel.Webhook(telemetry.SourceAlertmanager),
 		})))
-		if s.PagerDuty.WebhookSecret != "" {
-			o := pagerduty.Options{Secret: s.PagerDuty.WebhookSecret.Reveal(), Logger: log, Observe: tel.Webhook(telemetry.SourcePagerDuty)}
-			if pdc != nil {
-				o.Incidents = pdc
-			}
-			mux.Handle("POST "+pagerduty.WebhookPath, m.Instrument(pagerduty.WebhookPath, pagerduty.WebhookHandler(d, store, o)))
+		mux.Handle(alertmanager.Path, postOnly)
+		if s.PagerDuty.WebhookSecret == "" {
+			mux.Handle(pagerduty.WebhookPath, httpapi.ErrorHandler(http.StatusNotFound,
+				"the PagerDuty webhook is off: set pagerduty.webhook_secret to receive PagerDuty webhooks", ""))
+			return
 		}
+		o := pagerduty.Options{Secret: s.PagerDuty.WebhookSecret.Reveal(), Logger: log, Observe: tel.Webhook(telemetry.SourcePagerDuty)}
+		if pdc != nil {
+			o.Incidents = pdc
+		}
+		mux.Handle("POST "+pagerduty.WebhookPath, m.Instrument(pagerduty.WebhookPath, pagerduty.WebhookHandler(d, store, o)))
+		mux.Handle(pagerduty.WebhookPath, postOnly)
 	}
 	return wired{desk: d, runner: runner, bot: b, socket: socketmode.New(api), routes: routes, insights: ins}, nil
 }

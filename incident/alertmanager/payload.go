@@ -15,28 +15,36 @@ import (
 
 // Notification is the body of an Alertmanager webhook, payload version 4.
 // Unknown fields are ignored, so later Alertmanager versions still decode.
+//
+// Decoding is bounded (see UnmarshalJSON): at most MaxAlerts alerts are
+// kept, the others are counted in TruncatedAlerts as if Alertmanager's own
+// max_alerts had dropped them, and every label set keeps at most MaxLabels
+// pairs of at most MaxLabelBytes each.
 type Notification struct {
-	Version           string            `json:"version"`
-	GroupKey          string            `json:"groupKey"`
-	TruncatedAlerts   int               `json:"truncatedAlerts"`
-	Status            string            `json:"status"` // firing or resolved
-	Receiver          string            `json:"receiver"`
-	GroupLabels       map[string]string `json:"groupLabels"`
-	CommonLabels      map[string]string `json:"commonLabels"`
-	CommonAnnotations map[string]string `json:"commonAnnotations"`
-	ExternalURL       string            `json:"externalURL"`
-	Alerts            []Alert           `json:"alerts"`
+	Version           string   `json:"version"`
+	GroupKey          string   `json:"groupKey"`
+	TruncatedAlerts   int      `json:"truncatedAlerts"`
+	Status            string   `json:"status"` // firing or resolved
+	Receiver          string   `json:"receiver"`
+	GroupLabels       LabelSet `json:"groupLabels"`
+	CommonLabels      LabelSet `json:"commonLabels"`
+	CommonAnnotations LabelSet `json:"commonAnnotations"`
+	ExternalURL       string   `json:"externalURL"`
+	Alerts            []Alert  `json:"alerts"`
+	// Dropped counts the alerts decoding left out (over MaxAlerts); they
+	// are included in TruncatedAlerts.
+	Dropped int `json:"-"`
 }
 
 // Alert is one alert of a notification.
 type Alert struct {
-	Status       string            `json:"status"`
-	Labels       map[string]string `json:"labels"`
-	Annotations  map[string]string `json:"annotations"`
-	StartsAt     time.Time         `json:"startsAt"`
-	EndsAt       time.Time         `json:"endsAt"`
-	GeneratorURL string            `json:"generatorURL"`
-	Fingerprint  string            `json:"fingerprint"`
+	Status       string    `json:"status"`
+	Labels       LabelSet  `json:"labels"`
+	Annotations  LabelSet  `json:"annotations"`
+	StartsAt     time.Time `json:"startsAt"`
+	EndsAt       time.Time `json:"endsAt"`
+	GeneratorURL string    `json:"generatorURL"`
+	Fingerprint  string    `json:"fingerprint"`
 }
 
 // Statuses of a notification and of an alert.
@@ -56,6 +64,7 @@ const (
 	maxLine       = 300  // bytes of one alert's text in the summary
 	maxLabels     = 40   // labels kept on the timeline event
 	maxLabelValue = 256  // bytes per label name or value
+	maxAlerts     = 1000 // individual alerts tracked from one notification
 )
 
 // Validate reports what makes a notification unusable; nil if it is fine.
@@ -71,15 +80,20 @@ func (n *Notification) Validate() error {
 	return nil
 }
 
+// MaxService bounds the service name taken from a label: an unmapped
+// service's name goes into channel topics and cards.
+const MaxService = 80
+
 // Service is the notification's service: the common label, else the first
-// alert that carries it; "" if none does.
+// alert that carries it, on one line and at most MaxService bytes; "" if
+// none does.
 func (n *Notification) Service(label string) string {
-	if v := strings.TrimSpace(n.CommonLabels[label]); v != "" {
-		return v
+	if v := oneLine(n.CommonLabels[label]); v != "" {
+		return truncate(v, MaxService)
 	}
 	for _, a := range n.Alerts {
-		if v := strings.TrimSpace(a.Labels[label]); v != "" {
-			return v
+		if v := oneLine(a.Labels[label]); v != "" {
+			return truncate(v, MaxService)
 		}
 	}
 	return ""
@@ -108,6 +122,10 @@ func (n *Notification) Idem() string {
 	})
 	h := sha256.New()
 	fmt.Fprintf(h, "v1\x00%s\x00%s\x00%d\n", n.GroupKey, n.Status, len(lines))
+	if n.TruncatedAlerts > 0 {
+		// Alerts left out still make a different notification.
+		fmt.Fprintf(h, "truncated\x00%d\n", n.TruncatedAlerts)
+	}
 	for _, l := range lines {
 		h.Write([]byte(l.s))
 		h.Write([]byte{'\n'})
@@ -173,7 +191,61 @@ func (n *Notification) DeskAlert(serviceLabel string) desk.Alert {
 		Firing:   n.Status == StatusFiring,
 		Idem:     n.Idem(),
 		Severity: n.CommonLabels["severity"],
+		Alerts:   n.alerts(),
 	}
+}
+
+// alerts maps the notification's alerts to the timeline's, each identified
+// by its fingerprint (a hash of its labels when the sender gave none), with
+// capped labels and summary. The status of an alert is its own, not the
+// notification's: a firing group may report some alerts resolved.
+func (n *Notification) alerts() []incident.Alert {
+	out := make([]incident.Alert, 0, min(len(n.Alerts), maxAlerts))
+	for _, a := range n.Alerts {
+		if len(out) == maxAlerts {
+			break
+		}
+		status := incident.AlertFiring
+		if a.Status == StatusResolved {
+			status = incident.AlertResolved
+		}
+		out = append(out, incident.Alert{
+			Fingerprint: fingerprint(a),
+			Status:      status,
+			Labels:      capLabels(a.Labels),
+			Summary:     truncate(oneLine(firstNonEmpty(a.Annotations["summary"], a.Annotations["description"])), maxLine),
+			StartsAt:    realTime(a.StartsAt),
+			EndsAt:      realTime(a.EndsAt),
+		})
+	}
+	return out
+}
+
+// fingerprint is the alert's fingerprint, or a hash of its labels.
+func fingerprint(a Alert) string {
+	if fp := strings.TrimSpace(a.Fingerprint); fp != "" {
+		return truncate(fp, maxLabelValue)
+	}
+	sum := sha256.Sum256([]byte(labelsKey(a.Labels)))
+	return "labels:" + hex.EncodeToString(sum[:8])
+}
+
+// realTime is t, or zero for Go's and Alertmanager's zero times
+// (0001-01-01T00:00:00Z: a firing alert's endsAt).
+func realTime(t time.Time) time.Time {
+	if t.IsZero() || t.Year() <= 1 {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s = strings.TrimSpace(s); s != "" {
+			return s
+		}
+	}
+	return ""
 }
 
 func (n *Notification) alertname() string {
@@ -200,8 +272,11 @@ func (n *Notification) summary() string {
 		}
 	}
 	fmt.Fprintf(&b, "Alertmanager: %d firing, %d resolved", firing, resolved)
-	if n.TruncatedAlerts > 0 {
-		fmt.Fprintf(&b, " (%d more not sent)", n.TruncatedAlerts)
+	if sent := n.TruncatedAlerts - n.Dropped; sent > 0 {
+		fmt.Fprintf(&b, " (%d more not sent)", sent)
+	}
+	if n.Dropped > 0 {
+		fmt.Fprintf(&b, " (%d more not read: at most %d alerts are read per notification)", n.Dropped, MaxAlerts)
 	}
 	if d := strings.TrimSpace(n.CommonAnnotations["description"]); d != "" {
 		b.WriteString("\n")
@@ -238,6 +313,12 @@ func (n *Notification) labels() map[string]string {
 	if len(src) == 0 {
 		src = n.GroupLabels
 	}
+	return capLabels(src)
+}
+
+// capLabels keeps at most maxLabels labels (by name), each name and value
+// cut to maxLabelValue bytes.
+func capLabels(src map[string]string) map[string]string {
 	if len(src) == 0 {
 		return nil
 	}

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/boltstore/bolttest"
 	"github.com/incidentbot/incidentbot/incident/desk"
 	"github.com/incidentbot/incidentbot/incident/incidenttest"
 	"github.com/incidentbot/incidentbot/incident/pagerduty"
@@ -54,8 +54,17 @@ type store struct {
 	gate   atomic.Pointer[chan struct{}]
 	onSeen func(key string)
 	seenN  atomic.Int64
-	// waiting counts the writes that have reached the gate.
-	waiting atomic.Int64
+	// waiting counts the writes that have reached the gate, and checked
+	// the "seen" checks of webhook IDs that have answered.
+	waiting, checked atomic.Int64
+}
+
+func (s *store) WasSeen(ctx context.Context, ns, key string) (bool, error) {
+	seen, err := s.Store.WasSeen(ctx, ns, key)
+	if ns == pagerduty.SeenNamespace {
+		s.checked.Add(1)
+	}
+	return seen, err
 }
 
 func (s *store) wait(ctx context.Context) error {
@@ -129,17 +138,7 @@ func inHours() func() time.Time {
 
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
-	bs, err := boltstore.Open(filepath.Join(t.TempDir(), "incidentbot.db"), boltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := bs.Check(); err != nil {
-			t.Errorf("database check: %v", err)
-		}
-		bs.Close()
-	})
-	st := &store{Store: bs}
+	st := &store{Store: bolttest.Open(t, boltstore.Options{})}
 	cat := catalogue(t)
 	d := desk.New(st, cat, desk.Options{Planners: []desk.Planner{pagerduty.Planner{}}, Now: o.now})
 	fake := newFakePD(t)
@@ -324,13 +323,7 @@ func countKind(inc *incident.Incident, k incident.EventKind) int {
 
 func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond) // polling with a deadline
-	}
+	incidenttest.EventuallyWithin(t, timeout, what, cond)
 }
 
 var boltFilterAll = desk.Filter{}

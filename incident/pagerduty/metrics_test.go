@@ -100,7 +100,8 @@ func TestClientCallsAreObserved(t *testing.T) {
 }
 
 // Two deliveries of one webhook at once both pass the "seen" check; the
-// one that marks it seen second is the duplicate.
+// one that marks it seen second is the duplicate. (W0's delivery made one
+// check, each of W1's one more.)
 func TestConcurrentRedeliveryIsObservedAsDuplicate(t *testing.T) {
 	var mu sync.Mutex
 	var got []httpapi.WebhookOutcome
@@ -110,7 +111,9 @@ func TestConcurrentRedeliveryIsObservedAsDuplicate(t *testing.T) {
 		mu.Unlock()
 	}}})
 	e.ok("W0", incidentEvent(pagerduty.EventTriggered, bedroomPD, ""))
+	mu.Lock()
 	got = nil
+	mu.Unlock()
 	gate := make(chan struct{})
 	e.store.gate.Store(&gate)
 	body := incidentEvent(pagerduty.EventAcknowledged, bedroomPD, "Alice Anders")
@@ -118,8 +121,11 @@ func TestConcurrentRedeliveryIsObservedAsDuplicate(t *testing.T) {
 	for range 2 {
 		wg.Go(func() { e.deliver(delivery{id: "W1", body: body}) })
 	}
-	// Both wait at the gate, past the "seen" check, before it opens.
-	incidenttest.Eventually(t, "both deliveries at the gate", func() bool { return e.store.waiting.Load() == 2 })
+	// Both are past the "seen" check, and one waits at the gate (the
+	// other for its turn to apply) before it opens.
+	incidenttest.Eventually(t, "both deliveries checked, one at the gate", func() bool {
+		return e.store.checked.Load() == 3 && e.store.waiting.Load() == 1
+	})
 	close(gate)
 	wg.Wait()
 	mu.Lock()

@@ -136,7 +136,7 @@ func (s *Server) applyResponseLocked(ru *responseURL, msg responseMessage, sourc
 		}
 		blocks = s.normalizeBlocksLocked(parsed)
 	}
-	if runes(msg.Text) > 40000 {
+	if runes(msg.Text) > maxMessageRunes {
 		return "msg_too_long"
 	}
 	ch := s.channels[ru.channelID]
@@ -274,6 +274,11 @@ func (s *Server) SlashCommandNamed(ctx context.Context, command, userID, channel
 	if err != nil {
 		s.mu.Unlock()
 		return nil, err
+	}
+	if ch.isArchived {
+		// Slack offers no message box in an archived channel.
+		s.mu.Unlock()
+		return nil, fmt.Errorf("fakeslack: #%s is archived: commands cannot be run there", ch.name)
 	}
 	chName := ch.name
 	if ch.isIM {
@@ -631,6 +636,11 @@ func (s *Server) postUser(ctx context.Context, userID, channelID, threadTS, text
 		s.mu.Unlock()
 		return "", fmt.Errorf("fakeslack: no thread %s in %s", threadTS, ch.id)
 	}
+	if runes(text) > maxMessageRunes {
+		// Slack's limit for a message, people's included.
+		s.mu.Unlock()
+		return "", errCode("msg_too_long")
+	}
 	m := &message{ts: s.nextTSLocked(), threadTS: threadTS, user: u.ID, text: text, clientMsgID: randUUID()}
 	s.appendMessageLocked(ch, m)
 	s.bumpLocked()
@@ -798,6 +808,10 @@ func (s *Server) JoinChannel(ctx context.Context, userID, channelID string) erro
 	if ch.isMember(u.ID) {
 		s.mu.Unlock()
 		return fmt.Errorf("fakeslack: %s already in #%s", userID, ch.name)
+	}
+	if ch.isArchived {
+		s.mu.Unlock()
+		return fmt.Errorf("fakeslack: #%s is archived", ch.name)
 	}
 	ch.members = append(ch.members, u.ID)
 	m := s.systemMessageLocked(ch, "channel_join", u.ID, "<@"+u.ID+"> has joined the channel")

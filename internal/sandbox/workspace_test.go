@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -217,5 +219,66 @@ func TestSampleAlertRelabelled(t *testing.T) {
 	}
 	if !strings.Contains(n.GroupKey, `app="bedroom"`) {
 		t.Errorf("groupKey %q", n.GroupKey)
+	}
+}
+
+// TestSampleAlertTextsReadWell: every sample's summary, description and
+// query are formatted with the service, and nothing is garbled by an
+// unescaped % ("More than 5%!o(string=bedroom)f requests").
+func TestSampleAlertTextsReadWell(t *testing.T) {
+	now := time.Date(2026, 11, 17, 12, 0, 0, 0, time.UTC)
+	if got, want := SampleAlert("bedroom", now).CommonAnnotations["description"],
+		"More than 5% of requests to bedroom have failed for 5 minutes (now 23.4%)."; got != want {
+		t.Errorf("bedroom's description = %q, want %q", got, want)
+	}
+	for _, k := range samples {
+		// Find a service that fires this kind.
+		svc := ""
+		for i := 0; i < 1000 && svc == ""; i++ {
+			name := "service-" + strconv.Itoa(i)
+			if SampleAlert(name, now).CommonLabels["alertname"] == k.alertname {
+				svc = name
+			}
+		}
+		if svc == "" {
+			t.Fatalf("no service fires %s", k.alertname)
+		}
+		n := SampleAlert(svc, now)
+		gen, _ := url.QueryUnescape(n.Alerts[0].GeneratorURL)
+		for what, text := range map[string]string{"summary": n.CommonAnnotations["summary"], "description": n.CommonAnnotations["description"], "query": gen} {
+			if strings.Contains(text, "%!") || !strings.Contains(text, svc) {
+				t.Errorf("%s %s: %q", k.alertname, what, text)
+			}
+		}
+	}
+}
+
+// The sandbox's catalogue gains a shared dependency when it declares none,
+// so that the tour can show an incident on several services.
+func TestWorkspaceAddsASharedDependency(t *testing.T) {
+	orig := catalogue(t)
+	_, cat := Workspace(orig)
+	if err := cat.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	db, ok := cat.Service(SharedDependency)
+	if !ok || db.Team != "appointments-team" || db.HourlyExposure != incident.USD.Major(7_000) || len(cat.Services) != 3 {
+		t.Fatalf("services %+v", cat.Services)
+	}
+	for _, s := range cat.Services {
+		if s.Name != SharedDependency && (len(s.DependsOn) != 1 || s.DependsOn[0] != SharedDependency) {
+			t.Errorf("%s depends on %v", s.Name, s.DependsOn)
+		}
+	}
+	if !cat.Related("appointments", "bedroom") {
+		t.Error("services sharing the dependency are not related")
+	}
+	if len(orig.Services) != 2 || len(orig.Services[0].DependsOn) != 0 {
+		t.Errorf("Workspace changed its argument: %+v", orig.Services)
+	}
+	// A catalogue with dependencies of its own is left as it is.
+	orig.Services[0].DependsOn = []string{"bedroom"}
+	if _, cat := Workspace(orig); len(cat.Services) != 2 {
+		t.Errorf("services %+v", cat.Services)
 	}
 }
