@@ -1,0 +1,364 @@
+package pgstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/incidentbot/incidentbot/incident"
+	"github.com/incidentbot/incidentbot/incident/desk"
+)
+
+// header is how an incident's header is stored: the Incident without its
+// events (the same encoding as the bbolt store's).
+type header struct {
+	*incident.Incident
+	Events *struct{} `json:"events,omitempty"`
+}
+
+func marshalHeader(inc *incident.Incident) ([]byte, error) {
+	return json.Marshal(header{Incident: inc})
+}
+
+// Create numbers a new incident and stores it with its jobs, in one
+// transaction; see desk.Store. The number comes from a counter row whose
+// lock serialises creations across replicas; a failed fn rolls it back, so
+// numbers have no gaps.
+func (s *Store) Create(ctx context.Context, fn func(number int64) (*incident.Incident, []desk.Job, error)) (*incident.Incident, error) {
+	var out *incident.Incident
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var number int64
+		if err := tx.QueryRow(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'incident' RETURNING value`).Scan(&number); err != nil {
+			return fmt.Errorf("pgstore: create incident: next number: %w", err)
+		}
+		inc, jobs, err := fn(number)
+		if err != nil {
+			return err // the caller's own error, unwrapped
+		}
+		if err := checkNew(number, inc); err != nil {
+			return fmt.Errorf("pgstore: create incident %d: %w", number, err)
+		}
+		if err := insertIncident(ctx, tx, inc); err != nil {
+			return fmt.Errorf("pgstore: create incident %d: %w", number, err)
+		}
+		for i := range jobs {
+			if jobs[i].Incident == 0 {
+				jobs[i].Incident = number
+			}
+		}
+		if _, err := s.enqueueTx(ctx, tx, jobs); err != nil {
+			return fmt.Errorf("pgstore: create incident %d: %w", number, err)
+		}
+		out = inc
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// checkNew checks what Create's fn returned.
+func checkNew(number int64, inc *incident.Incident) error {
+	if inc == nil {
+		return errors.New("fn returned no incident")
+	}
+	if inc.Number == 0 {
+		inc.Number = number
+	}
+	if inc.Number != number {
+		return fmt.Errorf("fn returned incident number %d", inc.Number)
+	}
+	for i, e := range inc.Events {
+		if e.Seq != i+1 {
+			return fmt.Errorf("event %d has seq %d; build the timeline with Incident.Append", i, e.Seq)
+		}
+	}
+	return nil
+}
+
+// insertIncident stores a new incident: header, events, indexes.
+func insertIncident(ctx context.Context, tx pgx.Tx, inc *incident.Incident) error {
+	hdr, err := marshalHeader(inc)
+	if err != nil {
+		return fmt.Errorf("encode header: %w", err)
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO incidents (number, service, started_at, open, last_seq, header) VALUES ($1, $2, $3, $4, $5, $6)`,
+		inc.Number, strings.ToLower(inc.Service.Name), inc.StartedAt, isOpen(inc.Events), len(inc.Events), hdr)
+	if err != nil {
+		return err
+	}
+	return appendEvents(ctx, tx, inc.Number, inc.Events)
+}
+
+// Update appends to an incident's timeline and enqueues jobs in one
+// transaction; see desk.Store. The incident's row is locked for the
+// transaction, so concurrent updates (from any replica) take turns.
+func (s *Store) Update(ctx context.Context, number int64, fn func(inc *incident.Incident) ([]desk.Job, error)) (*incident.Incident, error) {
+	var out *incident.Incident
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		inc, err := loadIncident(ctx, tx, number, true)
+		if err != nil {
+			return fmt.Errorf("pgstore: update incident %d: %w", number, err)
+		}
+		hdr, err := marshalHeader(inc)
+		if err != nil {
+			return fmt.Errorf("pgstore: update incident %d: encode header: %w", number, err)
+		}
+		prevLen := len(inc.Events)
+		jobs, err := fn(inc)
+		if err != nil {
+			return err // the caller's own error, unwrapped
+		}
+		if err := checkAppend(inc, hdr, prevLen); err != nil {
+			return fmt.Errorf("pgstore: update incident %d: %w", number, err)
+		}
+		added := inc.Events[prevLen:]
+		if len(added) > 0 {
+			if err := appendEvents(ctx, tx, number, added); err != nil {
+				return fmt.Errorf("pgstore: update incident %d: %w", number, err)
+			}
+			if _, err := tx.Exec(ctx, `UPDATE incidents SET open = $2, last_seq = $3 WHERE number = $1`, number, isOpen(inc.Events), len(inc.Events)); err != nil {
+				return fmt.Errorf("pgstore: update incident %d: %w", number, err)
+			}
+		}
+		n, err := s.enqueueTx(ctx, tx, jobs)
+		if err != nil {
+			return fmt.Errorf("pgstore: update incident %d: %w", number, err)
+		}
+		out = inc
+		if len(added) == 0 && n == 0 {
+			return errNoChange
+		}
+		return nil
+	})
+	if errors.Is(err, errNoChange) {
+		err = nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// checkAppend checks that fn only appended well-numbered events.
+func checkAppend(inc *incident.Incident, hdr []byte, prevLen int) error {
+	if newHdr, err := marshalHeader(inc); err != nil {
+		return fmt.Errorf("encode header: %w", err)
+	} else if !bytes.Equal(newHdr, hdr) {
+		return errors.New("fn changed the incident header, which is immutable; record the change as an event")
+	}
+	if len(inc.Events) < prevLen {
+		return fmt.Errorf("fn removed events from the timeline (%d → %d); the timeline is append-only", prevLen, len(inc.Events))
+	}
+	for i, e := range inc.Events[prevLen:] {
+		if e.Seq != prevLen+1+i {
+			return fmt.Errorf("new event has seq %d, want %d; append with Incident.Append", e.Seq, prevLen+1+i)
+		}
+	}
+	return nil
+}
+
+// appendEvents stores events and indexes their idempotency and alert keys.
+func appendEvents(ctx context.Context, tx pgx.Tx, number int64, evs []incident.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	var b pgx.Batch
+	for _, e := range evs {
+		v, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("encode event %d: %w", e.Seq, err)
+		}
+		b.Queue(`INSERT INTO events (incident, seq, data) VALUES ($1, $2, $3)`, number, e.Seq, v)
+		if e.Idem != "" {
+			b.Queue(`INSERT INTO idem (key, incident) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, e.Idem, number)
+		}
+		if e.Kind == incident.EventAlertFired && e.Key != "" {
+			// A key stays with its incident while that is open; then the
+			// next incident it fires on takes it over.
+			b.Queue(`INSERT INTO alert_keys (key, incident) VALUES ($1, $2)
+				ON CONFLICT (key) DO UPDATE SET incident = excluded.incident
+				WHERE alert_keys.incident <> excluded.incident
+				  AND NOT EXISTS (SELECT 1 FROM incidents i WHERE i.number = alert_keys.incident AND i.open AND i.number <> excluded.incident)`,
+				e.Key, number)
+		}
+	}
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+		return fmt.Errorf("store events: %w", err)
+	}
+	return nil
+}
+
+// isOpen says whether a timeline is open: it is unless its last resolved or
+// reopened event is a resolution.
+func isOpen(evs []incident.Event) bool {
+	for i := len(evs) - 1; i >= 0; i-- {
+		switch evs[i].Kind {
+		case incident.EventResolved:
+			return false
+		case incident.EventReopened:
+			return true
+		}
+	}
+	return true
+}
+
+func notFound(number int64) error {
+	return incident.Errorf(incident.ENOTFOUND, "There is no incident #%d.", number)
+}
+
+// loadIncident reads an incident with its timeline; forUpdate locks its row.
+func loadIncident(ctx context.Context, tx pgx.Tx, number int64, forUpdate bool) (*incident.Incident, error) {
+	q := `SELECT header FROM incidents WHERE number = $1`
+	if forUpdate {
+		q += ` FOR UPDATE`
+	}
+	var hdr []byte
+	if err := tx.QueryRow(ctx, q, number).Scan(&hdr); errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound(number)
+	} else if err != nil {
+		return nil, err
+	}
+	inc := new(incident.Incident)
+	if err := json.Unmarshal(hdr, inc); err != nil {
+		return nil, fmt.Errorf("decode header: %w", err)
+	}
+	evs, err := loadEvents(ctx, tx, []int64{number})
+	if err != nil {
+		return nil, err
+	}
+	inc.Events = evs[number]
+	return inc, nil
+}
+
+// loadEvents reads the timelines of incidents.
+func loadEvents(ctx context.Context, tx pgx.Tx, numbers []int64) (map[int64][]incident.Event, error) {
+	rows, err := tx.Query(ctx, `SELECT incident, data FROM events WHERE incident = ANY($1) ORDER BY incident, seq`, numbers)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[int64][]incident.Event, len(numbers))
+	var n int64
+	var data []byte
+	for rows.Next() {
+		if err := rows.Scan(&n, &data); err != nil {
+			return nil, err
+		}
+		var e incident.Event
+		if err := json.Unmarshal(data, &e); err != nil {
+			return nil, fmt.Errorf("decode event of incident %d: %w", n, err)
+		}
+		out[n] = append(out[n], e)
+	}
+	return out, rows.Err()
+}
+
+// Get returns incident number with its full timeline, or an
+// incident.ENOTFOUND error.
+func (s *Store) Get(ctx context.Context, number int64) (*incident.Incident, error) {
+	var inc *incident.Incident
+	err := s.snapshot(ctx, func(tx pgx.Tx) error {
+		var err error
+		inc, err = loadIncident(ctx, tx, number, false)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: get incident %d: %w", number, err)
+	}
+	return inc, nil
+}
+
+// List returns the incidents matching f, newest first, with their timelines.
+func (s *Store) List(ctx context.Context, f desk.Filter) ([]*incident.Incident, error) {
+	var out []*incident.Incident
+	err := s.snapshot(ctx, func(tx pgx.Tx) error {
+		var since *time.Time
+		if !f.Since.IsZero() {
+			since = &f.Since
+		}
+		var limit *int
+		if f.Limit > 0 {
+			limit = &f.Limit
+		}
+		rows, err := tx.Query(ctx, `SELECT number, header FROM incidents
+			WHERE (NOT $1 OR open) AND ($2 = '' OR service = $2) AND ($3::timestamptz IS NULL OR started_at >= $3)
+			ORDER BY number DESC LIMIT $4`, f.OpenOnly, strings.ToLower(f.Service), since, limit)
+		if err != nil {
+			return err
+		}
+		var nums []int64
+		for rows.Next() {
+			var n int64
+			var hdr []byte
+			if err := rows.Scan(&n, &hdr); err != nil {
+				return err
+			}
+			inc := new(incident.Incident)
+			if err := json.Unmarshal(hdr, inc); err != nil {
+				return fmt.Errorf("decode header of incident %d: %w", n, err)
+			}
+			out, nums = append(out, inc), append(nums, n)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		evs, err := loadEvents(ctx, tx, nums)
+		if err != nil {
+			return err
+		}
+		for _, inc := range out {
+			inc.Events = evs[inc.Number]
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: list incidents: %w", err)
+	}
+	return out, nil
+}
+
+// OpenByService returns the open incidents of a service (case-insensitive),
+// newest first.
+func (s *Store) OpenByService(ctx context.Context, service string) ([]*incident.Incident, error) {
+	return s.List(ctx, desk.Filter{OpenOnly: true, Service: service})
+}
+
+// CountOpen returns how many incidents are open.
+func (s *Store) CountOpen(ctx context.Context) (int, error) {
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM incidents WHERE open`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("pgstore: count open incidents: %w", err)
+	}
+	return n, nil
+}
+
+// ByAlertKey returns the incident an alert key is attached to.
+func (s *Store) ByAlertKey(ctx context.Context, key string) (int64, bool, error) {
+	return s.lookup(ctx, `SELECT incident FROM alert_keys WHERE key = $1`, key, "alert key")
+}
+
+// ByIdem returns the incident whose timeline holds an event with the
+// idempotency key.
+func (s *Store) ByIdem(ctx context.Context, key string) (int64, bool, error) {
+	return s.lookup(ctx, `SELECT incident FROM idem WHERE key = $1`, key, "idempotency key")
+}
+
+func (s *Store) lookup(ctx context.Context, q, key, what string) (int64, bool, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, q, key).Scan(&n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("pgstore: %s %q: %w", what, key, err)
+	}
+	return n, true, nil
+}
