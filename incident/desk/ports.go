@@ -62,15 +62,37 @@ type Store interface {
 	ByAlertKey(ctx context.Context, key string) (int64, bool, error)
 	ByIdem(ctx context.Context, key string) (int64, bool, error)
 	Enqueue(ctx context.Context, jobs ...Job) error
+	Locker
 }
 
-// JobStore is what the runner needs from storage.
+// JobStore is what the runner needs from storage. Jobs are claimed: a
+// replica runs a job only while it holds an unexpired claim on it, renews
+// the claim while the job runs, and a claim that is not renewed (its
+// replica died) expires after the lease, so that another replica runs the
+// job. Complete, CompleteJob and Retry end the claim.
 type JobStore interface {
-	Due(ctx context.Context, queue string, now time.Time, limit int) ([]Job, error)
+	// Claim claims for owner, until now+lease, up to limit due jobs of a
+	// queue that nobody holds an unexpired claim on, by due time then ID.
+	// Within a queue one job of an incident is claimed at a time, the
+	// earliest due: an incident with a claimed job has none claimable, so
+	// each channel's effects keep their order across replicas.
+	Claim(ctx context.Context, queue, owner string, now time.Time, limit int, lease time.Duration) ([]Job, error)
+	// Renew extends owner's claims on the jobs until until; claims owner
+	// no longer holds are left alone.
+	Renew(ctx context.Context, owner string, ids []string, until time.Time) error
+	// Release ends owner's claims on the jobs, which stay due.
+	Release(ctx context.Context, owner string, ids []string) error
 	NextDue(ctx context.Context, queue string) (time.Time, bool, error)
 	Complete(ctx context.Context, id string) error
 	CompleteJob(ctx context.Context, run Job) error
 	Retry(ctx context.Context, id string, due time.Time, errText string) error
+}
+
+// Locker serialises, across every process on the same storage, what a
+// process mutex serialises in one (an alert storm opening one incident per
+// service). fn runs while the named lock is held; keep it short.
+type Locker interface {
+	WithLock(ctx context.Context, name string, fn func(ctx context.Context) error) error
 }
 
 // Dedupe remembers keys seen (Slack event ids, webhook ids), durably.

@@ -59,6 +59,12 @@ func Run(t *testing.T, open Open) {
 		{"Housekeep", testHousekeep},
 		{"CountOpenAndPing", testCountOpenAndPing},
 		{"CancelledContext", testCancelled},
+		{"Claims", testClaims},
+		{"ClaimLanes", testClaimLanes},
+		{"RenewRelease", testRenewRelease},
+		{"ClaimCoalescing", testClaimCoalescing},
+		{"ConcurrentClaims", testConcurrentClaims},
+		{"WithLock", testWithLock},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
