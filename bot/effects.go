@@ -24,12 +24,6 @@ func slackErr(err error) string {
 	return ""
 }
 
-func jobPayload(j desk.Job) desk.Payload {
-	var p desk.Payload
-	_ = json.Unmarshal(j.Payload, &p)
-	return p
-}
-
 // ensureChannel creates the incident channel and dresses it: topic, card,
 // pin, runbook bookmark, the declarer invited. Each step is recorded as it
 // completes, so a retry after a crash or an outage resumes where it stopped
@@ -295,9 +289,9 @@ func (b *Bot) postEvent(ctx context.Context, j desk.Job) error {
 	if err != nil {
 		return err
 	}
-	e, ok := eventBySeq(v.inc, jobPayload(j).Seq)
+	e, ok := eventBySeq(v.inc, desk.PayloadOf(j).Seq)
 	if !ok {
-		return desk.Permanent(fmt.Errorf("incident %d has no event %d", j.Incident, jobPayload(j).Seq))
+		return desk.Permanent(fmt.Errorf("incident %d has no event %d", j.Incident, desk.PayloadOf(j).Seq))
 	}
 	_, err = b.postOnce(ctx, j.ID, cs.ID, eventLine(v, e), nil)
 	return err
@@ -343,7 +337,7 @@ func (b *Bot) announce(ctx context.Context, j desk.Job) error {
 	if err != nil {
 		return err
 	}
-	p := jobPayload(j)
+	p := desk.PayloadOf(j)
 	e, _ := eventBySeq(v.inc, p.Seq)
 	cs, _, _ := b.channelOf(ctx, j.Incident)
 	text := announceText(v, p.Kind, e, cs.ID)
@@ -393,7 +387,7 @@ func (b *Bot) invite(ctx context.Context, j desk.Job) error {
 	if err != nil {
 		return err
 	}
-	return b.inviteUsers(ctx, cs.ID, jobPayload(j).Users)
+	return b.inviteUsers(ctx, cs.ID, desk.PayloadOf(j).Users)
 }
 
 // inviteUsers invites one at a time: Slack fails a whole batch for one bad
@@ -433,13 +427,13 @@ func (b *Bot) remind(ctx context.Context, j desk.Job) error {
 	if err != nil {
 		return err
 	}
-	p := jobPayload(j)
+	p := desk.PayloadOf(j)
 	text := fmt.Sprintf("⏰ %s, time for a stakeholder update: `/incident update <what is happening, what is next>`. It goes to the announce channel.", user(v.st.Commander))
 	if _, err := b.postOnce(ctx, j.ID, cs.ID, text, nil); err != nil {
 		return err
 	}
 	every := b.desk.Options().UpdateInterval
-	return b.store.Enqueue(ctx, desk.JobFor(desk.JobRemind, j.Incident, itoa(int64(p.Cycle+1)), b.now().Add(every), desk.Payload{Cycle: p.Cycle + 1}))
+	return b.store.Enqueue(ctx, desk.JobFor(JobRemind, j.Incident, itoa(int64(p.Cycle+1)), b.now().Add(every), desk.Payload{Cycle: p.Cycle + 1}))
 }
 
 // confirmResolve asks the channel to resolve once every alert resolved.

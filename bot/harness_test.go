@@ -141,7 +141,7 @@ func startBot(t testing.TB, apiURL, botToken, appToken, path string, clk *clock,
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := desk.New(st, cat, desk.Options{Logger: log, Now: clk.Now})
+	d := desk.New(st, cat, desk.Options{Logger: log, Now: clk.Now, Planners: []desk.Planner{bot.Planner{}}})
 	runner := desk.NewRunner(st, desk.RunnerOptions{Logger: log, Now: clk.Now, Classify: bot.Classify, Poll: 50 * time.Millisecond})
 	api := slack.New(botToken, slack.OptionAPIURL(apiURL), slack.OptionAppLevelToken(appToken))
 	b := bot.New(api, d, st, bot.Options{Logger: log, Now: clk.Now, AnnounceChannel: "incidents", Wake: runner.Wake})

@@ -62,7 +62,7 @@ func (re *reviewEnv) startReview() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := desk.New(st, re.cat, desk.Options{Logger: log, Now: re.clock.Now})
+	d := desk.New(st, re.cat, desk.Options{Logger: log, Now: re.clock.Now, Planners: []desk.Planner{bot.Planner{}}})
 	runner := desk.NewRunner(st, desk.RunnerOptions{Logger: log, Now: re.clock.Now, Classify: bot.Classify, Poll: 50 * time.Millisecond})
 	api := slack.New(re.fs.BotToken(), slack.OptionAPIURL(re.fs.APIURL()), slack.OptionAppLevelToken(re.fs.AppToken()))
 	b := bot.New(api, d, st, bot.Options{Logger: log, Now: re.clock.Now, AnnounceChannel: "incidents", PublicURL: re.web.URL, Wake: runner.Wake})

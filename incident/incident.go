@@ -237,3 +237,7 @@ func sortedKeys(m map[string]bool) []string {
 	sort.Strings(out)
 	return out
 }
+
+// IsPerson reports whether an actor is a person (a chat user), not the bot,
+// an alert source or nobody.
+func IsPerson(actor string) bool { return isPerson(actor) }

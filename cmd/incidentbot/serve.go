@@ -188,13 +188,13 @@ type wired struct {
 func wire(s Settings, store *boltstore.Store, log *slog.Logger, version string) (wired, error) {
 	cat := s.Catalogue
 	loc := cat.WorkingHours.Location
-	effects := []string{"slack"}
+	planners := []desk.Planner{bot.Planner{}}
 	if s.PagerDuty.Enabled() {
-		effects = append(effects, "pagerduty")
+		planners = append(planners, pagerduty.Planner{})
 	}
 	d := desk.New(store, &cat, desk.Options{
 		Logger: log, GroupingWindow: s.GroupingWindow, CommanderTimeout: s.CommanderTimeout,
-		UpdateInterval: s.UpdateInterval, Effects: effects,
+		UpdateInterval: s.UpdateInterval, Planners: planners,
 	})
 	runner := desk.NewRunner(store, desk.RunnerOptions{Logger: log, Classify: bot.Classify})
 	api := slack.New(s.Slack.BotToken.Reveal(), slack.OptionAPIURL(s.Slack.APIURL), slack.OptionAppLevelToken(s.Slack.AppToken.Reveal()))

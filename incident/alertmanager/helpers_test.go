@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/incidentbot/incidentbot/bot"
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/alertmanager"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
@@ -81,7 +82,7 @@ func newEnv(t testing.TB, opts alertmanager.Options) *env {
 	})
 	fs := &flakyStore{Store: st}
 	cat := catalogue(t)
-	d := desk.New(fs, cat, desk.Options{})
+	d := desk.New(fs, cat, desk.Options{Planners: []desk.Planner{bot.Planner{}}})
 	return &env{t: t, store: fs, desk: d, cat: cat, h: alertmanager.Handler(d, opts)}
 }
 

@@ -200,7 +200,7 @@ func stormSlack(t *testing.T, e *env, want int) {
 		}
 		n := 0
 		for _, j := range jobs {
-			if j.Kind == desk.JobChannel {
+			if j.Kind == bot.JobChannel {
 				n++
 			}
 		}

@@ -8,7 +8,6 @@ package desk
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -24,9 +23,9 @@ type Options struct {
 	GroupingWindow   time.Duration // alerts for a service with an incident opened or alerted within this window attach to it; default 30m
 	CommanderTimeout time.Duration // default 10m
 	UpdateInterval   time.Duration // default 30m
-	// Effects lists the job families to plan, e.g. "slack", "pagerduty".
-	// Nil plans Slack effects only.
-	Effects []string
+	// Planners plan the adapters' effects of every change (the Slack
+	// adapter's, PagerDuty's); none plans the desk's own jobs only.
+	Planners []Planner
 }
 
 // Desk applies operations to incidents.
@@ -59,9 +58,6 @@ func New(store Store, cat *incident.Catalogue, opts Options) *Desk {
 	}
 	if opts.UpdateInterval <= 0 {
 		opts.UpdateInterval = 30 * time.Minute
-	}
-	if opts.Effects == nil {
-		opts.Effects = []string{"slack"}
 	}
 	return &Desk{store: store, cat: cat, log: opts.Logger, now: opts.Now, opts: opts}
 }
@@ -405,7 +401,7 @@ func (d *Desk) Reclassify(ctx context.Context, number int64, op Op, c incident.C
 // incident manager or the owning team.
 func (d *Desk) SetCommander(ctx context.Context, number int64, op Op, user, how string) (*incident.Incident, error) {
 	return d.personal(ctx, number, op, func(inc *incident.Incident, st incident.State, now time.Time) ([]incident.Event, error) {
-		if st.Commander != "" && isPerson(op.Actor) && !d.CanManage(inc, st, op.Actor) {
+		if st.Commander != "" && incident.IsPerson(op.Actor) && !d.CanManage(inc, st, op.Actor) {
 			return nil, forbidden("hand over command")
 		}
 		return inc.SetCommander(d.cat.Policy, now, op.Actor, user, how)
@@ -429,7 +425,7 @@ func (d *Desk) AddUpdate(ctx context.Context, number int64, op Op, text string) 
 // Resolve resolves the incident.
 func (d *Desk) Resolve(ctx context.Context, number int64, op Op, summary string) (*incident.Incident, error) {
 	return d.personal(ctx, number, op, func(inc *incident.Incident, st incident.State, now time.Time) ([]incident.Event, error) {
-		if isPerson(op.Actor) && !d.CanManage(inc, st, op.Actor) {
+		if incident.IsPerson(op.Actor) && !d.CanManage(inc, st, op.Actor) {
 			return nil, forbidden("resolve an incident")
 		}
 		return inc.Resolve(d.cat.Policy, now, op.Actor, summary)
@@ -474,14 +470,3 @@ func (d *Desk) Reopen(ctx context.Context, number int64, op Op) (*incident.Incid
 		return inc.Reopen(d.cat.Policy, now, op.Actor)
 	})
 }
-
-func isPerson(actor string) bool {
-	switch actor {
-	case "", incident.ActorSystem, incident.ActorAlertmanager, incident.ActorPagerDuty:
-		return false
-	}
-	return true
-}
-
-// Label is "#12 Checkout down".
-func Label(inc *incident.Incident) string { return fmt.Sprintf("#%d %s", inc.Number, inc.Title) }

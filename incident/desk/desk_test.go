@@ -2,7 +2,6 @@ package desk_test
 
 import (
 	"context"
-	"encoding/json"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -73,13 +72,13 @@ func TestDeclareIsIdempotent(t *testing.T) {
 	if len(incs) != 1 {
 		t.Errorf("%d incidents", len(incs))
 	}
-	// The declaration planned the channel, announcement and callout jobs.
+	// The declaration planned the callout and the first refresh.
 	jobs, _ := st.Pending(ctx)
 	kinds := map[string]bool{}
 	for _, j := range jobs {
 		kinds[j.Kind] = true
 	}
-	for _, k := range []string{desk.JobChannel, desk.JobAnnounce, desk.JobCallout} {
+	for _, k := range []string{desk.JobCallout, desk.JobRefresh} {
 		if !kinds[k] {
 			t.Errorf("no %s job planned: %v", k, kinds)
 		}
@@ -183,34 +182,6 @@ func TestPermissions(t *testing.T) {
 	}
 }
 
-// A person's acknowledgement is synced to PagerDuty when it is configured;
-// PagerDuty's own acknowledgement is not echoed back.
-func TestAcknowledgePlansPagerDutySync(t *testing.T) {
-	_, st, clk := setup(t)
-	d := desk.New(st, testCatalogue(), desk.Options{Now: clk.Now, Effects: []string{"slack", "pagerduty"}})
-	ctx := context.Background()
-	inc, err := d.Declare(ctx, desk.DeclareRequest{Service: "bedroom", Title: "Beds", Actor: "UA"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.Acknowledge(ctx, inc.Number, desk.Op{Actor: "UA", Idem: "a1"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.Record(ctx, inc.Number, incident.Event{Kind: incident.EventAcknowledged, Actor: incident.ActorPagerDuty}); err != nil {
-		t.Fatal(err)
-	}
-	jobs, _ := st.Pending(ctx)
-	n := 0
-	for _, j := range jobs {
-		if j.Kind == desk.JobPagerDutyAck {
-			n++
-		}
-	}
-	if n != 1 {
-		t.Errorf("%d PagerDuty acknowledge jobs, want 1", n)
-	}
-}
-
 // Housekeeping prunes through the store and schedules tomorrow's run.
 func TestHousekeepingRunsDaily(t *testing.T) {
 	d, st, clk := setup(t)
@@ -242,115 +213,6 @@ func TestHousekeepingRunsDaily(t *testing.T) {
 	<-done
 	if first, err := st.Seen(ctx, "slack", "old-envelope", clk.Now()); err != nil || !first {
 		t.Errorf("the week-old key was not pruned (first=%v, %v)", first, err)
-	}
-}
-
-func TestCardEvery(t *testing.T) {
-	for _, c := range []struct{ open, want int }{{0, 1}, {1, 1}, {40, 1}, {41, 2}, {80, 2}, {81, 3}, {400, 10}} {
-		if got := desk.CardEvery(c.open); got != c.want {
-			t.Errorf("CardEvery(%d) = %d, want %d", c.open, got, c.want)
-		}
-	}
-}
-
-// The refresh ticks every open incident each minute, but with more than 40
-// open it refreshes each card only every other minute, so scheduled
-// chat.update calls stay inside Slack's Tier 3 limit; resolved incidents
-// stop refreshing.
-func TestRefreshSpreadsCardUpdates(t *testing.T) {
-	d, st, clk := setup(t)
-	ctx := context.Background()
-	var numbers []int64
-	for i := range 41 {
-		inc, err := d.Declare(ctx, desk.DeclareRequest{Service: "bedroom", Title: "Beds " + string(rune('a'+i%26)), Actor: "UA"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		numbers = append(numbers, inc.Number)
-	}
-	var (
-		mu       sync.Mutex
-		refresh  = map[int]int{} // cycle → next-refresh jobs enqueued for it
-		cards    = map[int]int{} // cycle that ran → card jobs it enqueued
-		lastCycl = map[int64]int{}
-	)
-	enqueue := func(ctx context.Context, jobs ...desk.Job) error {
-		mu.Lock()
-		var ran int
-		for _, j := range jobs {
-			if j.Kind == desk.JobRefresh {
-				var p desk.Payload
-				if err := json.Unmarshal(j.Payload, &p); err != nil {
-					t.Error(err)
-				}
-				refresh[p.Cycle]++
-				ran = p.Cycle - 1
-				lastCycl[j.Incident] = p.Cycle
-			}
-		}
-		for _, j := range jobs {
-			if j.Kind == desk.JobCard {
-				cards[ran]++
-			}
-		}
-		mu.Unlock()
-		return st.Enqueue(ctx, jobs...)
-	}
-	r := desk.NewRunner(st, desk.RunnerOptions{Now: clk.Now, Poll: 5 * time.Millisecond})
-	(&desk.Duties{Desk: d, OnCall: desk.RotationFinder{}, Enqueue: enqueue, CountOpen: st.CountOpen}).Register(r)
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- r.Run(rctx) }()
-	defer func() { cancel(); <-done }()
-
-	waitCycle := func(cycle, want int) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			mu.Lock()
-			got := refresh[cycle+1]
-			mu.Unlock()
-			if got == want {
-				// Let any stray job land before counting cards.
-				time.Sleep(20 * time.Millisecond)
-				return
-			}
-			if got > want || time.Now().After(deadline) {
-				t.Fatalf("cycle %d: %d refreshes, want %d", cycle, got, want)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	for cycle := range 3 {
-		clk.Advance(time.Minute)
-		r.Wake()
-		waitCycle(cycle, 41)
-	}
-	// Two resolved: 39 open, back to a card a minute each.
-	for _, n := range numbers[:2] {
-		if _, err := d.Resolve(ctx, n, desk.Op{Actor: "UA"}, ""); err != nil {
-			t.Fatal(err)
-		}
-	}
-	clk.Advance(time.Minute)
-	r.Wake()
-	waitCycle(3, 39)
-	clk.Advance(time.Minute)
-	r.Wake()
-	waitCycle(4, 39)
-
-	mu.Lock()
-	defer mu.Unlock()
-	want := map[int]int{0: 41, 1: 0, 2: 41, 3: 39, 4: 39}
-	for c, n := range want {
-		if cards[c] != n {
-			t.Errorf("cycle %d refreshed %d cards, want %d (all: %v)", c, cards[c], n, cards)
-		}
-	}
-	for _, n := range numbers[:2] {
-		if lastCycl[n] != 3 {
-			t.Errorf("resolved incident %d kept refreshing: last cycle %d", n, lastCycl[n])
-		}
 	}
 }
 

@@ -2,7 +2,6 @@ package desk
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -38,12 +37,11 @@ type Duties struct {
 	// Enqueue schedules the card refresh and the next refresh cycle; when
 	// nil, a refresh records time-driven upgrades only.
 	Enqueue func(ctx context.Context, jobs ...Job) error
-	// CountOpen counts the open incidents (boltstore.Store.CountOpen), so
-	// that card refreshes slow down when many are open and stay inside
-	// Slack's chat.update limit; when nil, every card refreshes each cycle.
+	// CountOpen counts the open incidents, so that planners can keep
+	// refreshes inside their rate budgets; when nil, 1 is assumed.
 	CountOpen func(ctx context.Context) (int, error)
 	// Housekeep prunes old deduplication keys and job tombstones; it runs
-	// daily when set (boltstore.Store.Housekeep).
+	// daily when set.
 	Housekeep func(ctx context.Context, now time.Time) error
 }
 
@@ -75,12 +73,6 @@ func (du *Duties) housekeeping(ctx context.Context, _ Job) error {
 		return nil
 	}
 	return du.Enqueue(ctx, HousekeepingJob(now.Add(24*time.Hour)))
-}
-
-func payload(j Job) Payload {
-	var p Payload
-	_ = json.Unmarshal(j.Payload, &p)
-	return p
 }
 
 // callout finds who is on call for the incident's service and records the
@@ -158,11 +150,9 @@ func (du *Duties) commander(ctx context.Context, j Job) error {
 	return err
 }
 
-// refresh records automatic upgrades caused by time alone and keeps the
-// card's running loss current; it reschedules itself while the incident is
-// open. The tick runs every cycle; the card is refreshed every
-// CardEvery(open) cycles, so all open cards together stay inside Slack's
-// chat.update limit (an upgrade refreshes the card at once anyway).
+// refresh records automatic upgrades caused by time alone and asks the
+// planners for what the refresh needs (the Slack card's running loss); it
+// reschedules itself while the incident is open.
 func (du *Duties) refresh(ctx context.Context, j Job) error {
 	d := du.Desk
 	inc, err := d.Tick(ctx, j.Incident)
@@ -173,31 +163,13 @@ func (du *Duties) refresh(ctx context.Context, j Job) error {
 		return nil
 	}
 	now := d.now()
-	cycle := payload(j).Cycle
-	every := 1
+	r := Refresh{Cycle: PayloadOf(j).Cycle, Open: 1}
 	if du.CountOpen != nil {
-		open, err := du.CountOpen(ctx)
-		if err != nil {
+		if r.Open, err = du.CountOpen(ctx); err != nil {
 			return err
 		}
-		every = CardEvery(open)
 	}
 	// A new ID per cycle: the running job completes after this returns.
-	jobs := []Job{JobFor(JobRefresh, inc.Number, fmt.Sprint(now.Unix()), now.Add(refreshEvery), Payload{Cycle: cycle + 1})}
-	if cycle%every == 0 {
-		jobs = append(jobs, CardJob(inc.Number, now))
-	}
-	return du.Enqueue(ctx, jobs...)
-}
-
-// CardUpdatesPerMinute is the budget of scheduled card refreshes across all
-// open incidents: chat.update is Tier 3 (about 50 a minute per workspace),
-// and the rest is left for refreshes that events cause.
-const CardUpdatesPerMinute = 40
-
-// CardEvery is every how many refresh cycles (minutes) an incident's card
-// is refreshed when that many incidents are open: 1 up to 40 open incidents, 2
-// up to 80, and so on.
-func CardEvery(open int) int {
-	return max(1, (open+CardUpdatesPerMinute-1)/CardUpdatesPerMinute)
+	next := JobFor(JobRefresh, inc.Number, fmt.Sprint(now.Unix()), now.Add(RefreshEvery), Payload{Cycle: r.Cycle + 1})
+	return du.Enqueue(ctx, append(d.planRefresh(inc, r, now), next)...)
 }

@@ -3,36 +3,23 @@ package desk
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/incidentbot/incidentbot/incident"
 )
 
-// Job kinds. IDs are deterministic (kind/number[/seq]) so that re-planning
-// after a crash enqueues nothing twice, and kinds that always show the latest
-// state (the card, App Home) coalesce into one pending job.
+// The application's own job kinds. IDs are deterministic (kind/number[/seq])
+// so that re-planning after a crash enqueues nothing twice. Adapters own
+// their kinds (the Slack adapter "slack.*", the PagerDuty adapter
+// "pagerduty.*") and plan them through a Planner.
 const (
-	JobChannel          = "slack.channel"           // create channel, topic, card, pin, bookmark
-	JobCard             = "slack.card"              // refresh the pinned card
-	JobPost             = "slack.post"              // post a timeline event in the incident channel
-	JobAnnounce         = "slack.announce"          // post to the announce channel
-	JobManagers         = "slack.managers"          // notify incident managers of a major
-	JobCallout          = "callout"                 // invite the on-call people
-	JobCommander        = "commander"               // assign a commander if nobody took it
-	JobRemind           = "slack.remind"            // remind the commander to post an update
-	JobConfirmResolve   = "slack.confirm_resolve"   // every alert resolved: ask the channel
-	JobInvite           = "slack.invite"            // invite people into the incident channel
-	JobHomes            = "slack.homes"             // republish App Home for recent viewers
-	JobRefresh          = "refresh"                 // periodic: tick, refresh running loss
-	JobPagerDutyNote    = "pagerduty.note"          // sync a note or update to PagerDuty
-	JobPagerDutyResolve = "pagerduty.resolve"       // resolve the PagerDuty incident
-	JobPagerDutyManager = "pagerduty.page_managers" // page the incident-manager policy
-	JobReview           = "review.draft"            // draft the post-incident review
-	JobPagerDutyAck     = "pagerduty.acknowledge"   // acknowledge the linked PagerDuty incidents
+	JobCallout   = "callout"      // find the on-call people and record the callout
+	JobCommander = "commander"    // assign a commander if nobody took it
+	JobRefresh   = "refresh"      // periodic: tick, then let planners refresh
+	JobReview    = "review.draft" // draft the post-incident review
 )
 
-// Payload is the JSON payload of incident jobs.
+// Payload is the JSON payload of incident jobs, shared by the adapters.
 type Payload struct {
 	Seq   int                  `json:"seq,omitempty"`
 	Kind  string               `json:"kind,omitempty"`
@@ -42,7 +29,7 @@ type Payload struct {
 	Cycle int                  `json:"cycle,omitempty"`
 }
 
-// JobFor builds a job.
+// JobFor builds a job with the ID kind/number[/suffix].
 func JobFor(kind string, number int64, suffix string, due time.Time, p Payload) Job {
 	id := fmt.Sprintf("%s/%d", kind, number)
 	if suffix != "" {
@@ -52,177 +39,155 @@ func JobFor(kind string, number int64, suffix string, due time.Time, p Payload) 
 	return Job{ID: id, Kind: kind, Incident: number, Payload: raw, DueAt: due}
 }
 
-// CardJob refreshes an incident's card from its latest state.
-func CardJob(number int64, due time.Time) Job {
-	j := JobFor(JobCard, number, "", due, Payload{})
-	j.Coalesce = true
-	return j
+// PayloadOf decodes a job's Payload; a malformed one is the zero Payload.
+func PayloadOf(j Job) Payload {
+	var p Payload
+	_ = json.Unmarshal(j.Payload, &p)
+	return p
 }
 
-func (d *Desk) wants(family string) bool { return slices.Contains(d.opts.Effects, family) }
+// A Planner turns a change to an incident into one adapter's jobs. Planners
+// run inside the store transaction that records the change, so the jobs are
+// durable exactly when the change is; they must be fast and deterministic.
+type Planner interface {
+	Plan(c *Change) []Job
+}
 
-// plan turns what just happened to an incident into jobs. before is nil for
-// a new incident. It may append events (a deferred callout) to inc.
+// Change is what just happened to an incident, as planners see it.
+type Change struct {
+	Incident *incident.Incident
+	Opened   bool             // the incident was just opened
+	Added    []incident.Event // the events the change appended
+	// MajorAt is the seq of the event that made the incident Major in
+	// this change (1 for one opened as Major), or 0.
+	MajorAt int
+	// Refresh is set when the change is the periodic refresh.
+	Refresh *Refresh
+	Now     time.Time
+	// UpdateInterval is how often the commander of a Major posts a
+	// stakeholder update.
+	UpdateInterval time.Duration
+
+	policy incident.Policy
+	state  *incident.State
+}
+
+// Refresh describes one periodic refresh of an open incident.
+type Refresh struct {
+	Cycle int // 0, 1, 2… since the incident opened or reopened
+	Open  int // open incidents in all, for rate budgets
+}
+
+// State is the incident's state after the change, computed once.
+func (c *Change) State() incident.State {
+	if c.state == nil {
+		st := c.Incident.State(c.policy, c.Now)
+		c.state = &st
+	}
+	return *c.state
+}
+
+// plan turns what just happened to an incident into jobs: the desk's own,
+// then each planner's. before is nil for a new incident. It may append
+// events (a deferred callout) to inc.
 func (d *Desk) plan(inc *incident.Incident, before *incident.State, added []incident.Event, now time.Time) []Job {
 	if len(added) == 0 {
 		return nil
 	}
-	p := d.cat.Policy
-	n := inc.Number
+	c := &Change{Incident: inc, Opened: before == nil, Now: now, UpdateInterval: d.opts.UpdateInterval, policy: d.cat.Policy}
 	var jobs []Job
-	add := func(j Job) { jobs = append(jobs, j) }
-	slack := d.wants("slack")
-	pd := d.wants("pagerduty")
-	// The state after is computed once, and only if a decision needs it.
-	var afterState *incident.State
-	state := func() incident.State {
-		if afterState == nil {
-			st := inc.State(p, now)
-			afterState = &st
-		}
-		return *afterState
+	if c.Opened {
+		added, jobs = d.planOpened(c, added)
 	}
-	seq := func(e incident.Event) string { return fmt.Sprint(e.Seq) }
+	c.Added = added
+	c.MajorAt = majorAt(c, before)
+	jobs = append(jobs, d.planEvents(c)...)
+	if c.MajorAt > 0 && c.State().Commander == "" {
+		jobs = append(jobs, d.commanderJob(inc.Number, c.MajorAt, now))
+	}
+	return append(jobs, d.planners(c)...)
+}
 
+func (d *Desk) planners(c *Change) []Job {
+	var jobs []Job
+	for _, p := range d.opts.Planners {
+		jobs = append(jobs, p.Plan(c)...)
+	}
+	return jobs
+}
+
+// planOpened plans the callout (deferred out of hours, which it records)
+// and the first refresh of a new incident.
+func (d *Desk) planOpened(c *Change, added []incident.Event) ([]incident.Event, []Job) {
+	inc, now := c.Incident, c.Now
+	jobs := []Job{JobFor(JobRefresh, inc.Number, "", now.Add(RefreshEvery), Payload{})}
+	if inc.Unmapped {
+		return added, jobs
+	}
+	co := d.cat.CalloutFor(inc.Service, c.State().Class, now)
+	due := now
+	if !co.DeferredUntil.IsZero() {
+		added = append(added, inc.Append(incident.Event{At: now, Kind: incident.EventCalloutDeferred, Actor: incident.ActorSystem, Until: co.DeferredUntil, Text: co.Owner})...)
+		c.state = nil
+		due = co.DeferredUntil
+	}
+	return added, append(jobs, JobFor(JobCallout, inc.Number, "", due, Payload{Level: co.Level, Owner: co.Owner}))
+}
+
+// majorAt finds the event that made the incident Major in this change.
+func majorAt(c *Change, before *incident.State) int {
+	if c.State().Class != incident.Major {
+		return 0
+	}
 	if before == nil {
-		if slack {
-			add(JobFor(JobChannel, n, "", now, Payload{}))
-			add(JobFor(JobAnnounce, n, "1", now, Payload{Seq: 1, Kind: "declared"}))
-			add(JobFor(JobRefresh, n, "", now.Add(refreshEvery), Payload{}))
-		}
-		if !inc.Unmapped {
-			co := d.cat.CalloutFor(inc.Service, state().Class, now)
-			if !co.DeferredUntil.IsZero() {
-				evs := inc.Append(incident.Event{At: now, Kind: incident.EventCalloutDeferred, Actor: incident.ActorSystem, Until: co.DeferredUntil, Text: co.Owner})
-				added = append(added, evs...)
-			}
-			due := now
-			if !co.DeferredUntil.IsZero() {
-				due = co.DeferredUntil
-			}
-			add(JobFor(JobCallout, n, "", due, Payload{Level: co.Level, Owner: co.Owner}))
-		}
-		if state().Class == incident.Major {
-			jobs = append(jobs, d.majorJobs(inc, state(), 1, now)...)
+		return 1
+	}
+	if before.Class == incident.Major {
+		return 0
+	}
+	for _, e := range c.Added {
+		if e.Kind == incident.EventClassChanged || e.Kind == incident.EventSecurity {
+			return e.Seq
 		}
 	}
-
-	card := false
-	for _, e := range added {
-		switch e.Kind {
-		case incident.EventImpactChanged, incident.EventCostAdded, incident.EventSecurity,
-			incident.EventClassChanged, incident.EventCommander, incident.EventResolved,
-			incident.EventReopened, incident.EventCalloutDeferred, incident.EventCalledOut,
-			incident.EventAcknowledged:
-			card = true
-		}
-		if before == nil {
-			continue
-		}
-		switch e.Kind {
-		case incident.EventImpactChanged, incident.EventCostAdded, incident.EventSecurity,
-			incident.EventClassChanged, incident.EventCommander, incident.EventNote,
-			incident.EventUpdate, incident.EventResolved, incident.EventReopened,
-			incident.EventCalledOut, incident.EventAcknowledged, incident.EventAlertFired,
-			incident.EventAlertResolved:
-			if slack {
-				add(JobFor(JobPost, n, seq(e), now, Payload{Seq: e.Seq}))
-			}
-		}
-		switch e.Kind {
-		case incident.EventCalledOut:
-			if slack && len(e.Users) > 0 {
-				add(JobFor(JobInvite, n, seq(e), now, Payload{Seq: e.Seq, Users: e.Users}))
-			}
-		case incident.EventCommander:
-			if slack && isPerson(e.User) {
-				add(JobFor(JobInvite, n, seq(e), now, Payload{Seq: e.Seq, Users: []string{e.User}}))
-			}
-		case incident.EventClassChanged, incident.EventSecurity:
-			if slack {
-				add(JobFor(JobAnnounce, n, seq(e), now, Payload{Seq: e.Seq, Kind: "class"}))
-			}
-			if before.Class != incident.Major && state().Class == incident.Major {
-				jobs = append(jobs, d.majorJobs(inc, state(), e.Seq, now)...)
-			}
-		case incident.EventUpdate:
-			if slack {
-				add(JobFor(JobAnnounce, n, seq(e), now, Payload{Seq: e.Seq, Kind: "update"}))
-			}
-			if pd {
-				add(JobFor(JobPagerDutyNote, n, seq(e), now, Payload{Seq: e.Seq}))
-			}
-		case incident.EventAcknowledged:
-			if pd && isPerson(e.Actor) {
-				add(JobFor(JobPagerDutyAck, n, seq(e), now, Payload{Seq: e.Seq, Users: []string{e.Actor}}))
-			}
-		case incident.EventNote:
-			if pd {
-				add(JobFor(JobPagerDutyNote, n, seq(e), now, Payload{Seq: e.Seq}))
-			}
-		case incident.EventResolved:
-			if slack {
-				add(JobFor(JobAnnounce, n, seq(e), now, Payload{Seq: e.Seq, Kind: "resolved"}))
-			}
-			add(JobFor(JobReview, n, seq(e), now, Payload{Seq: e.Seq}))
-			if pd && e.Actor != incident.ActorPagerDuty {
-				add(JobFor(JobPagerDutyResolve, n, seq(e), now, Payload{Seq: e.Seq}))
-			}
-		case incident.EventReopened:
-			if slack {
-				add(JobFor(JobAnnounce, n, seq(e), now, Payload{Seq: e.Seq, Kind: "reopened"}))
-				add(JobFor(JobRefresh, n, "", now.Add(refreshEvery), Payload{}))
-			}
-		case incident.EventAlertResolved:
-			if st := state(); st.Status == incident.StatusOpen && len(st.Alerts) > 0 && allResolved(st.Alerts) && slack {
-				add(JobFor(JobConfirmResolve, n, seq(e), now, Payload{Seq: e.Seq}))
-			}
-		}
-	}
-	if card && slack {
-		add(CardJob(n, now))
-	}
-	if slack {
-		add(Job{ID: JobHomes, Kind: JobHomes, DueAt: now.Add(2 * time.Second), Coalesce: true})
-	}
-	return jobs
+	return 0
 }
 
-// refreshEvery is how often an open incident's running loss is refreshed on
-// its card: chat.update is Tier 3 (about 50 a minute), so a minute per
-// incident keeps well inside the limit for dozens of open incidents.
-const refreshEvery = time.Minute
-
-func allResolved(as []incident.AlertState) bool {
-	for _, a := range as {
-		if a.Firing {
-			return false
-		}
-	}
-	return true
-}
-
-// majorJobs starts the major-incident procedure: notify incident managers,
-// get a commander, remind them to post updates.
-func (d *Desk) majorJobs(inc *incident.Incident, st incident.State, seq int, now time.Time) []Job {
-	n := inc.Number
-	s := fmt.Sprint(seq)
+// planEvents plans the desk's own reactions to events: the review draft on
+// resolution, a new refresh cycle on reopening.
+func (d *Desk) planEvents(c *Change) []Job {
 	var jobs []Job
-	if d.wants("slack") {
-		jobs = append(jobs, JobFor(JobManagers, n, s, now, Payload{Seq: seq}))
-		jobs = append(jobs, JobFor(JobRemind, n, "1", now.Add(d.opts.UpdateInterval), Payload{Cycle: 1}))
-	}
-	if d.wants("pagerduty") {
-		jobs = append(jobs, JobFor(JobPagerDutyManager, n, s, now, Payload{Seq: seq}))
-	}
-	if st.Commander == "" {
-		// Out of hours the on-call incident manager takes command at once;
-		// in hours a volunteer has commander_timeout to step forward.
-		due := now.Add(d.opts.CommanderTimeout)
-		if !d.cat.WorkingHours.InHours(now) {
-			due = now
+	for _, e := range c.Added {
+		switch {
+		case c.Opened:
+		case e.Kind == incident.EventResolved:
+			jobs = append(jobs, JobFor(JobReview, c.Incident.Number, fmt.Sprint(e.Seq), c.Now, Payload{Seq: e.Seq}))
+		case e.Kind == incident.EventReopened:
+			// A new chain of refreshes: the first one's ID is spent.
+			jobs = append(jobs, JobFor(JobRefresh, c.Incident.Number, fmt.Sprintf("reopened-%d", e.Seq), c.Now.Add(RefreshEvery), Payload{}))
 		}
-		jobs = append(jobs, JobFor(JobCommander, n, s, due, Payload{Seq: seq}))
 	}
 	return jobs
+}
+
+// commanderJob gets a Major a commander if nobody volunteers: out of hours
+// the on-call incident manager takes command at once; in hours a volunteer
+// has commander_timeout to step forward.
+func (d *Desk) commanderJob(number int64, seq int, now time.Time) Job {
+	due := now.Add(d.opts.CommanderTimeout)
+	if !d.cat.WorkingHours.InHours(now) {
+		due = now
+	}
+	return JobFor(JobCommander, number, fmt.Sprint(seq), due, Payload{Seq: seq})
+}
+
+// RefreshEvery is how often an open incident is refreshed: time-driven
+// upgrades are recorded, and planners may refresh what shows running loss.
+const RefreshEvery = time.Minute
+
+// planRefresh asks the planners what a periodic refresh of an open
+// incident needs (the Slack card's running loss, within its budget).
+func (d *Desk) planRefresh(inc *incident.Incident, r Refresh, now time.Time) []Job {
+	c := &Change{Incident: inc, Refresh: &r, Now: now, UpdateInterval: d.opts.UpdateInterval, policy: d.cat.Policy}
+	return d.planners(c)
 }

@@ -131,7 +131,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	})
 	st := &store{Store: bs}
 	cat := catalogue(t)
-	d := desk.New(st, cat, desk.Options{Effects: []string{"pagerduty"}, Now: o.now})
+	d := desk.New(st, cat, desk.Options{Planners: []desk.Planner{pagerduty.Planner{}}, Now: o.now})
 	fake := newFakePD(t)
 	users := &mapUsers{m: map[string]string{}}
 	client := pagerduty.NewClient(pagerduty.ClientOptions{Token: fake.token, APIURL: fake.URL(), FromEmail: fromEmail, Users: users, RateLimitDelay: 100 * time.Millisecond})

@@ -2,7 +2,6 @@ package pagerduty
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,10 +15,6 @@ import (
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/desk"
 )
-
-// JobAcknowledge acknowledges an incident's PagerDuty incidents (a Slack
-// button enqueues it with AcknowledgeJob).
-const JobAcknowledge = desk.JobPagerDutyAck
 
 // PagesBucket is the KV bucket holding, per bot incident number, the ID of
 // the PagerDuty incident that paged the incident managers.
@@ -64,25 +59,12 @@ func NewSync(c *Client, d *desk.Desk, opts SyncOptions) *Sync {
 }
 
 // Register installs the handlers on a runner. The desk must plan
-// PagerDuty effects (desk.Options.Effects includes "pagerduty").
+// PagerDuty effects (a Planner among desk.Options.Planners).
 func (s *Sync) Register(r *desk.Runner) {
-	r.Handle(desk.JobPagerDutyNote, s.handleNote)
-	r.Handle(desk.JobPagerDutyResolve, s.handleResolve)
-	r.Handle(desk.JobPagerDutyManager, s.handleManager)
+	r.Handle(JobNote, s.handleNote)
+	r.Handle(JobResolve, s.handleResolve)
+	r.Handle(JobManagers, s.handleManager)
 	r.Handle(JobAcknowledge, s.handleAcknowledge)
-}
-
-// AcknowledgeJob is the job that acknowledges incident number's PagerDuty
-// incidents on behalf of actor (a Slack user ID). idem makes it unique (a
-// Slack action ID); enqueue it with the store's Enqueue.
-func AcknowledgeJob(number int64, actor, idem string, due time.Time) desk.Job {
-	return desk.JobFor(JobAcknowledge, number, idem, due, desk.Payload{Users: []string{actor}})
-}
-
-func payload(j desk.Job) desk.Payload {
-	var p desk.Payload
-	_ = json.Unmarshal(j.Payload, &p)
-	return p
 }
 
 // linked returns the PagerDuty incident IDs linked to an incident; with
@@ -115,7 +97,7 @@ func (s *Sync) handleNote(ctx context.Context, j desk.Job) error {
 	if err != nil {
 		return err
 	}
-	seq := payload(j).Seq
+	seq := desk.PayloadOf(j).Seq
 	var ev *incident.Event
 	for i := range inc.Events {
 		if inc.Events[i].Seq == seq {
@@ -247,7 +229,7 @@ func (s *Sync) Acknowledge(ctx context.Context, number int64, actor string) erro
 
 func (s *Sync) handleAcknowledge(ctx context.Context, j desk.Job) error {
 	actor := ""
-	if p := payload(j); len(p.Users) > 0 {
+	if p := desk.PayloadOf(j); len(p.Users) > 0 {
 		actor = p.Users[0]
 	}
 	return s.Acknowledge(ctx, j.Incident, actor)

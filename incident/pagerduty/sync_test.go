@@ -201,7 +201,7 @@ func TestAcknowledgeJob(t *testing.T) {
 	e.startRunner(pagerduty.SyncOptions{})
 	n := e.open("PINC001")
 	ctx := context.Background()
-	if err := e.store.Enqueue(ctx, pagerduty.AcknowledgeJob(n, alice, "act-1", time.Time{})); err != nil {
+	if err := e.store.Enqueue(ctx, desk.JobFor(pagerduty.JobAcknowledge, n, "act-1", time.Time{}, desk.Payload{Users: []string{alice}})); err != nil {
 		t.Fatal(err)
 	}
 	e.runner.Wake()

@@ -1,0 +1,149 @@
+package bot
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/incidentbot/incidentbot/incident"
+	"github.com/incidentbot/incidentbot/incident/desk"
+)
+
+// The Slack adapter's job kinds. IDs are deterministic (kind/number[/seq])
+// so that re-planning after a crash enqueues nothing twice; the card and App
+// Home always show the latest state, so their jobs coalesce.
+const (
+	JobChannel        = "slack.channel"         // create channel, topic, card, pin, bookmark
+	JobCard           = "slack.card"            // refresh the pinned card
+	JobPost           = "slack.post"            // post a timeline event in the incident channel
+	JobAnnounce       = "slack.announce"        // post to the announce channel
+	JobManagers       = "slack.managers"        // notify incident managers of a major
+	JobRemind         = "slack.remind"          // remind the commander to post an update
+	JobConfirmResolve = "slack.confirm_resolve" // every alert resolved: ask the channel
+	JobInvite         = "slack.invite"          // invite people into the incident channel
+	JobHomes          = "slack.homes"           // republish App Home for recent viewers
+	JobReply          = "slack.reply"           // answer a person privately
+)
+
+// CardUpdatesPerMinute is the budget of scheduled card refreshes across all
+// open incidents: chat.update is Tier 3 (about 50 a minute per workspace),
+// and the rest is left for refreshes that events cause.
+const CardUpdatesPerMinute = 40
+
+// CardEvery is every how many refresh cycles (minutes) an incident's card
+// is refreshed when that many incidents are open: 1 up to 40 open
+// incidents, 2 up to 80, and so on.
+func CardEvery(open int) int {
+	return max(1, (open+CardUpdatesPerMinute-1)/CardUpdatesPerMinute)
+}
+
+// CardJob refreshes an incident's card from its latest state.
+func CardJob(number int64, due time.Time) desk.Job {
+	j := desk.JobFor(JobCard, number, "", due, desk.Payload{})
+	j.Coalesce = true
+	return j
+}
+
+// Planner plans the Slack effects of changes to incidents. Its zero value
+// is ready to use.
+type Planner struct{}
+
+// Plan implements desk.Planner.
+func (Planner) Plan(c *desk.Change) []desk.Job {
+	if c.Refresh != nil {
+		if c.Refresh.Cycle%CardEvery(c.Refresh.Open) == 0 {
+			return []desk.Job{CardJob(c.Incident.Number, c.Now)}
+		}
+		return nil
+	}
+	var jobs []desk.Job
+	n := c.Incident.Number
+	if c.Opened {
+		jobs = append(jobs, desk.JobFor(JobChannel, n, "", c.Now, desk.Payload{}),
+			desk.JobFor(JobAnnounce, n, "1", c.Now, desk.Payload{Seq: 1, Kind: "declared"}))
+	}
+	card := false
+	for _, e := range c.Added {
+		card = card || changesCard(e.Kind)
+		if !c.Opened {
+			jobs = append(jobs, eventJobs(c, e)...)
+		}
+	}
+	if c.MajorAt > 0 {
+		s := fmt.Sprint(c.MajorAt)
+		jobs = append(jobs, desk.JobFor(JobManagers, n, s, c.Now, desk.Payload{Seq: c.MajorAt}),
+			desk.JobFor(JobRemind, n, "1", c.Now.Add(c.UpdateInterval), desk.Payload{Cycle: 1}))
+	}
+	if card {
+		jobs = append(jobs, CardJob(n, c.Now))
+	}
+	return append(jobs, desk.Job{ID: JobHomes, Kind: JobHomes, DueAt: c.Now.Add(2 * time.Second), Coalesce: true})
+}
+
+// changesCard reports whether an event changes what the card shows.
+func changesCard(k incident.EventKind) bool {
+	switch k {
+	case incident.EventImpactChanged, incident.EventCostAdded, incident.EventSecurity,
+		incident.EventClassChanged, incident.EventCommander, incident.EventResolved,
+		incident.EventReopened, incident.EventCalloutDeferred, incident.EventCalledOut,
+		incident.EventAcknowledged:
+		return true
+	}
+	return false
+}
+
+// posted reports whether an event is posted in the incident channel.
+func posted(k incident.EventKind) bool {
+	switch k {
+	case incident.EventImpactChanged, incident.EventCostAdded, incident.EventSecurity,
+		incident.EventClassChanged, incident.EventCommander, incident.EventNote,
+		incident.EventUpdate, incident.EventResolved, incident.EventReopened,
+		incident.EventCalledOut, incident.EventAcknowledged, incident.EventAlertFired,
+		incident.EventAlertResolved:
+		return true
+	}
+	return false
+}
+
+// eventJobs plans what one event of an open incident's change causes.
+func eventJobs(c *desk.Change, e incident.Event) []desk.Job {
+	n, s := c.Incident.Number, fmt.Sprint(e.Seq)
+	var jobs []desk.Job
+	if posted(e.Kind) {
+		jobs = append(jobs, desk.JobFor(JobPost, n, s, c.Now, desk.Payload{Seq: e.Seq}))
+	}
+	announce := func(kind string) desk.Job {
+		return desk.JobFor(JobAnnounce, n, s, c.Now, desk.Payload{Seq: e.Seq, Kind: kind})
+	}
+	switch e.Kind {
+	case incident.EventCalledOut:
+		if len(e.Users) > 0 {
+			jobs = append(jobs, desk.JobFor(JobInvite, n, s, c.Now, desk.Payload{Seq: e.Seq, Users: e.Users}))
+		}
+	case incident.EventCommander:
+		if incident.IsPerson(e.User) {
+			jobs = append(jobs, desk.JobFor(JobInvite, n, s, c.Now, desk.Payload{Seq: e.Seq, Users: []string{e.User}}))
+		}
+	case incident.EventClassChanged, incident.EventSecurity:
+		jobs = append(jobs, announce("class"))
+	case incident.EventUpdate:
+		jobs = append(jobs, announce("update"))
+	case incident.EventResolved:
+		jobs = append(jobs, announce("resolved"))
+	case incident.EventReopened:
+		jobs = append(jobs, announce("reopened"))
+	case incident.EventAlertResolved:
+		if st := c.State(); st.Status == incident.StatusOpen && len(st.Alerts) > 0 && allResolved(st.Alerts) {
+			jobs = append(jobs, desk.JobFor(JobConfirmResolve, n, s, c.Now, desk.Payload{Seq: e.Seq}))
+		}
+	}
+	return jobs
+}
+
+func allResolved(as []incident.AlertState) bool {
+	for _, a := range as {
+		if a.Firing {
+			return false
+		}
+	}
+	return true
+}
