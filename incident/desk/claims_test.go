@@ -8,19 +8,8 @@ import (
 
 	"github.com/incidentbot/incidentbot/incident/boltstore"
 	"github.com/incidentbot/incidentbot/incident/desk"
+	"github.com/incidentbot/incidentbot/incident/incidenttest"
 )
-
-// waitFor polls cond until it holds, failing the test after 20 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
 
 // countingStore counts the runner's claims and records its renewals.
 type countingStore struct {
@@ -110,13 +99,13 @@ func TestRunnerTakesOverAnExpiredClaim(t *testing.T) {
 	r.Handle("k", log.handler)
 	runRunner(t, r)
 	// The runner looks for jobs a few times while the claim holds.
-	waitFor(t, "claims", func() bool { return st.claimCount() >= 6 })
+	incidenttest.Eventually(t, "claims", func() bool { return st.claimCount() >= 6 })
 	if n := log.count("orphan"); n != 0 {
 		t.Fatalf("the job ran %d times while another replica's claim held", n)
 	}
 	clk.Advance(10 * time.Second)
-	waitFor(t, "the orphaned job to run", func() bool { return log.count("orphan") == 1 })
-	waitFor(t, "the job to complete", func() bool { p, _ := bst.Pending(ctx); return len(p) == 0 })
+	incidenttest.Eventually(t, "the orphaned job to run", func() bool { return log.count("orphan") == 1 })
+	incidenttest.Eventually(t, "the job to complete", func() bool { p, _ := bst.Pending(ctx); return len(p) == 0 })
 }
 
 // A runner renews its claim while the job runs, so a second replica does
@@ -142,13 +131,13 @@ func TestRunnerRenewsItsClaims(t *testing.T) {
 	runRunner(t, r)
 	<-started
 	clk.Advance(8 * time.Second)
-	waitFor(t, "a renewal from +8s", func() bool { return st.renewedUntil(t0.Add(18 * time.Second)) })
+	incidenttest.Eventually(t, "a renewal from +8s", func() bool { return st.renewedUntil(t0.Add(18 * time.Second)) })
 	clk.Advance(7 * time.Second) // +15s: past the first lease, within the renewed one
 	if got, err := bst.Claim(ctx, desk.QueueEffects, "other-replica", clk.Now(), 0, 10*time.Second); err != nil || len(got) != 0 {
 		t.Fatalf("another replica claimed %v (%v) while the job was running and renewed", got, err)
 	}
 	close(finish)
-	waitFor(t, "the job to complete", func() bool { p, _ := bst.Pending(ctx); return len(p) == 0 })
+	incidenttest.Eventually(t, "the job to complete", func() bool { p, _ := bst.Pending(ctx); return len(p) == 0 })
 	if runs != 1 {
 		t.Fatalf("ran %d times", runs)
 	}

@@ -14,18 +14,6 @@ import (
 	"github.com/incidentbot/incidentbot/internal/pgtest"
 )
 
-// waitFor polls cond until it holds, failing the test after 30 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // replicas opens n stores on one fresh database.
 func replicas(t *testing.T, n int) []*Store {
 	url := pgtest.DB(t)
@@ -119,7 +107,7 @@ func TestRunnersShareTheQueueAcrossReplicas(t *testing.T) {
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = r.Run(rctx) }()
 	}
-	waitFor(t, "the queue to drain", func() bool { p, _ := stores[1].Pending(ctx); return len(p) == 0 })
+	incidenttest.Eventually(t, "the queue to drain", func() bool { p, _ := stores[1].Pending(ctx); return len(p) == 0 })
 	cancel()
 	wg.Wait()
 	mu.Lock()

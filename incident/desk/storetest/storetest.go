@@ -7,12 +7,12 @@ package storetest
 import (
 	"context"
 	"encoding/json"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/desk"
+	"github.com/incidentbot/incidentbot/incident/incidenttest"
 )
 
 // Backend is one fresh, empty database opened by an adapter for a test.
@@ -68,7 +68,7 @@ func Run(t *testing.T, open Open) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := &Clock{t: T0}
+			clk := incidenttest.NewClock(T0)
 			b := open(t, clk.Now)
 			tc.fn(t, &env{Backend: b, s: b.Store, clk: clk, ctx: context.Background()})
 		})
@@ -78,31 +78,11 @@ func Run(t *testing.T, open Open) {
 // T0 is the suite's fixed "now".
 var T0 = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 
-// Clock is a settable clock.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Set sets the clock.
-func (c *Clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 // env is one test's backend and helpers.
 type env struct {
 	Backend
 	s   desk.Storage
-	clk *Clock
+	clk *incidenttest.Clock
 	ctx context.Context
 }
 
