@@ -5,6 +5,7 @@
 //	incidentbot init [--dir DIR] [--force]
 //	incidentbot check [--config FILE]
 //	incidentbot backup FILE [--config FILE]
+//	incidentbot migrate --from FILE [--to URL]
 //	incidentbot version
 //
 // Configuration is read from incidentbot.yaml (--config; by default
@@ -38,6 +39,7 @@ Usage:
   incidentbot init [--dir DIR] [--force]          write a starter incidentbot.yaml and slack-app-manifest.yaml
   incidentbot check [--config FILE]               validate the configuration; print the catalogue
   incidentbot backup FILE [--config FILE]         write a consistent copy of the database, even while serving
+  incidentbot migrate --from FILE [--to URL]      copy a bbolt database into an empty PostgreSQL database
   incidentbot version                             print the version
 
 Configuration: incidentbot.yaml (--config FILE; default ./incidentbot.yaml if
@@ -82,6 +84,8 @@ func (a *app) run(args []string) int {
 		return a.check(rest)
 	case "backup":
 		return a.backup(rest)
+	case "migrate":
+		return a.migrate(rest)
 	case "version":
 		return a.version(rest)
 	case "help", "-h", "-help", "--help":

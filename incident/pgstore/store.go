@@ -214,3 +214,24 @@ func (s *Store) snapshot(ctx context.Context, fn func(tx pgx.Tx) error) error {
 
 // errNoChange rolls back a transaction that changed nothing.
 var errNoChange = errors.New("no change")
+
+// Probe connects to the database at url without changing it and returns
+// its schema version (0 for a database incidentbot never used).
+func Probe(ctx context.Context, url string) (int, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return 0, errors.New("the URL is not a valid PostgreSQL connection string")
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil || !exists {
+		return 0, err
+	}
+	var v int
+	err = conn.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v)
+	return v, err
+}
