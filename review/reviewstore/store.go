@@ -138,6 +138,30 @@ var ErrNoChange = fmt.Errorf("reviewstore: no change")
 func (s *Store) Update(ctx context.Context, n int64, fn func(rec *Record, exists bool) error) (*Record, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	l, ok := s.kv.(locker)
+	if !ok {
+		return s.update(ctx, n, fn)
+	}
+	// Several replicas on one database: serialise across them too.
+	var out *Record
+	err := l.WithLock(ctx, LockReviews, func(ctx context.Context) error {
+		var err error
+		out, err = s.update(ctx, n, fn)
+		return err
+	})
+	return out, err
+}
+
+// LockReviews is the storage lock under which reviews are updated when the
+// KV offers locks (desk.Locker), as the storage of several replicas does.
+const LockReviews = "reviews"
+
+// locker is desk.Locker.
+type locker interface {
+	WithLock(ctx context.Context, name string, fn func(ctx context.Context) error) error
+}
+
+func (s *Store) update(ctx context.Context, n int64, fn func(rec *Record, exists bool) error) (*Record, error) {
 	rec, ok, err := s.Record(ctx, n)
 	if err != nil {
 		return nil, err
