@@ -61,6 +61,7 @@ func (s *Store) Create(ctx context.Context, fn func(number int64) (*incident.Inc
 	if err != nil {
 		return nil, err
 	}
+	s.cache.put(out.Number, out.Events)
 	return out, nil
 }
 
@@ -103,7 +104,7 @@ func insertIncident(ctx context.Context, tx pgx.Tx, inc *incident.Incident) erro
 func (s *Store) Update(ctx context.Context, number int64, fn func(inc *incident.Incident) ([]desk.Job, error)) (*incident.Incident, error) {
 	var out *incident.Incident
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		inc, err := loadIncident(ctx, tx, number, true)
+		inc, err := s.loadIncident(ctx, tx, number, true)
 		if err != nil {
 			return fmt.Errorf("pgstore: update incident %d: %w", number, err)
 		}
@@ -144,6 +145,7 @@ func (s *Store) Update(ctx context.Context, number int64, fn func(inc *incident.
 	if err != nil {
 		return nil, err
 	}
+	s.cache.put(number, out.Events)
 	return out, nil
 }
 
@@ -215,13 +217,14 @@ func notFound(number int64) error {
 }
 
 // loadIncident reads an incident with its timeline; forUpdate locks its row.
-func loadIncident(ctx context.Context, tx pgx.Tx, number int64, forUpdate bool) (*incident.Incident, error) {
-	q := `SELECT header FROM incidents WHERE number = $1`
+func (s *Store) loadIncident(ctx context.Context, tx pgx.Tx, number int64, forUpdate bool) (*incident.Incident, error) {
+	q := `SELECT header, last_seq FROM incidents WHERE number = $1`
 	if forUpdate {
 		q += ` FOR UPDATE`
 	}
 	var hdr []byte
-	if err := tx.QueryRow(ctx, q, number).Scan(&hdr); errors.Is(err, pgx.ErrNoRows) {
+	var last int
+	if err := tx.QueryRow(ctx, q, number).Scan(&hdr, &last); errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound(number)
 	} else if err != nil {
 		return nil, err
@@ -230,7 +233,7 @@ func loadIncident(ctx context.Context, tx pgx.Tx, number int64, forUpdate bool) 
 	if err := json.Unmarshal(hdr, inc); err != nil {
 		return nil, fmt.Errorf("decode header: %w", err)
 	}
-	evs, err := loadEvents(ctx, tx, []int64{number})
+	evs, err := s.loadEvents(ctx, tx, map[int64]int{number: last})
 	if err != nil {
 		return nil, err
 	}
@@ -238,14 +241,26 @@ func loadIncident(ctx context.Context, tx pgx.Tx, number int64, forUpdate bool) 
 	return inc, nil
 }
 
-// loadEvents reads the timelines of incidents.
-func loadEvents(ctx context.Context, tx pgx.Tx, numbers []int64) (map[int64][]incident.Event, error) {
-	rows, err := tx.Query(ctx, `SELECT incident, data FROM events WHERE incident = ANY($1) ORDER BY incident, seq`, numbers)
+// loadEvents reads the timelines of incidents (number → last seq), from
+// the cache where it holds them as stored.
+func (s *Store) loadEvents(ctx context.Context, tx pgx.Tx, last map[int64]int) (map[int64][]incident.Event, error) {
+	out := make(map[int64][]incident.Event, len(last))
+	var missing []int64
+	for n, seq := range last {
+		if evs, ok := s.cache.get(n, seq); ok {
+			out[n] = evs
+		} else {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT incident, data FROM events WHERE incident = ANY($1) ORDER BY incident, seq`, missing)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := make(map[int64][]incident.Event, len(numbers))
 	var n int64
 	var data []byte
 	for rows.Next() {
@@ -258,7 +273,15 @@ func loadEvents(ctx context.Context, tx pgx.Tx, numbers []int64) (map[int64][]in
 		}
 		out[n] = append(out[n], e)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// What was read is committed (Update reads before it writes, with
+	// the incident's row locked), so it may be cached.
+	for _, n := range missing {
+		s.cache.put(n, out[n])
+	}
+	return out, nil
 }
 
 // Get returns incident number with its full timeline, or an
@@ -267,7 +290,7 @@ func (s *Store) Get(ctx context.Context, number int64) (*incident.Incident, erro
 	var inc *incident.Incident
 	err := s.snapshot(ctx, func(tx pgx.Tx) error {
 		var err error
-		inc, err = loadIncident(ctx, tx, number, false)
+		inc, err = s.loadIncident(ctx, tx, number, false)
 		return err
 	})
 	if err != nil {
@@ -288,29 +311,30 @@ func (s *Store) List(ctx context.Context, f desk.Filter) ([]*incident.Incident, 
 		if f.Limit > 0 {
 			limit = &f.Limit
 		}
-		rows, err := tx.Query(ctx, `SELECT number, header FROM incidents
+		rows, err := tx.Query(ctx, `SELECT number, header, last_seq FROM incidents
 			WHERE (NOT $1 OR open) AND ($2 = '' OR service = $2) AND ($3::timestamptz IS NULL OR started_at >= $3)
 			ORDER BY number DESC LIMIT $4`, f.OpenOnly, strings.ToLower(f.Service), since, limit)
 		if err != nil {
 			return err
 		}
-		var nums []int64
+		last := map[int64]int{}
 		for rows.Next() {
 			var n int64
 			var hdr []byte
-			if err := rows.Scan(&n, &hdr); err != nil {
+			var seq int
+			if err := rows.Scan(&n, &hdr, &seq); err != nil {
 				return err
 			}
 			inc := new(incident.Incident)
 			if err := json.Unmarshal(hdr, inc); err != nil {
 				return fmt.Errorf("decode header of incident %d: %w", n, err)
 			}
-			out, nums = append(out, inc), append(nums, n)
+			out, last[n] = append(out, inc), seq
 		}
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		evs, err := loadEvents(ctx, tx, nums)
+		evs, err := s.loadEvents(ctx, tx, last)
 		if err != nil {
 			return err
 		}

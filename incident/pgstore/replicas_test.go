@@ -126,3 +126,40 @@ func TestRunnersShareTheQueueAcrossReplicas(t *testing.T) {
 		}
 	}
 }
+
+// A timeline cached by one replica is not served once another replica has
+// appended to it: the cache is checked against the stored last seq.
+func TestTimelineCacheSeesOtherReplicasAppends(t *testing.T) {
+	stores := replicas(t, 2)
+	ctx := context.Background()
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	inc, err := stores[0].Create(ctx, func(n int64) (*incident.Incident, []desk.Job, error) {
+		inc := &incident.Incident{Number: n, Title: "x", Service: incident.Service{Name: "bedroom"}, StartedAt: at}
+		inc.Append(incident.Event{At: at, Kind: incident.EventDeclared})
+		return inc, nil, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if got, err := stores[0].Get(ctx, inc.Number); err != nil || len(got.Events) != 1+i {
+			t.Fatalf("replica 0 sees %d events (%v), want %d", len(got.Events), err, 1+i)
+		}
+		if l, _ := stores[0].List(ctx, desk.Filter{}); len(l[0].Events) != 1+i {
+			t.Fatalf("replica 0 lists %d events, want %d", len(l[0].Events), 1+i)
+		}
+		if _, err := stores[1].Update(ctx, inc.Number, func(inc *incident.Incident) ([]desk.Job, error) {
+			inc.Append(incident.Event{At: at, Kind: incident.EventNote, Text: fmt.Sprint(i)})
+			return nil, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := stores[0].Update(ctx, inc.Number, func(inc *incident.Incident) ([]desk.Job, error) {
+		inc.Append(incident.Event{At: at, Kind: incident.EventNote, Text: "last"})
+		return nil, nil
+	})
+	if len(got.Events) != 5 || got.Events[4].Seq != 5 {
+		t.Fatalf("replica 0 appended after a stale cache: %+v", got.Events)
+	}
+}

@@ -51,13 +51,17 @@ type Options struct {
 	// Now is the clock of job bookkeeping (tombstones, the due time of a
 	// job enqueued without one); nil means time.Now.
 	Now func() time.Time
+	// TimelineCacheEvents bounds the decoded timelines kept in memory, in
+	// events across incidents; zero means 100,000, negative disables.
+	TimelineCacheEvents int
 }
 
 // Store is an open PostgreSQL database.
 type Store struct {
-	pool *pgxpool.Pool
-	log  *slog.Logger
-	now  func() time.Time
+	pool  *pgxpool.Pool
+	log   *slog.Logger
+	now   func() time.Time
+	cache *timelineCache
 }
 
 // Open connects to the database at url (a libpq URL or key=value string)
@@ -72,6 +76,9 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.TimelineCacheEvents == 0 {
+		opts.TimelineCacheEvents = 100_000
+	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// pgx's message may quote the URL, password included.
@@ -82,7 +89,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: %w", err)
 	}
-	s := &Store{pool: pool, log: opts.Logger, now: opts.Now}
+	s := &Store{pool: pool, log: opts.Logger, now: opts.Now, cache: newTimelineCache(opts.TimelineCacheEvents)}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
