@@ -50,6 +50,7 @@ type Store interface {
 	Put(ctx context.Context, bucket, key string, value []byte) error
 	GetKV(ctx context.Context, bucket, key string) ([]byte, bool, error)
 	Scan(ctx context.Context, bucket, prefix string, fn func(key string, value []byte) error) error
+	UpdateRecords(ctx context.Context, number int64, fn func(inc *incident.Incident, recs desk.Records) ([]desk.Job, error)) (*incident.Incident, error)
 }
 
 // Options configure a Bot. The zero value is usable.
@@ -121,6 +122,7 @@ func (b *Bot) botUser() string { return b.botUserID.Load().(string) }
 // Register installs the bot's job handlers on a runner.
 func (b *Bot) Register(r *desk.Runner) {
 	r.Handle(JobInbox, b.handleInbox)
+	r.Handle(JobReply, b.sendReply)
 	r.Handle(JobChannel, b.ensureChannel)
 	r.Handle(JobCard, b.updateCard)
 	r.Handle(JobPost, b.postEvent)
@@ -133,6 +135,10 @@ func (b *Bot) Register(r *desk.Runner) {
 	r.Handle(JobHome, b.publishHome)
 	r.Handle(JobCatchUp, b.catchUp)
 	r.Handle(desk.JobReview, b.draftReview)
+	r.Handle(JobReviewDrafted, b.reviewDrafted)
+	r.Handle(JobReviewPosted, b.reviewPublished)
+	r.Handle(JobActionPosted, b.actionPosted)
+	r.Handle(JobActionDone, b.actionDone)
 }
 
 // Classify maps Slack errors to retry decisions for the runner: a 429 waits

@@ -23,7 +23,7 @@ func TestBotChild(t *testing.T) {
 	}
 	base, _ := time.Parse(time.RFC3339Nano, os.Getenv("CHILD_BASE"))
 	clk := newClock(base)
-	startBot(t, os.Getenv("CHILD_API"), os.Getenv("CHILD_BOT"), os.Getenv("CHILD_APP"), os.Getenv("CHILD_DB"), clk, catalogue(t), slogDiscard())
+	startBot(t, botConfig{apiURL: os.Getenv("CHILD_API"), botToken: os.Getenv("CHILD_BOT"), appToken: os.Getenv("CHILD_APP"), path: os.Getenv("CHILD_DB"), clock: clk, cat: catalogue(t), log: slogDiscard()})
 	select {} // until SIGKILL
 }
 

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 
 	"github.com/incidentbot/incidentbot/bot"
@@ -101,17 +100,23 @@ type instance struct {
 }
 
 type env struct {
-	t     testing.TB
-	fs    *fakeslack.Server
-	clock *clock
-	cat   *incident.Catalogue
-	path  string
-	inst  *instance
+	t testing.TB
+	// callTimeout bounds each Slack Web API call and jobTimeout each job
+	// run (the defaults of serve when zero).
+	callTimeout, jobTimeout time.Duration
+	fs                      *fakeslack.Server
+	clock                   *clock
+	cat                     *incident.Catalogue
+	path                    string
+	inst                    *instance
 }
 
-func newEnv(t testing.TB, start time.Time) *env {
+func newEnv(t testing.TB, start time.Time, opts ...func(*env)) *env {
 	t.Helper()
 	e := &env{t: t, fs: newFake(t), clock: newClock(start), cat: catalogue(t), path: filepath.Join(t.TempDir(), "incidentbot.db")}
+	for _, o := range opts {
+		o(e)
+	}
 	e.start()
 	t.Cleanup(e.stop)
 	return e
@@ -127,7 +132,8 @@ func (e *env) logger() *slog.Logger {
 // start runs a bot the way `incidentbot serve` wires it.
 func (e *env) start() {
 	e.t.Helper()
-	e.inst = startBot(e.t, e.fs.APIURL(), e.fs.BotToken(), e.fs.AppToken(), e.path, e.clock, e.cat, e.logger())
+	e.inst = startBot(e.t, botConfig{apiURL: e.fs.APIURL(), botToken: e.fs.BotToken(), appToken: e.fs.AppToken(),
+		path: e.path, clock: e.clock, cat: e.cat, log: e.logger(), callTimeout: e.callTimeout, jobTimeout: e.jobTimeout})
 	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer wcancel()
 	if err := e.fs.WaitConnected(wctx); err != nil {
@@ -135,15 +141,25 @@ func (e *env) start() {
 	}
 }
 
-func startBot(t testing.TB, apiURL, botToken, appToken, path string, clk *clock, cat *incident.Catalogue, log *slog.Logger) *instance {
+// botConfig is what startBot needs.
+type botConfig struct {
+	apiURL, botToken, appToken, path string
+	clock                            *clock
+	cat                              *incident.Catalogue
+	log                              *slog.Logger
+	callTimeout, jobTimeout          time.Duration
+}
+
+func startBot(t testing.TB, c botConfig) *instance {
 	t.Helper()
-	st, err := boltstore.Open(path, boltstore.Options{Logger: log, Now: clk.Now})
+	clk, cat, log := c.clock, c.cat, c.log
+	st, err := boltstore.Open(c.path, boltstore.Options{Logger: log, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := desk.New(st, cat, desk.Options{Logger: log, Now: clk.Now, Planners: []desk.Planner{bot.Planner{}}})
-	runner := desk.NewRunner(st, desk.RunnerOptions{Logger: log, Now: clk.Now, Classify: bot.Classify, Poll: 50 * time.Millisecond})
-	api := slack.New(botToken, slack.OptionAPIURL(apiURL), slack.OptionAppLevelToken(appToken))
+	runner := desk.NewRunner(st, desk.RunnerOptions{Logger: log, Now: clk.Now, Classify: bot.Classify, Poll: 50 * time.Millisecond, JobTimeout: c.jobTimeout})
+	api := bot.NewClient(bot.ClientOptions{BotToken: c.botToken, AppToken: c.appToken, APIURL: c.apiURL, Timeout: c.callTimeout})
 	b := bot.New(api, d, st, bot.Options{Logger: log, Now: clk.Now, AnnounceChannel: "incidents", Wake: runner.Wake})
 	b.Register(runner)
 	(&desk.Duties{Desk: d, OnCall: desk.RotationFinder{Location: cat.WorkingHours.Location}, Enqueue: st.Enqueue, CountOpen: st.CountOpen}).Register(runner)

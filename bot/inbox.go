@@ -3,6 +3,8 @@ package bot
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -50,47 +52,84 @@ func (b *Bot) handleInbox(ctx context.Context, j desk.Job) error {
 	return desk.Permanent(fmt.Errorf("inbox %s: unknown type %q", j.ID, it.Type))
 }
 
-// replyTo says where an ephemeral answer goes.
+// replyTo says where an ephemeral answer goes. key is the inbox job's ID:
+// it makes the reply's job ID, so a rerun of the inbox job plans no second
+// reply.
 type replyTo struct {
 	responseURL, channel, user string
+	key                        string
 }
 
-// reply answers the user privately. A failure to deliver is retried by the
-// runner; user errors are answers, not failures.
+// replyPayload is a planned ephemeral answer.
+type replyPayload struct {
+	ResponseURL string          `json:"response_url,omitempty"`
+	Channel     string          `json:"channel,omitempty"`
+	User        string          `json:"user,omitempty"`
+	Text        string          `json:"text"`
+	Blocks      json.RawMessage `json:"blocks,omitempty"`
+}
+
+// reply plans a private answer to the user as a job: what people said is
+// recorded without waiting for Slack to take the answer.
 func (b *Bot) reply(ctx context.Context, to replyTo, text string, blocks ...slack.Block) error {
-	if to.responseURL != "" {
-		body := map[string]any{"response_type": "ephemeral", "text": text}
-		if len(blocks) > 0 {
-			body["blocks"] = blocks
-		}
-		raw, _ := json.Marshal(body)
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, to.responseURL, bytes.NewReader(raw))
-		if err != nil {
-			return desk.Permanent(err)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := b.http.Do(req)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		switch {
-		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-			return fmt.Errorf("response_url answered %s", resp.Status)
-		case resp.StatusCode >= 400:
-			b.log.Warn("response_url refused the reply", "status", resp.Status)
-		}
+	if to.responseURL == "" && (to.channel == "" || to.user == "") {
 		return nil
 	}
-	if to.channel == "" || to.user == "" {
-		return nil
-	}
-	opts := []slack.MsgOption{slack.MsgOptionText(text, false)}
+	p := replyPayload{ResponseURL: to.responseURL, Channel: to.channel, User: to.user, Text: text}
 	if len(blocks) > 0 {
-		opts = append(opts, slack.MsgOptionBlocks(blocks...))
+		p.Blocks, _ = json.Marshal(blocks)
 	}
-	_, err := b.api.PostEphemeralContext(ctx, to.channel, to.user, opts...)
+	raw, _ := json.Marshal(p)
+	sum := sha256.Sum256(raw)
+	id := JobReply + "/" + to.key + "/" + hex.EncodeToString(sum[:6])
+	return b.store.Enqueue(ctx, desk.Job{ID: id, Kind: JobReply, Payload: raw, DueAt: b.now()})
+}
+
+// sendReply delivers a planned answer, to the command's response_url when
+// there is one (it works in any channel), else as an ephemeral message.
+func (b *Bot) sendReply(ctx context.Context, j desk.Job) error {
+	var p replyPayload
+	if err := json.Unmarshal(j.Payload, &p); err != nil {
+		return desk.Permanent(fmt.Errorf("reply %s: %w", j.ID, err))
+	}
+	if p.ResponseURL != "" {
+		return b.postResponseURL(ctx, p)
+	}
+	opts := []slack.MsgOption{slack.MsgOptionText(p.Text, false)}
+	if len(p.Blocks) > 0 {
+		var bl slack.Blocks
+		if err := json.Unmarshal(p.Blocks, &bl); err != nil {
+			return desk.Permanent(fmt.Errorf("reply %s: blocks: %w", j.ID, err))
+		}
+		opts = append(opts, slack.MsgOptionBlocks(bl.BlockSet...))
+	}
+	_, err := b.api.PostEphemeralContext(ctx, p.Channel, p.User, opts...)
 	return err
+}
+
+func (b *Bot) postResponseURL(ctx context.Context, p replyPayload) error {
+	body := map[string]any{"response_type": "ephemeral", "text": p.Text}
+	if len(p.Blocks) > 0 {
+		body["blocks"] = p.Blocks
+	}
+	raw, _ := json.Marshal(body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.ResponseURL, bytes.NewReader(raw))
+	if err != nil {
+		return desk.Permanent(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := b.http.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
+		return fmt.Errorf("response_url answered %s", resp.Status)
+	case resp.StatusCode >= 400:
+		b.log.Warn("response_url refused the reply", "status", resp.Status)
+	}
+	return nil
 }
 
 // outcome turns a desk error into a reply: user errors are told to the
@@ -110,7 +149,7 @@ func (b *Bot) outcome(ctx context.Context, to replyTo, err error, ok string) err
 }
 
 func (b *Bot) runCommand(ctx context.Context, j desk.Job, cmd slack.SlashCommand) error {
-	to := replyTo{responseURL: cmd.ResponseURL, channel: cmd.ChannelID, user: cmd.UserID}
+	to := replyTo{responseURL: cmd.ResponseURL, channel: cmd.ChannelID, user: cmd.UserID, key: j.ID}
 	c, err := ParseCommand(cmd.Text, cmd.UserID, b.cat.Currency, b.cat.Shares)
 	if err != nil {
 		return b.reply(ctx, to, incident.ErrorMessage(err))
@@ -224,7 +263,7 @@ func (b *Bot) servicesText(args []string) string {
 }
 
 func (b *Bot) runInteraction(ctx context.Context, j desk.Job, cb slack.InteractionCallback) error {
-	to := replyTo{responseURL: cb.ResponseURL, channel: cb.Channel.ID, user: cb.User.ID}
+	to := replyTo{responseURL: cb.ResponseURL, channel: cb.Channel.ID, user: cb.User.ID, key: j.ID}
 	op := desk.Op{Actor: cb.User.ID, Idem: j.ID}
 	n := j.Incident
 	switch cb.Type {
@@ -253,7 +292,7 @@ func (b *Bot) runInteraction(ctx context.Context, j desk.Job, cb slack.Interacti
 		}
 		return b.outcome(ctx, to, err, "")
 	case slack.InteractionTypeViewSubmission:
-		to = replyTo{user: cb.User.ID}
+		to = replyTo{user: cb.User.ID, key: j.ID}
 		if handled, err := b.reviewInteraction(ctx, j, cb, to); handled {
 			return err
 		}

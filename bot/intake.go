@@ -3,7 +3,6 @@ package bot
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -87,7 +86,12 @@ func (b *Bot) Serve(ctx context.Context, sm *socketmode.Client) error {
 				if evt.Request == nil {
 					continue
 				}
-				sem <- struct{}{}
+				select {
+				case sem <- struct{}{}:
+				case <-ctx.Done():
+					b.connected.Store(false)
+					return nil
+				}
 				go func(evt socketmode.Event) {
 					defer func() { <-sem }()
 					b.Intake(ctx, sm, evt)
@@ -178,7 +182,7 @@ func (b *Bot) intakeSlash(ctx context.Context, req socketmode.Request, data any)
 		return ephemeral(incident.ErrorMessage(perr)), nil
 	}
 	if parsed.Verb == "modal" {
-		go b.openModal(context.WithoutCancel(ctx), cmd.TriggerID, declareModal(b.cat, cmd.ChannelID))
+		go b.openModal(ctx, cmd.TriggerID, declareModal(b.cat, cmd.ChannelID))
 		return nil, nil
 	}
 	var number int64
@@ -195,7 +199,11 @@ func (b *Bot) intakeSlash(ctx context.Context, req socketmode.Request, data any)
 	return nil, b.persist(ctx, "inbox/"+req.EnvelopeID, number, "slash", req)
 }
 
+// openModal opens a modal; it runs beside the acknowledgement, under the
+// trigger's 3 s life and the bot's shutdown.
 func (b *Bot) openModal(ctx context.Context, triggerID string, v slack.ModalViewRequest) {
+	ctx, cancel := context.WithTimeout(ctx, triggerLife)
+	defer cancel()
 	if _, err := b.api.OpenViewContext(ctx, triggerID, v); err != nil {
 		b.log.Warn("could not open modal", "callback", v.CallbackID, "err", err)
 	}
@@ -221,10 +229,10 @@ func (b *Bot) intakeInteraction(ctx context.Context, req socketmode.Request, dat
 		}
 		switch a.ActionID {
 		case ActNote:
-			go b.openModal(context.WithoutCancel(ctx), cb.TriggerID, textModal(ViewNote, "Add a note", "Note", n, false))
+			go b.openModal(ctx, cb.TriggerID, textModal(ViewNote, "Add a note", "Note", n, false))
 			return nil, nil
 		case ActResolve, ActConfirmResolve:
-			go b.openModal(context.WithoutCancel(ctx), cb.TriggerID, textModal(ViewResolve, "Resolve incident", "Summary (optional)", n, true))
+			go b.openModal(ctx, cb.TriggerID, textModal(ViewResolve, "Resolve incident", "Summary (optional)", n, true))
 			return nil, nil
 		}
 		return nil, b.persist(ctx, "inbox/"+req.EnvelopeID, n, "interaction", req)
@@ -314,5 +322,5 @@ func (b *Bot) intakeEvent(ctx context.Context, req socketmode.Request, data any)
 	return b.persist(ctx, id, n, "event", req)
 }
 
-// errNoChannel is returned when a command needs an incident channel.
-var errNoChannel = errors.New("not an incident channel")
+// triggerLife is how long a trigger_id can open a modal.
+const triggerLife = 3 * time.Second

@@ -12,16 +12,20 @@ import (
 // so that re-planning after a crash enqueues nothing twice; the card and App
 // Home always show the latest state, so their jobs coalesce.
 const (
-	JobChannel        = "slack.channel"         // create channel, topic, card, pin, bookmark
-	JobCard           = "slack.card"            // refresh the pinned card
-	JobPost           = "slack.post"            // post a timeline event in the incident channel
-	JobAnnounce       = "slack.announce"        // post to the announce channel
-	JobManagers       = "slack.managers"        // notify incident managers of a major
-	JobRemind         = "slack.remind"          // remind the commander to post an update
-	JobConfirmResolve = "slack.confirm_resolve" // every alert resolved: ask the channel
-	JobInvite         = "slack.invite"          // invite people into the incident channel
-	JobHomes          = "slack.homes"           // republish App Home for recent viewers
-	JobReply          = "slack.reply"           // answer a person privately
+	JobChannel        = "slack.channel"          // create channel, topic, card, pin, bookmark
+	JobCard           = "slack.card"             // refresh the pinned card
+	JobPost           = "slack.post"             // post a timeline event in the incident channel
+	JobAnnounce       = "slack.announce"         // post to the announce channel
+	JobManagers       = "slack.managers"         // notify incident managers of a major
+	JobRemind         = "slack.remind"           // remind the commander to post an update
+	JobConfirmResolve = "slack.confirm_resolve"  // every alert resolved: ask the channel
+	JobInvite         = "slack.invite"           // invite people into the incident channel
+	JobHomes          = "slack.homes"            // republish App Home for recent viewers
+	JobReply          = "slack.reply"            // answer a person privately
+	JobReviewDrafted  = "slack.review_drafted"   // ask for accounts, tell the channel
+	JobReviewPosted   = "slack.review_published" // announce a published review
+	JobActionPosted   = "slack.action"           // post a new improvement action
+	JobActionDone     = "slack.action_done"      // show an action as done
 )
 
 // CardUpdatesPerMinute is the budget of scheduled card refreshes across all
@@ -131,6 +135,20 @@ func eventJobs(c *desk.Change, e incident.Event) []desk.Job {
 		jobs = append(jobs, announce("resolved"))
 	case incident.EventReopened:
 		jobs = append(jobs, announce("reopened"))
+	case incident.EventReviewDrafted:
+		jobs = append(jobs, desk.JobFor(JobReviewDrafted, n, s, c.Now, desk.Payload{Seq: e.Seq}))
+	case incident.EventReviewPublished:
+		jobs = append(jobs, desk.JobFor(JobReviewPosted, n, s, c.Now, desk.Payload{Seq: e.Seq}))
+	case incident.EventActionAdded:
+		jobs = append(jobs, desk.JobFor(JobActionPosted, n, s, c.Now, desk.Payload{Seq: e.Seq}))
+		if e.User != e.Actor {
+			jobs = append(jobs, homeJob(e.User))
+		}
+	case incident.EventActionDone:
+		jobs = append(jobs, desk.JobFor(JobActionDone, n, s, c.Now, desk.Payload{Seq: e.Seq}), homeJob(e.Actor))
+		if e.User != "" && e.User != e.Actor {
+			jobs = append(jobs, homeJob(e.User))
+		}
 	case incident.EventAlertResolved:
 		if st := c.State(); st.Status == incident.StatusOpen && len(st.Alerts) > 0 && allResolved(st.Alerts) {
 			jobs = append(jobs, desk.JobFor(JobConfirmResolve, n, s, c.Now, desk.Payload{Seq: e.Seq}))

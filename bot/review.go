@@ -24,9 +24,6 @@ import (
 // Reviews, their actions and readers are kept by reviewstore in the bot's
 // Store; the review site (package review/site) reads the same store.
 
-// reviewVerbs are the /incident verbs handled by reviewCommand.
-var reviewVerbs = map[string]bool{"stats": true, "actions": true, "action": true, "review": true, "publish": true}
-
 // Action IDs and callback IDs of the review buttons and modals.
 const (
 	ActReviewAccount = "review_account"     // DM button: give my account (value: incident number)
@@ -74,7 +71,7 @@ func (b *Bot) reviewIntake(ctx context.Context, cb slack.InteractionCallback, a 
 		if err != nil || n <= 0 {
 			return true
 		}
-		go b.openAccountModal(context.WithoutCancel(ctx), cb.TriggerID, n, cb.User.ID, cb.Channel.ID)
+		go b.openAccountModal(ctx, cb.TriggerID, n, cb.User.ID, cb.Channel.ID)
 		return true
 	case ActReviewEdit:
 		ns, sec, _ := strings.Cut(a.Value, ":")
@@ -83,7 +80,7 @@ func (b *Bot) reviewIntake(ctx context.Context, cb slack.InteractionCallback, a 
 		if err != nil || n <= 0 || !ok {
 			return true
 		}
-		go b.openEditModal(context.WithoutCancel(ctx), cb.TriggerID, n, id, cb.Channel.ID)
+		go b.openEditModal(ctx, cb.TriggerID, n, id, cb.Channel.ID)
 		return true
 	}
 	return false
@@ -106,7 +103,7 @@ func (b *Bot) reviewInteraction(ctx context.Context, j desk.Job, cb slack.Intera
 			}
 			return true, b.publish(ctx, n, cb.User.ID, true, to)
 		case ActReviewDone:
-			return true, b.completeAction(ctx, cb, a.Value, to)
+			return true, b.completeAction(ctx, j, cb, a.Value, to)
 		case ActReviewAccount, ActReviewEdit:
 			return true, nil // opened at intake
 		}
@@ -160,9 +157,9 @@ func (b *Bot) reviewValidate(ctx context.Context, cb slack.InteractionCallback) 
 // --- drafting -------------------------------------------------------------
 
 // draftReview runs the desk's review.draft job after a resolution: it
-// drafts (or redrafts, keeping people's edits) the review, records that on
-// the timeline once, asks each participant for their account by DM, and
-// tells the incident channel. Every step is idempotent.
+// drafts (or redrafts, keeping people's edits) the review and records that
+// on the timeline, in one transaction; the planner then asks each
+// participant for their account and tells the incident channel.
 func (b *Bot) draftReview(ctx context.Context, j desk.Job) error {
 	v, err := b.load(ctx, j.Incident)
 	if err != nil {
@@ -174,16 +171,22 @@ func (b *Bot) draftReview(ctx context.Context, j desk.Job) error {
 	if v.st.Status != incident.StatusResolved {
 		return nil // reopened since: the next resolution drafts again
 	}
-	rec, err := b.draft(ctx, v)
-	if err != nil {
+	if _, err := b.draft(ctx, v); err != nil {
 		if c := incident.ErrorCode(err); c == incident.EINVALID || c == incident.ECONFLICT {
 			b.log.Warn("review not drafted", "incident", j.Incident, "err", err)
 			return nil
 		}
 		return err
 	}
-	if rec.Published() {
-		return nil
+	return nil
+}
+
+// reviewDrafted is the Slack side of a drafted review: each participant is
+// asked for their account by DM, and the channel is told, each once.
+func (b *Bot) reviewDrafted(ctx context.Context, j desk.Job) error {
+	v, rec, ok, err := b.loadReview(ctx, j.Incident)
+	if err != nil || !ok || rec.Published() {
+		return err
 	}
 	if err := b.askAccounts(ctx, v, rec); err != nil {
 		return err
@@ -201,14 +204,38 @@ func (b *Bot) draftReview(ctx context.Context, j desk.Job) error {
 	return err
 }
 
+// loadReview returns an incident with its state and its review record.
+func (b *Bot) loadReview(ctx context.Context, n int64) (view, *reviewstore.Record, bool, error) {
+	v, err := b.load(ctx, n)
+	if err != nil {
+		return v, nil, false, err
+	}
+	rec, ok, err := b.reviews.Record(ctx, n)
+	return v, rec, ok, err
+}
+
 // draft drafts or redrafts the review of a resolved incident and records
-// the draft on the timeline (once). A published review is returned as it is.
+// the draft on the timeline (once per resolution), in one transaction. A
+// published review is returned as it is.
 func (b *Bot) draft(ctx context.Context, v view) (*reviewstore.Record, error) {
 	if v.st.Status != incident.StatusResolved {
 		return nil, incident.Errorf(incident.ECONFLICT, "Incident %d is still open: its review is drafted when it is resolved.", v.inc.Number)
 	}
 	names := b.prefetchNames(ctx, v.inc, v.st)
-	rec, err := b.reviews.Update(ctx, v.inc.Number, func(rec *reviewstore.Record, exists bool) error {
+	var rec *reviewstore.Record
+	_, err := b.desk.Review(ctx, v.inc.Number, desk.Op{Actor: incident.ActorSystem}, func(inc *incident.Incident, st incident.State, recs desk.Records, now time.Time) ([]incident.Event, error) {
+		var err error
+		if rec, err = reviewstore.Edit(recs, inc.Number, b.redraft(inc, st, now, names)); err != nil || rec.Published() {
+			return nil, err
+		}
+		return inc.Record(b.cat.Policy, now, incident.Event{Kind: incident.EventReviewDrafted, Actor: incident.ActorSystem, Idem: draftedIdem(inc)})
+	})
+	return rec, err
+}
+
+// redraft returns the Edit that drafts the review again from the timeline.
+func (b *Bot) redraft(inc *incident.Incident, st incident.State, now time.Time, names map[string]string) func(*reviewstore.Record, bool) error {
+	return func(rec *reviewstore.Record, exists bool) error {
 		if rec.Published() {
 			return reviewstore.ErrNoChange
 		}
@@ -217,8 +244,8 @@ func (b *Bot) draft(ctx context.Context, v view) (*reviewstore.Record, error) {
 			p := rec.Review
 			prev = &p
 		}
-		r, err := review.Draft(v.inc, v.st, b.cat, review.DraftOptions{
-			Previous: prev, Now: v.now, Renderer: b.rd,
+		r, err := review.Draft(inc, st, b.cat, review.DraftOptions{
+			Previous: prev, Now: now, Renderer: b.rd,
 			Name: func(u string) string {
 				if n := names[u]; n != "" {
 					return n
@@ -234,14 +261,18 @@ func (b *Bot) draft(ctx context.Context, v view) (*reviewstore.Record, error) {
 		}
 		rec.Review = *r
 		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
-	if _, err := b.desk.Record(ctx, v.inc.Number, incident.Event{Kind: incident.EventReviewDrafted, Actor: incident.ActorSystem, Idem: idemReviewDrafted}); err != nil {
-		return nil, err
+}
+
+// draftedIdem is the idempotency key of the drafted event of the
+// incident's latest resolution.
+func draftedIdem(inc *incident.Incident) string {
+	for i := len(inc.Events) - 1; i >= 0; i-- {
+		if inc.Events[i].Kind == incident.EventResolved {
+			return fmt.Sprintf("%s/%d", idemReviewDrafted, inc.Events[i].Seq)
+		}
 	}
-	return rec, nil
+	return idemReviewDrafted
 }
 
 // userInfo is the optional part of the Slack API used to write people's
@@ -397,24 +428,17 @@ func link(u, label string) string {
 
 // publish publishes the review after the blameless language check: with
 // findings (or for a private incident) it lists them and asks for
-// confirmation; confirm publishes over them.
+// confirmation; confirm publishes over them. The publication and its
+// timeline event are one transaction; the announcements are planned jobs.
 func (b *Bot) publish(ctx context.Context, n int64, userID string, confirm bool, to replyTo) error {
-	v, err := b.load(ctx, n)
+	v, rec, ok, err := b.loadReview(ctx, n)
 	if err != nil {
 		return err
 	}
 	if !b.desk.CanManage(v.inc, v.st, userID) {
 		return b.reply(ctx, to, "⚠️ Only the commander, incident managers and the owning team can publish the review.")
 	}
-	rec, ok, err := b.reviews.Record(ctx, n)
-	if err != nil {
-		return err
-	}
 	if ok && rec.Published() {
-		// Perhaps a retry after a crash: make sure it was announced.
-		if err := b.publishEffects(ctx, v, rec, userID); err != nil {
-			return err
-		}
 		return b.reply(ctx, to, "The review of #"+itoa(n)+" is already published: "+b.publishedLink(rec))
 	}
 	if !ok || rec.Status == incident.ReviewNone {
@@ -427,31 +451,44 @@ func (b *Bot) publish(ctx context.Context, n int64, userID string, confirm bool,
 		text, blocks := publishCheckBlocks(rec, findings)
 		return b.reply(ctx, to, text, blocks...)
 	}
-	rec, err = b.reviews.Update(ctx, n, func(rec *reviewstore.Record, exists bool) error {
-		if rec.Published() {
-			return reviewstore.ErrNoChange
-		}
-		if err := rec.Publish(b.now()); err != nil {
-			return err
-		}
-		// Render now, so that a template problem stops the publication
-		// instead of breaking the page.
-		if _, err := b.rd.Markdown(&rec.Review); err != nil {
-			return err
-		}
-		return b.rd.RenderPage(io.Discard, &rec.Review, 0)
-	})
-	if err != nil {
+	if rec, err = b.publishNow(ctx, n, desk.Op{Actor: userID}); err != nil {
 		return b.outcome(ctx, to, err, "")
-	}
-	if err := b.publishEffects(ctx, v, rec, userID); err != nil {
-		return err
 	}
 	msg := "📘 Published the review of #" + itoa(n) + ": " + b.publishedLink(rec)
 	if len(findings) > 0 {
 		msg += fmt.Sprintf(" (over %d language %s).", len(findings), pluralWord(len(findings), "warning", "warnings"))
 	}
 	return b.reply(ctx, to, msg)
+}
+
+// publishNow publishes the review and records it on the timeline.
+func (b *Bot) publishNow(ctx context.Context, n int64, op desk.Op) (*reviewstore.Record, error) {
+	var rec *reviewstore.Record
+	_, err := b.desk.Review(ctx, n, op, func(inc *incident.Incident, _ incident.State, recs desk.Records, now time.Time) ([]incident.Event, error) {
+		var err error
+		rec, err = reviewstore.Edit(recs, n, func(rec *reviewstore.Record, _ bool) error {
+			if rec.Published() {
+				return reviewstore.ErrNoChange
+			}
+			if err := rec.Publish(now); err != nil {
+				return err
+			}
+			// Render now, so that a template problem stops the
+			// publication instead of breaking the page.
+			if _, err := b.rd.Markdown(&rec.Review); err != nil {
+				return err
+			}
+			return b.rd.RenderPage(io.Discard, &rec.Review, 0)
+		})
+		if err != nil {
+			return nil, err
+		}
+		return inc.Record(b.cat.Policy, now, incident.Event{Kind: incident.EventReviewPublished, Actor: op.Actor, Text: b.pageURL(n), Idem: idemReviewPublished})
+	})
+	if err == nil && rec == nil {
+		rec, _, err = b.reviews.Record(ctx, n) // a repeat of the operation
+	}
+	return rec, err
 }
 
 func (b *Bot) publishedLink(rec *reviewstore.Record) string {
@@ -461,13 +498,14 @@ func (b *Bot) publishedLink(rec *reviewstore.Record) string {
 	return "`/reviews/" + itoa(rec.Number) + "` (set http.public_url for links)"
 }
 
-// publishEffects records the publication on the timeline and announces it,
-// each once.
-func (b *Bot) publishEffects(ctx context.Context, v view, rec *reviewstore.Record, actor string) error {
-	n := rec.Number
-	if _, err := b.desk.Record(ctx, n, incident.Event{Kind: incident.EventReviewPublished, Actor: actor, Text: b.pageURL(n), Idem: idemReviewPublished}); err != nil {
+// reviewPublished announces a published review in its channel and in the
+// announce channel, each once.
+func (b *Bot) reviewPublished(ctx context.Context, j desk.Job) error {
+	_, rec, ok, err := b.loadReview(ctx, j.Incident)
+	if err != nil || !ok || !rec.Published() {
 		return err
 	}
+	n := rec.Number
 	if cs, ok, err := b.channelOf(ctx, n); err != nil {
 		return err
 	} else if ok && cs.ID != "" {
@@ -490,22 +528,24 @@ func (b *Bot) publishEffects(ctx context.Context, v view, rec *reviewstore.Recor
 	if ch == "" {
 		return nil
 	}
-	var text string
-	if rec.Private {
-		text = fmt.Sprintf("🔒 The review of security incident #%d is published. It is shared with incident managers.", n)
-	} else {
-		open := 0
-		for _, a := range rec.Actions {
-			if !a.Done() {
-				open++
-			}
-		}
-		text = fmt.Sprintf("📘 Post-incident review published: *#%d %s* (`%s`, %s) — %s. %s, %d open.",
-			n, esc(rec.Title), esc(rec.Service), esc(rec.Team), b.publishedLink(rec),
-			pluralCount(len(rec.Actions), "improvement action", "improvement actions"), open)
-	}
-	_, err = b.postOnce(ctx, fmt.Sprintf("review-announce/%d", n), ch, text, nil)
+	_, err = b.postOnce(ctx, fmt.Sprintf("review-announce/%d", n), ch, publishedAnnouncement(rec, b.publishedLink(rec)), nil)
 	return err
+}
+
+// publishedAnnouncement is the announce channel's post about a review.
+func publishedAnnouncement(rec *reviewstore.Record, link string) string {
+	if rec.Private {
+		return fmt.Sprintf("🔒 The review of security incident #%d is published. It is shared with incident managers.", rec.Number)
+	}
+	open := 0
+	for _, a := range rec.Actions {
+		if !a.Done() {
+			open++
+		}
+	}
+	return fmt.Sprintf("📘 Post-incident review published: *#%d %s* (`%s`, %s) — %s. %s, %d open.",
+		rec.Number, esc(rec.Title), esc(rec.Service), esc(rec.Team), link,
+		pluralCount(len(rec.Actions), "improvement action", "improvement actions"), open)
 }
 
 // --- modals -------------------------------------------------------------------
@@ -553,9 +593,9 @@ func (b *Bot) saveSection(ctx context.Context, j desk.Job, cb slack.InteractionC
 	if err := json.Unmarshal([]byte(cb.View.PrivateMetadata), &m); err != nil || m.N <= 0 {
 		return desk.Permanent(fmt.Errorf("review edit without metadata"))
 	}
-	to := replyTo{channel: m.Channel, user: cb.User.ID}
+	to := replyTo{channel: m.Channel, user: cb.User.ID, key: j.ID}
 	text := joinParts(viewParts(cb.View.State), m.Seps)
-	_, err := b.reviews.Update(ctx, m.N, func(rec *reviewstore.Record, exists bool) error {
+	_, err := b.editReview(ctx, m.N, func(rec *reviewstore.Record, exists bool) error {
 		if rec.HasApplied(j.ID) {
 			return reviewstore.ErrNoChange
 		}
@@ -598,7 +638,7 @@ func (b *Bot) saveAccount(ctx context.Context, j desk.Job, cb slack.InteractionC
 	if err != nil {
 		return err
 	}
-	_, err = b.reviews.Update(ctx, m.N, func(rec *reviewstore.Record, exists bool) error {
+	_, err = b.editReview(ctx, m.N, func(rec *reviewstore.Record, exists bool) error {
 		if rec.HasApplied(j.ID) {
 			return reviewstore.ErrNoChange
 		}
@@ -614,7 +654,7 @@ func (b *Bot) saveAccount(ctx context.Context, j desk.Job, cb slack.InteractionC
 		rec.MarkApplied(j.ID)
 		return nil
 	})
-	to := replyTo{channel: m.Channel, user: cb.User.ID}
+	to := replyTo{channel: m.Channel, user: cb.User.ID, key: j.ID}
 	if err != nil {
 		return b.outcome(ctx, to, err, "")
 	}
@@ -642,67 +682,91 @@ func stub(rec *reviewstore.Record, v view) {
 	rec.Private = rec.Private || v.st.Security
 }
 
+// editReview changes an incident's review records, through the desk, in
+// one transaction.
+func (b *Bot) editReview(ctx context.Context, n int64, fn func(*reviewstore.Record, bool) error) (*reviewstore.Record, error) {
+	var rec *reviewstore.Record
+	_, err := b.desk.Review(ctx, n, desk.Op{}, func(inc *incident.Incident, _ incident.State, recs desk.Records, _ time.Time) ([]incident.Event, error) {
+		var err error
+		rec, err = reviewstore.Edit(recs, n, fn)
+		return nil, err
+	})
+	return rec, err
+}
+
 // --- improvement actions --------------------------------------------------------
 
 // addAction defines an improvement action from `/incident action <text…>
-// [@owner]`: the owner is the trailing mention, else the person typing.
+// [@owner]`: the owner is the trailing mention, else the person typing. The
+// action and its timeline event are one transaction; its message in the
+// channel is a planned job.
 func (b *Bot) addAction(ctx context.Context, j desk.Job, actor, rest string, to replyTo) error {
 	n := j.Incident
 	text, owner := splitOwner(rest, actor)
 	if text == "" {
 		return b.reply(ctx, to, incident.ErrorMessage(usage("`/incident action <text…> [@owner]` needs a description of the action.")))
 	}
-	v, err := b.load(ctx, n)
-	if err != nil {
-		return err
-	}
 	var added review.Action
-	rec, err := b.reviews.Update(ctx, n, func(rec *reviewstore.Record, exists bool) error {
-		if rec.HasApplied(j.ID) {
-			for i := len(rec.Actions) - 1; i >= 0; i-- {
-				if rec.Actions[i].Text == strings.TrimSpace(text) && rec.Actions[i].Owner == owner {
-					added = rec.Actions[i]
-					break
-				}
+	_, err := b.desk.Review(ctx, n, desk.Op{Actor: actor, Idem: j.ID}, func(inc *incident.Incident, st incident.State, recs desk.Records, now time.Time) ([]incident.Event, error) {
+		_, err := reviewstore.Edit(recs, n, func(rec *reviewstore.Record, exists bool) error {
+			if !exists || rec.Status == incident.ReviewNone {
+				stub(rec, view{inc: inc, st: st, cat: b.cat, now: now})
 			}
-			return reviewstore.ErrNoChange
-		}
-		if !exists || rec.Status == incident.ReviewNone {
-			stub(rec, v)
-		}
-		a, err := rec.AddAction(text, owner, b.now())
+			a, err := rec.AddAction(text, owner, now)
+			added = a
+			return err
+		})
 		if err != nil {
-			return err
+			return nil, err
 		}
-		added = a
-		rec.MarkApplied(j.ID)
-		return nil
+		return inc.Record(b.cat.Policy, now, incident.Event{Kind: incident.EventActionAdded, Actor: actor, User: owner, Key: added.ID, Text: added.Text, Idem: j.ID})
 	})
-	if err != nil {
+	if err != nil || added.ID == "" {
 		return b.outcome(ctx, to, err, "")
-	}
-	if added.ID == "" {
-		return nil
-	}
-	cs, ok, err := b.channelOf(ctx, n)
-	if err != nil {
-		return err
-	}
-	if ok && cs.ID != "" {
-		msg, blocks := actionBlocks(added, rec.Title)
-		if _, err := b.postOnce(ctx, "review-action/"+added.ID, cs.ID, msg, blocks); err != nil {
-			return err
-		}
-	}
-	if owner != actor {
-		if err := b.store.Enqueue(ctx, homeJob(owner)); err != nil {
-			return err
-		}
 	}
 	if fs := review.Check(added.Text); len(fs) > 0 {
 		return b.reply(ctx, to, "Improvement action *"+added.ID+"* is defined.\n"+findingLines(nil, fs, 5))
 	}
 	return nil
+}
+
+// actionPosted posts a new improvement action in its incident's channel,
+// once, with its Done button.
+func (b *Bot) actionPosted(ctx context.Context, j desk.Job) error {
+	e, rec, a, ok, err := b.actionOfJob(ctx, j)
+	if err != nil || !ok {
+		return err
+	}
+	cs, ok, err := b.channelOf(ctx, j.Incident)
+	if err != nil || !ok || cs.ID == "" {
+		return err
+	}
+	msg, blocks := actionBlocks(a, rec.Title)
+	_, err = b.postOnce(ctx, "review-action/"+e.Key, cs.ID, msg, blocks)
+	return err
+}
+
+// actionOfJob finds the action event a job was planned for, and the
+// action as it is now.
+func (b *Bot) actionOfJob(ctx context.Context, j desk.Job) (incident.Event, *reviewstore.Record, review.Action, bool, error) {
+	inc, err := b.desk.Get(ctx, j.Incident)
+	if err != nil {
+		return incident.Event{}, nil, review.Action{}, false, err
+	}
+	e, ok := eventBySeq(inc, desk.PayloadOf(j).Seq)
+	if !ok {
+		return e, nil, review.Action{}, false, desk.Permanent(fmt.Errorf("job %s: no event %d", j.ID, desk.PayloadOf(j).Seq))
+	}
+	rec, ok, err := b.reviews.Record(ctx, j.Incident)
+	if err != nil || !ok {
+		return e, nil, review.Action{}, false, err
+	}
+	for _, a := range rec.Actions {
+		if a.ID == e.Key {
+			return e, rec, a, true, nil
+		}
+	}
+	return e, rec, review.Action{}, false, nil
 }
 
 // splitOwner takes a trailing mention off an action's text.
@@ -726,71 +790,65 @@ func actionNumber(id string) (int64, bool) {
 }
 
 // completeAction marks an action done from its Done button: only its
-// owner, the commander, incident managers and the owning team may.
-func (b *Bot) completeAction(ctx context.Context, cb slack.InteractionCallback, id string, to replyTo) error {
+// owner, the commander, incident managers and the owning team may. The
+// change and its timeline event are one transaction; the channel message
+// and App Homes are refreshed by planned jobs.
+func (b *Bot) completeAction(ctx context.Context, j desk.Job, cb slack.InteractionCallback, id string, to replyTo) error {
 	n, ok := actionNumber(id)
 	if !ok {
 		return nil
 	}
 	user := cb.User.ID
-	v, err := b.load(ctx, n)
-	if err != nil {
-		return b.outcome(ctx, to, err, "")
-	}
-	rec, ok, err := b.reviews.Record(ctx, n)
-	if err != nil {
-		return err
-	}
 	var act review.Action
-	if ok {
-		for _, a := range rec.Actions {
-			if a.ID == id {
-				act = a
-			}
-		}
-	}
-	if act.ID == "" {
-		return b.reply(ctx, to, "⚠️ There is no improvement action "+esc(id)+".")
-	}
-	if user != act.Owner && !b.desk.CanManage(v.inc, v.st, user) {
-		return b.reply(ctx, to, "⚠️ Only the action's owner, the commander, incident managers and the owning team can mark it done.")
-	}
 	already := false
-	rec, err = b.reviews.Update(ctx, n, func(rec *reviewstore.Record, exists bool) error {
-		for _, a := range rec.Actions {
-			if a.ID == id && a.Done() {
+	_, err := b.desk.Review(ctx, n, desk.Op{Actor: user, Idem: j.ID}, func(inc *incident.Incident, st incident.State, recs desk.Records, now time.Time) ([]incident.Event, error) {
+		_, err := reviewstore.Edit(recs, n, func(rec *reviewstore.Record, _ bool) error {
+			for _, a := range rec.Actions {
+				if a.ID == id {
+					act = a
+				}
+			}
+			switch {
+			case act.ID == "":
+				return incident.Errorf(incident.ENOTFOUND, "There is no improvement action %s.", esc(id))
+			case user != act.Owner && !b.desk.CanManage(inc, st, user):
+				return incident.Errorf(incident.EFORBIDDEN, "Only the action's owner, the commander, incident managers and the owning team can mark it done.")
+			case act.Done():
 				already = true
 				return reviewstore.ErrNoChange
 			}
+			if err := rec.CompleteAction(id, now); err != nil {
+				return err
+			}
+			for _, a := range rec.Actions {
+				if a.ID == id {
+					act = a
+				}
+			}
+			return nil
+		})
+		if err != nil || already {
+			return nil, err
 		}
-		return rec.CompleteAction(id, b.now())
+		return inc.Record(b.cat.Policy, now, incident.Event{Kind: incident.EventActionDone, Actor: user, User: act.Owner, Key: id, Idem: j.ID})
 	})
-	if err != nil {
+	if err != nil || act.ID == "" {
 		return b.outcome(ctx, to, err, "")
-	}
-	for _, a := range rec.Actions {
-		if a.ID == id {
-			act = a
-		}
-	}
-	if err := b.refreshActionMessage(ctx, n, act, rec.Title, user); err != nil {
-		return err
-	}
-	if cb.View.Type == slack.VTHomeTab || cb.Container.Type == "view" {
-		if err := b.store.Enqueue(ctx, homeJob(user)); err != nil {
-			return err
-		}
-	}
-	if act.Owner != "" && act.Owner != user {
-		if err := b.store.Enqueue(ctx, homeJob(act.Owner)); err != nil {
-			return err
-		}
 	}
 	if already {
 		return b.reply(ctx, to, "Improvement action *"+esc(id)+"* was already done.")
 	}
 	lt, _ := act.LeadTime()
 	return b.reply(ctx, to, fmt.Sprintf("✅ Improvement action *%s* is done, %s after it was defined.", esc(id), daysText(lt)))
+}
+
+// actionDone shows an action's message in the incident channel as done.
+func (b *Bot) actionDone(ctx context.Context, j desk.Job) error {
+	e, rec, a, ok, err := b.actionOfJob(ctx, j)
+	if err != nil || !ok {
+		return err
+	}
+	return b.refreshActionMessage(ctx, j.Incident, a, rec.Title, e.Actor)
 }
 
 // refreshActionMessage shows an action's message in the incident channel

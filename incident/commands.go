@@ -250,7 +250,7 @@ func (inc *Incident) Record(p Policy, now time.Time, e Event) ([]Event, error) {
 	switch e.Kind {
 	case EventAlertFired, EventAlertResolved, EventMessage, EventMessageEdited, EventMessageDeleted,
 		EventKeyEvent, EventParticipantJoined, EventAcknowledged, EventCalledOut, EventCalloutDeferred,
-		EventReviewDrafted, EventReviewPublished:
+		EventReviewDrafted, EventReviewPublished, EventActionAdded, EventActionDone:
 	default:
 		return nil, Errorf(EINVALID, "%s is not a recordable event", e.Kind)
 	}

@@ -51,6 +51,8 @@ const (
 	EventReopened          EventKind = "reopened"
 	EventReviewDrafted     EventKind = "review_drafted"
 	EventReviewPublished   EventKind = "review_published" // Text: URL
+	EventActionAdded       EventKind = "action_added"     // Key: action ID; User: owner; Text: the action
+	EventActionDone        EventKind = "action_done"      // Key: action ID
 )
 
 // Actors that are not people.

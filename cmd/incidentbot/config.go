@@ -36,6 +36,11 @@ type Config struct {
 	Domains      []DomainConfig     `mapstructure:"domains"`
 	Services     []ServiceConfig    `mapstructure:"services"`
 	Review       ReviewConfig       `mapstructure:"review"`
+	Jobs         JobsConfig         `mapstructure:"jobs"`
+}
+
+type JobsConfig struct {
+	Timeout string `mapstructure:"timeout"`
 }
 
 type SlackConfig struct {
@@ -44,6 +49,7 @@ type SlackConfig struct {
 	APIURL           string   `mapstructure:"api_url"`
 	AnnounceChannel  string   `mapstructure:"announce_channel"`
 	IncidentManagers []string `mapstructure:"incident_managers"`
+	CallTimeout      string   `mapstructure:"call_timeout"`
 }
 
 type HTTPConfig struct {
@@ -155,6 +161,8 @@ type ReviewConfig struct {
 // defaults are the values of keys neither the file nor the environment sets.
 var defaults = map[string]any{
 	"slack.api_url":                       "https://slack.com/api/",
+	"slack.call_timeout":                  "15s",
+	"jobs.timeout":                        "30s",
 	"http.listen":                         "127.0.0.1:8080",
 	"http.public_url":                     "http://localhost:8080",
 	"storage.driver":                      "bbolt",

@@ -67,7 +67,7 @@ func mustSettings(t *testing.T, path string, env func(string) string) Settings {
 // and the environment variable of each key.
 func TestConfigKeys(t *testing.T) {
 	want := []string{
-		"slack.bot_token", "slack.app_token", "slack.api_url", "slack.announce_channel", "slack.incident_managers",
+		"slack.bot_token", "slack.app_token", "slack.api_url", "slack.announce_channel", "slack.incident_managers", "slack.call_timeout",
 		"http.listen", "http.public_url", "http.api_token",
 		"storage.driver", "storage.path", "storage.postgres.url", "storage.postgres.max_conns", "storage.postgres.lease",
 		"pagerduty.api_token", "pagerduty.api_url", "pagerduty.webhook_secret", "pagerduty.from_email",
@@ -81,6 +81,7 @@ func TestConfigKeys(t *testing.T) {
 		"organisation.classification_horizon", "organisation.commander_timeout", "organisation.update_interval",
 		"teams", "domains", "services",
 		"review.templates_dir",
+		"jobs.timeout",
 	}
 	var got []string
 	for _, k := range configKeys() {
@@ -129,6 +130,9 @@ func TestLoadStarterFile(t *testing.T) {
 	}
 	if c.Thresholds != (incident.Thresholds{High: usd.Major(100000), Medium: usd.Major(10000)}) {
 		t.Errorf("thresholds %+v", c.Thresholds)
+	}
+	if s.Slack.CallTimeout != 15*time.Second || s.JobTimeout != 30*time.Second {
+		t.Errorf("deadlines %s %s, want 15s and 30s", s.Slack.CallTimeout, s.JobTimeout)
 	}
 	if c.Horizon != time.Hour || s.CommanderTimeout != 10*time.Minute || s.UpdateInterval != 30*time.Minute || s.GroupingWindow != 30*time.Minute {
 		t.Errorf("durations %s %s %s %s", c.Horizon, s.CommanderTimeout, s.UpdateInterval, s.GroupingWindow)
@@ -225,6 +229,8 @@ func allEnv() map[string]string {
 		"INCIDENTBOT_TEAMS":                               `[{"name": "bedroom-team", "domain": "furniture", "members": ["U0T1"], "oncall": {"pagerduty_escalation_policy": "PBED"}}]`,
 		"INCIDENTBOT_SERVICES":                            `[{"name": "bedroom", "team": "bedroom-team", "hourly_exposure": 200000, "pagerduty_service_id": "PSVC", "runbook": "https://wiki.example.com/bedroom", "peaks": [{"name": "Black Friday", "start": "2026-11-27T00:00:00Z", "end": "2026-11-30T23:59:59Z", "hourly_exposure": 900000}]}]`,
 		"INCIDENTBOT_REVIEW_TEMPLATES_DIR":                "/etc/incidentbot/review",
+		"INCIDENTBOT_SLACK_CALL_TIMEOUT":                  "7s",
+		"INCIDENTBOT_JOBS_TIMEOUT":                        "20s",
 	}
 }
 
@@ -266,6 +272,8 @@ func TestEveryKeyFromEnvironmentAlone(t *testing.T) {
 		{"alertmanager.bearer_token", s.Alertmanager.BearerToken.Reveal(), "am-secret"},
 		{"alertmanager.service_label", s.Alertmanager.ServiceLabel, "app"},
 		{"alertmanager.grouping_window", s.GroupingWindow, 45 * time.Minute},
+		{"slack.call_timeout", s.Slack.CallTimeout, 7 * time.Second},
+		{"jobs.timeout", s.JobTimeout, 20 * time.Second},
 		{"alertmanager.auto_resolve", s.Alertmanager.AutoResolve, true},
 		{"organisation.currency", c.Currency, eur},
 		{"organisation.timezone", c.WorkingHours.Location.String(), "Europe/Berlin"},

@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 
 	"github.com/incidentbot/incidentbot/bot"
@@ -195,8 +194,10 @@ func wire(s Settings, store storage, log *slog.Logger, version string) (wired, e
 		Logger: log, GroupingWindow: s.GroupingWindow, CommanderTimeout: s.CommanderTimeout,
 		UpdateInterval: s.UpdateInterval, Planners: planners,
 	})
-	runner := desk.NewRunner(store, desk.RunnerOptions{Logger: log, Classify: bot.Classify, Lease: s.Storage.Postgres.Lease})
-	api := slack.New(s.Slack.BotToken.Reveal(), slack.OptionAPIURL(s.Slack.APIURL), slack.OptionAppLevelToken(s.Slack.AppToken.Reveal()))
+	runner := desk.NewRunner(store, desk.RunnerOptions{Logger: log, Classify: bot.Classify, JobTimeout: s.JobTimeout,
+		Lease: s.Storage.Postgres.Lease})
+	api := bot.NewClient(bot.ClientOptions{BotToken: s.Slack.BotToken.Reveal(), AppToken: s.Slack.AppToken.Reveal(),
+		APIURL: s.Slack.APIURL, Timeout: s.Slack.CallTimeout})
 	rd, err := review.NewRenderer(review.Options{TemplatesDir: s.Review.TemplatesDir, Location: loc})
 	if err != nil {
 		return wired{}, fmt.Errorf("review.templates_dir: %w", err)

@@ -41,13 +41,16 @@ type Settings struct {
 	// GroupingWindow: new alerts for a service with an open incident younger
 	// than this join it instead of opening another (alertmanager.grouping_window).
 	GroupingWindow time.Duration
+	// JobTimeout is the deadline of one run of a job (jobs.timeout).
+	JobTimeout time.Duration
 }
 
 type SlackSettings struct {
-	BotToken        Secret // xoxb-…
-	AppToken        Secret // xapp-…, Socket Mode
-	APIURL          string // always ends with "/"
-	AnnounceChannel string // name (without #) or ID; "" for none
+	BotToken        Secret        // xoxb-…
+	AppToken        Secret        // xapp-…, Socket Mode
+	APIURL          string        // always ends with "/"
+	AnnounceChannel string        // name (without #) or ID; "" for none
+	CallTimeout     time.Duration // deadline of one Web API call
 }
 
 type HTTPSettings struct {
@@ -349,6 +352,13 @@ func newSettings(c Config) (Settings, []string, error) {
 	if s.GroupingWindow, err = parseDuration("alertmanager.grouping_window", c.Alertmanager.GroupingWindow, true); err != nil {
 		return s, nil, err
 	}
+	callTimeout, err := parseBoundedDuration("slack.call_timeout", c.Slack.CallTimeout, time.Minute)
+	if err != nil {
+		return s, nil, err
+	}
+	if s.JobTimeout, err = parseBoundedDuration("jobs.timeout", c.Jobs.Timeout, 5*time.Minute); err != nil {
+		return s, nil, err
+	}
 
 	// Domains, teams, services.
 	for i, d := range c.Domains {
@@ -445,6 +455,7 @@ func newSettings(c Config) (Settings, []string, error) {
 		AppToken:        Secret(strings.TrimSpace(c.Slack.AppToken)),
 		APIURL:          strings.TrimSpace(c.Slack.APIURL),
 		AnnounceChannel: strings.TrimPrefix(strings.TrimSpace(c.Slack.AnnounceChannel), "#"),
+		CallTimeout:     callTimeout,
 	}
 	if err := checkURL("slack.api_url", s.Slack.APIURL); err != nil {
 		return s, nil, err
@@ -702,4 +713,16 @@ func checkURL(key, s string) error {
 		return cfgErr(key, "%q is not an absolute http(s) URL", s)
 	}
 	return nil
+}
+
+// parseBoundedDuration parses a deadline: positive and at most max.
+func parseBoundedDuration(key, v string, max time.Duration) (time.Duration, error) {
+	d, err := parseDuration(key, v, true)
+	if err != nil {
+		return 0, err
+	}
+	if d > max {
+		return 0, cfgErr(key, "must be at most %s, like 15s", max)
+	}
+	return d, nil
 }

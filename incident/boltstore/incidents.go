@@ -116,6 +116,12 @@ var errNoChange = errors.New("no change")
 // fn runs inside the write transaction: keep it fast and do not call the
 // Store from it. Update does not use DB.Batch, so fn runs exactly once.
 func (s *Store) Update(ctx context.Context, number int64, fn func(inc *incident.Incident) ([]desk.Job, error)) (*incident.Incident, error) {
+	return s.UpdateRecords(ctx, number, func(inc *incident.Incident, _ desk.Records) ([]desk.Job, error) { return fn(inc) })
+}
+
+// UpdateRecords is Update whose fn may also read and write adapter-state
+// buckets (the incident's review and actions) in the same transaction.
+func (s *Store) UpdateRecords(ctx context.Context, number int64, fn func(inc *incident.Incident, recs desk.Records) ([]desk.Job, error)) (*incident.Incident, error) {
 	var out *incident.Incident
 	var added int
 	err := s.update(ctx, func(tx *bolt.Tx) error {
@@ -134,7 +140,8 @@ func (s *Store) Update(ctx context.Context, number int64, fn func(inc *incident.
 		if prevLen > 0 {
 			prevSeq = inc.Events[prevLen-1].Seq
 		}
-		jobs, err := fn(inc)
+		recs := &txRecords{tx: tx}
+		jobs, err := fn(inc, recs)
 		if err != nil {
 			return err // the caller's own error, unwrapped
 		}
@@ -164,7 +171,7 @@ func (s *Store) Update(ctx context.Context, number int64, fn func(inc *incident.
 			return fmt.Errorf("boltstore: update incident %d: %w", number, err)
 		}
 		out, added = inc, len(newEvents)
-		if added == 0 && n == 0 {
+		if added == 0 && n == 0 && !recs.dirty {
 			return errNoChange
 		}
 		tx.OnCommit(func() { s.cache.put(number, inc.Events) })

@@ -161,3 +161,33 @@ func (s *Store) Scan(ctx context.Context, bucket, prefix string, fn func(key str
 	}
 	return nil
 }
+
+// txRecords are the adapter-state buckets inside an update transaction.
+type txRecords struct {
+	tx    *bolt.Tx
+	dirty bool
+}
+
+func (r *txRecords) Get(bucket, key string) ([]byte, bool, error) {
+	b := r.tx.Bucket(bKV).Bucket([]byte(bucket))
+	if b == nil || key == "" {
+		return nil, false, nil
+	}
+	v := b.Get([]byte(key))
+	return clone(v), v != nil, nil
+}
+
+func (r *txRecords) Put(bucket, key string, value []byte) error {
+	if bucket == "" || key == "" {
+		return incident.Errorf(incident.EINVALID, "bucket and key are required")
+	}
+	b, err := r.tx.Bucket(bKV).CreateBucketIfNotExists([]byte(bucket))
+	if err != nil {
+		return fmt.Errorf("boltstore: put %s/%s: %w", bucket, key, err)
+	}
+	if value == nil {
+		value = []byte{}
+	}
+	r.dirty = true
+	return b.Put([]byte(key), value)
+}

@@ -280,25 +280,51 @@ func (d *Desk) findTarget(ctx context.Context, a Alert, now time.Time) (int64, e
 // apply runs a domain operation on an incident in one transaction and plans
 // its effects.
 func (d *Desk) apply(ctx context.Context, number int64, op func(inc *incident.Incident, now time.Time) ([]incident.Event, error)) (*incident.Incident, error) {
-	return d.store.Update(ctx, number, func(inc *incident.Incident) ([]Job, error) {
+	return d.applyRecords(ctx, number, func(inc *incident.Incident, _ Records, now time.Time) ([]incident.Event, error) {
+		return op(inc, now)
+	})
+}
+
+// applyRecords is apply for operations that also change the incident's
+// records (its review and actions), in the same transaction.
+func (d *Desk) applyRecords(ctx context.Context, number int64, op func(inc *incident.Incident, recs Records, now time.Time) ([]incident.Event, error)) (*incident.Incident, error) {
+	return d.store.UpdateRecords(ctx, number, func(inc *incident.Incident, recs Records) ([]Job, error) {
 		now := d.now()
 		n := len(inc.Events)
-		added, err := op(inc, now)
+		added, err := op(inc, recs, now)
 		if err != nil {
 			return nil, err
 		}
-		// The state before the operation is only needed to see a change
-		// of class; replaying a long timeline for every chat message would
-		// make busy channels slow.
-		var before incident.State
-		before.Class = incident.Major
-		for _, e := range added {
-			if e.Kind.Priced() {
-				before = (&incident.Incident{Number: inc.Number, Service: inc.Service, StartedAt: inc.StartedAt, Events: inc.Events[:n]}).State(d.cat.Policy, now)
-				break
-			}
+		return d.plan(inc, d.before(inc, n, added, now), added, now), nil
+	})
+}
+
+// before is the state before an operation, only needed to see a change of
+// class: replaying a long timeline for every chat message would make busy
+// channels slow, so it is computed only when a priced event was added.
+func (d *Desk) before(inc *incident.Incident, n int, added []incident.Event, now time.Time) *incident.State {
+	var before incident.State
+	before.Class = incident.Major
+	for _, e := range added {
+		if e.Kind.Priced() {
+			before = (&incident.Incident{Number: inc.Number, Service: inc.Service, StartedAt: inc.StartedAt, Events: inc.Events[:n]}).State(d.cat.Policy, now)
+			break
 		}
-		return d.plan(inc, &before, added, now), nil
+	}
+	return &before
+}
+
+// Review runs an operation on an incident's review: fn changes the review
+// records and returns the events that record what it did (drafted,
+// published, an action added or done); one transaction stores the records,
+// the events and the jobs the planners plan from them. A repeat of an
+// operation with the same Idem changes nothing.
+func (d *Desk) Review(ctx context.Context, number int64, op Op, fn func(inc *incident.Incident, st incident.State, recs Records, now time.Time) ([]incident.Event, error)) (*incident.Incident, error) {
+	return d.applyRecords(ctx, number, func(inc *incident.Incident, recs Records, now time.Time) ([]incident.Event, error) {
+		if inc.HasIdem(op.Idem) {
+			return nil, nil
+		}
+		return fn(inc, inc.State(d.cat.Policy, now), recs, now)
 	})
 }
 

@@ -2,7 +2,9 @@ package desk_test
 
 import (
 	"context"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
@@ -59,5 +61,50 @@ func TestPlannersSeeEachChange(t *testing.T) {
 	}
 	if n != 2 {
 		t.Errorf("%d planned jobs stored, want 2", n)
+	}
+}
+
+// A review operation stores its records, its timeline events and the jobs
+// planned from them in one transaction: when it fails, none of them is
+// stored; when it succeeds, all are, and a repeat changes nothing.
+func TestReviewOperationIsOneTransaction(t *testing.T) {
+	st := bolttest.Open(t, boltstore.Options{})
+	clk := incidenttest.NewClock(incidenttest.T0)
+	rec := &recorder{}
+	d := desk.New(st, incidenttest.Furniture(), desk.Options{Now: clk.Now, Planners: []desk.Planner{rec}})
+	ctx := context.Background()
+	inc, err := d.Declare(ctx, desk.DeclareRequest{Service: "bedroom", Title: "Beds", Actor: "UA"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	op := func(fail bool) error {
+		_, err := d.Review(ctx, inc.Number, desk.Op{Actor: "UA", Idem: "act-1"}, func(inc *incident.Incident, _ incident.State, recs desk.Records, now time.Time) ([]incident.Event, error) {
+			if err := recs.Put("reviews", "1", []byte(`{"number":1}`)); err != nil {
+				return nil, err
+			}
+			evs, err := inc.Record(incidenttest.Furniture().Policy, now, incident.Event{Kind: incident.EventActionAdded, Actor: "UA", Key: "1-1", Text: "canary", Idem: "act-1"})
+			if fail {
+				return nil, boom
+			}
+			return evs, err
+		})
+		return err
+	}
+	if err := op(true); !errors.Is(err, boom) {
+		t.Fatalf("failing operation: %v", err)
+	}
+	got, _ := st.Get(ctx, inc.Number)
+	if _, ok, _ := st.GetKV(ctx, "reviews", "1"); ok || len(got.Events) != len(inc.Events) || len(rec.changes) != 1 {
+		t.Fatalf("a failed operation left something behind: record %v, %d events (had %d), %d plans", ok, len(got.Events), len(inc.Events), len(rec.changes))
+	}
+	for range 2 {
+		if err := op(false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ = st.Get(ctx, inc.Number)
+	if _, ok, _ := st.GetKV(ctx, "reviews", "1"); !ok || len(got.Events) != len(inc.Events)+1 || len(rec.changes) != 2 {
+		t.Fatalf("after the operation and its repeat: record %v, %d events (had %d), %d plans", ok, len(got.Events), len(inc.Events), len(rec.changes))
 	}
 }

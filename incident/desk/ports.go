@@ -56,6 +56,10 @@ type Filter struct {
 type Store interface {
 	Create(ctx context.Context, fn func(number int64) (*incident.Incident, []Job, error)) (*incident.Incident, error)
 	Update(ctx context.Context, number int64, fn func(inc *incident.Incident) ([]Job, error)) (*incident.Incident, error)
+	// UpdateRecords is Update whose fn may also read and write the
+	// incident's records (its review and improvement actions) in the same
+	// transaction.
+	UpdateRecords(ctx context.Context, number int64, fn func(inc *incident.Incident, recs Records) ([]Job, error)) (*incident.Incident, error)
 	Get(ctx context.Context, number int64) (*incident.Incident, error)
 	List(ctx context.Context, f Filter) ([]*incident.Incident, error)
 	OpenByService(ctx context.Context, service string) ([]*incident.Incident, error)
@@ -63,6 +67,14 @@ type Store interface {
 	ByIdem(ctx context.Context, key string) (int64, bool, error)
 	Enqueue(ctx context.Context, jobs ...Job) error
 	Locker
+}
+
+// Records give an operation read and write access, inside its
+// transaction, to the records kept beside an incident's timeline (the
+// buckets of review/reviewstore: a review, improvement actions).
+type Records interface {
+	Get(bucket, key string) ([]byte, bool, error)
+	Put(bucket, key string, value []byte) error
 }
 
 // JobStore is what the runner needs from storage. Jobs are claimed: a

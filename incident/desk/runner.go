@@ -333,24 +333,31 @@ func (r *Runner) runOne(ctx context.Context, q *queueLoop, j Job) {
 
 // call runs the handler under the job deadline. A handler that is still
 // running JobTimeout/2 after its deadline is abandoned: its lane is freed
-// now and the job itself when the handler finally returns.
+// now (the job is rescheduled as failed), and the job itself when the
+// handler finally returns, completing it if it succeeded after all.
 func (r *Runner) call(ctx context.Context, q *queueLoop, h Handler, j Job) (abandoned bool, err error) {
 	jctx, cancel := context.WithTimeout(ctx, r.opts.JobTimeout)
 	done := make(chan error, 1)
 	go func() {
 		defer cancel()
-		done <- safeCall(jctx, h, j)
+		err := safeCall(jctx, h, j)
+		if err != nil && errors.Is(jctx.Err(), context.DeadlineExceeded) {
+			err = fmt.Errorf("job %s: no answer within %s: %w", j.ID, r.opts.JobTimeout, err)
+		}
+		done <- err
 	}()
 	grace := time.NewTimer(r.opts.JobTimeout + r.opts.JobTimeout/2)
 	defer grace.Stop()
 	select {
 	case err = <-done:
-		if err != nil && jctx.Err() != nil && ctx.Err() == nil {
-			err = fmt.Errorf("job %s: no answer within %s: %w", j.ID, r.opts.JobTimeout, err)
-		}
 		return false, err
 	case <-grace.C:
-		go func() { <-done; q.release(j, true) }()
+		go func() {
+			if <-done == nil {
+				_ = r.store.CompleteJob(context.WithoutCancel(ctx), j)
+			}
+			q.release(j, true)
+		}()
 		q.release(j, false)
 		return true, fmt.Errorf("job %s: handler ignored its %s deadline; abandoned", j.ID, r.opts.JobTimeout)
 	}

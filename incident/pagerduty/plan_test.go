@@ -36,7 +36,10 @@ func TestPlannerSyncsPeopleNotPagerDuty(t *testing.T) {
 			_, err := d.SetImpact(ctx, n, desk.Op{Actor: "UA", Idem: "i1"}, incident.DefaultShares.Impact(incident.ImpactBlocked))
 			return err
 		},
-		func() error { _, err := d.Resolve(ctx, n, desk.Op{Actor: incident.ActorPagerDuty}, "fixed in PagerDuty"); return err },
+		func() error {
+			_, err := d.Resolve(ctx, n, desk.Op{Actor: incident.ActorPagerDuty}, "fixed in PagerDuty")
+			return err
+		},
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {

@@ -102,6 +102,13 @@ func insertIncident(ctx context.Context, tx pgx.Tx, inc *incident.Incident) erro
 // transaction; see desk.Store. The incident's row is locked for the
 // transaction, so concurrent updates (from any replica) take turns.
 func (s *Store) Update(ctx context.Context, number int64, fn func(inc *incident.Incident) ([]desk.Job, error)) (*incident.Incident, error) {
+	return s.UpdateRecords(ctx, number, func(inc *incident.Incident, _ desk.Records) ([]desk.Job, error) { return fn(inc) })
+}
+
+// UpdateRecords is Update whose fn may also read and write adapter-state
+// buckets (the incident's review and actions) in the same transaction,
+// under the incident's row lock.
+func (s *Store) UpdateRecords(ctx context.Context, number int64, fn func(inc *incident.Incident, recs desk.Records) ([]desk.Job, error)) (*incident.Incident, error) {
 	var out *incident.Incident
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		inc, err := s.loadIncident(ctx, tx, number, true)
@@ -113,7 +120,8 @@ func (s *Store) Update(ctx context.Context, number int64, fn func(inc *incident.
 			return fmt.Errorf("pgstore: update incident %d: encode header: %w", number, err)
 		}
 		prevLen := len(inc.Events)
-		jobs, err := fn(inc)
+		recs := &txRecords{ctx: ctx, tx: tx}
+		jobs, err := fn(inc, recs)
 		if err != nil {
 			return err // the caller's own error, unwrapped
 		}
@@ -134,7 +142,7 @@ func (s *Store) Update(ctx context.Context, number int64, fn func(inc *incident.
 			return fmt.Errorf("pgstore: update incident %d: %w", number, err)
 		}
 		out = inc
-		if len(added) == 0 && n == 0 {
+		if len(added) == 0 && n == 0 && !recs.dirty {
 			return errNoChange
 		}
 		return nil

@@ -130,3 +130,40 @@ func (s *Store) Scan(ctx context.Context, bucket, prefix string, fn func(key str
 	}
 	return nil
 }
+
+// txRecords are the adapter-state buckets inside an update transaction.
+type txRecords struct {
+	ctx   context.Context
+	tx    pgx.Tx
+	dirty bool
+}
+
+func (r *txRecords) Get(bucket, key string) ([]byte, bool, error) {
+	var v []byte
+	err := r.tx.QueryRow(r.ctx, `SELECT value FROM kv WHERE bucket = $1 AND key = $2`, bucket, key).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("pgstore: get %s/%s: %w", bucket, key, err)
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	return v, true, nil
+}
+
+func (r *txRecords) Put(bucket, key string, value []byte) error {
+	if bucket == "" || key == "" {
+		return incident.Errorf(incident.EINVALID, "bucket and key are required")
+	}
+	if value == nil {
+		value = []byte{}
+	}
+	if _, err := r.tx.Exec(r.ctx, `INSERT INTO kv (bucket, key, value) VALUES ($1, $2, $3)
+		ON CONFLICT (bucket, key) DO UPDATE SET value = excluded.value`, bucket, key, value); err != nil {
+		return fmt.Errorf("pgstore: put %s/%s: %w", bucket, key, err)
+	}
+	r.dirty = true
+	return nil
+}

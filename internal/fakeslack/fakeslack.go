@@ -162,6 +162,8 @@ type Server struct {
 	rateLimits  map[string]*rateLimit
 	outageUntil time.Time
 	failNext    map[string][]failure
+	hangs       map[string]int // method → calls still to hang
+	hanging     map[string]int // method → calls hanging now
 	revoked     bool
 
 	// socket mode
@@ -237,6 +239,8 @@ func New(opts Options) *Server {
 		triggers:     map[string]*trigger{},
 		calls:        map[string]int{},
 		latency:      map[string]time.Duration{},
+		hangs:        map[string]int{},
+		hanging:      map[string]int{},
 		rateLimits:   map[string]*rateLimit{},
 		failNext:     map[string][]failure{},
 		tickets:      map[string]time.Time{},

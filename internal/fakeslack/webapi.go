@@ -177,11 +177,54 @@ func (s *Server) RestoreToken() {
 	s.bumpLocked()
 }
 
+// HangNext makes the next n calls of method ("*" for any) never answer, as
+// over a half-open connection or a stuck proxy: the request is held, with no
+// effect, until the client gives up (or the server closes).
+func (s *Server) HangNext(method string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hangs[method] += n
+}
+
+// Hanging returns how many calls of method are being held now.
+func (s *Server) Hanging(method string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hanging[method]
+}
+
+// hang holds a call that HangNext asked to hang; it reports whether it did.
+func (s *Server) hang(r *http.Request, method string) bool {
+	s.mu.Lock()
+	key := method
+	if s.hangs[key] == 0 {
+		key = "*"
+	}
+	if s.hangs[key] == 0 {
+		s.mu.Unlock()
+		return false
+	}
+	s.hangs[key]--
+	s.hanging[method]++
+	s.bumpLocked()
+	s.mu.Unlock()
+	select {
+	case <-r.Context().Done():
+	case <-s.done:
+	}
+	s.mu.Lock()
+	s.hanging[method]--
+	s.bumpLocked()
+	s.mu.Unlock()
+	return true
+}
+
 // ResetFaults removes latencies, rate limits, outages and queued failures.
 func (s *Server) ResetFaults() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.latency = map[string]time.Duration{}
+	s.hangs = map[string]int{}
 	s.rateLimits = map[string]*rateLimit{}
 	s.failNext = map[string][]failure{}
 	s.outageUntil = time.Time{}
@@ -253,6 +296,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, method string)
 	delay := s.latencyLocked(method)
 	s.bumpLocked()
 	s.mu.Unlock()
+	if s.hang(r, method) {
+		return
+	}
 
 	if delay > 0 {
 		t := time.NewTimer(delay)

@@ -106,9 +106,6 @@ func New(fs *fakeslack.Server, opts Options) *Sandbox {
 	return s
 }
 
-// Prefix returns the path prefix the sandbox is served under.
-func (s *Sandbox) Prefix() string { return s.prefix }
-
 // Routes registers the sandbox on mux:
 //
 //	GET  {prefix} and {prefix}/       the page (?user=U…&channel=C…)

@@ -1,7 +1,11 @@
 // Package reviewstore keeps post-incident reviews, their improvement actions
 // and their readers in the bot's key-value store (the adapter-state buckets
-// of boltstore), and computes the measures from them. Every write is one
-// durable Put; reads decode fresh copies.
+// of the store), and computes the measures from them; reads decode fresh
+// copies.
+//
+// Every write happens in the transaction of the review's incident
+// (desk.Records), so a review, its actions, the timeline events that record
+// what happened to them and the jobs they cause are stored together.
 //
 // Layout:
 //
@@ -26,7 +30,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/incidentbot/incidentbot/incident"
@@ -90,15 +93,22 @@ func (r *Record) MarkApplied(k string) {
 	}
 }
 
-// Store keeps reviews. It is safe for concurrent use; use one Store per
-// database so that Update serialises the writers of a review.
-type Store struct {
-	kv KV
-	mu sync.Mutex
+// Storage is what the review store needs: reading adapter-state buckets,
+// and updating an incident together with its records in one transaction
+// (*boltstore.Store satisfies it).
+type Storage interface {
+	KV
+	UpdateRecords(ctx context.Context, number int64, fn func(inc *incident.Incident, recs desk.Records) ([]desk.Job, error)) (*incident.Incident, error)
 }
 
-// New returns a Store over kv.
-func New(kv KV) *Store { return &Store{kv: kv} }
+// Store keeps reviews. It is safe for concurrent use: every write is one
+// transaction of the storage, on the review's incident.
+type Store struct {
+	kv Storage
+}
+
+// New returns a Store over st.
+func New(st Storage) *Store { return &Store{kv: st} }
 
 func key(n int64) string { return strconv.FormatInt(n, 10) }
 
@@ -131,43 +141,26 @@ func (s *Store) load(ctx context.Context, n int64) (*Record, bool, error) {
 // ErrNoChange, returned by an Update function, leaves the record as it was.
 var ErrNoChange = fmt.Errorf("reviewstore: no change")
 
-// Update applies fn to incident n's record (a zero record with Number set
-// when there is none: exists is false) and saves it, unless fn fails or
-// returns ErrNoChange. Updates of all reviews are serialised. The record fn
-// sees carries its readers; they are not saved with it.
+// Update applies fn to incident n's record in one transaction (see Edit).
+// The record fn sees carries no readers.
 func (s *Store) Update(ctx context.Context, n int64, fn func(rec *Record, exists bool) error) (*Record, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l, ok := s.kv.(locker)
-	if !ok {
-		return s.update(ctx, n, fn)
-	}
-	// Several replicas on one database: serialise across them too.
 	var out *Record
-	err := l.WithLock(ctx, LockReviews, func(ctx context.Context) error {
-		var err error
-		out, err = s.update(ctx, n, fn)
-		return err
+	_, err := s.kv.UpdateRecords(ctx, n, func(_ *incident.Incident, recs desk.Records) ([]desk.Job, error) {
+		rec, err := Edit(recs, n, fn)
+		out = rec
+		return nil, err
 	})
 	return out, err
 }
 
-// LockReviews is the storage lock under which reviews are updated when the
-// KV offers locks (desk.Locker), as the storage of several replicas does.
-const LockReviews = "reviews"
-
-// locker is desk.Locker.
-type locker interface {
-	WithLock(ctx context.Context, name string, fn func(ctx context.Context) error) error
-}
-
-func (s *Store) update(ctx context.Context, n int64, fn func(rec *Record, exists bool) error) (*Record, error) {
-	rec, ok, err := s.Record(ctx, n)
+// Edit applies fn to incident n's record read from recs (a zero record with
+// Number set when there is none: exists is false) and writes it back with
+// its actions mirror, unless fn fails or returns ErrNoChange. It runs
+// inside the transaction that gave recs, with the incident's other changes.
+func Edit(recs desk.Records, n int64, fn func(rec *Record, exists bool) error) (*Record, error) {
+	rec, ok, err := decode(recs, n)
 	if err != nil {
 		return nil, err
-	}
-	if !ok {
-		rec = &Record{Review: review.Review{Number: n}}
 	}
 	if err := fn(rec, ok); err != nil {
 		if err == ErrNoChange {
@@ -183,22 +176,30 @@ func (s *Store) update(ctx context.Context, n int64, fn func(rec *Record, exists
 			return nil, err
 		}
 	}
-	if err := s.save(ctx, rec); err != nil {
-		return nil, err
-	}
-	return rec, nil
+	return rec, save(recs, rec)
 }
 
-// save writes the actions mirror first, then the review: after a crash in
-// between, the mirror holds a superset, and the retried operation (which
-// finds the review unchanged) writes the same actions again.
-func (s *Store) save(ctx context.Context, rec *Record) error {
+func decode(recs desk.Records, n int64) (*Record, bool, error) {
+	raw, ok, err := recs.Get(BucketReviews, key(n))
+	if err != nil || !ok {
+		return &Record{Review: review.Review{Number: n}}, false, err
+	}
+	var rec Record
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		return nil, false, fmt.Errorf("reviewstore: review %d: %w", n, err)
+	}
+	return &rec, true, nil
+}
+
+// save writes the actions mirror and the review, in the caller's
+// transaction.
+func save(recs desk.Records, rec *Record) error {
 	for _, a := range rec.Actions {
 		raw, err := json.Marshal(a)
 		if err != nil {
 			return err
 		}
-		if err := s.kv.Put(ctx, BucketActions, a.ID, raw); err != nil {
+		if err := recs.Put(BucketActions, a.ID, raw); err != nil {
 			return err
 		}
 	}
@@ -208,7 +209,7 @@ func (s *Store) save(ctx context.Context, rec *Record) error {
 	if err != nil {
 		return err
 	}
-	return s.kv.Put(ctx, BucketReviews, key(rec.Number), raw)
+	return recs.Put(BucketReviews, key(rec.Number), raw)
 }
 
 // Records returns every stored record with its readers, by incident number.

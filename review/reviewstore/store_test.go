@@ -11,6 +11,7 @@ import (
 
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/boltstore/bolttest"
 	"github.com/incidentbot/incidentbot/incident/desk"
 	"github.com/incidentbot/incidentbot/review"
 	"github.com/incidentbot/incidentbot/review/reviewstore"
@@ -23,6 +24,9 @@ func open(t *testing.T, path string) *boltstore.Store {
 	st, err := boltstore.Open(path, boltstore.Options{Now: func() time.Time { return t0 }})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if incs, _ := st.List(context.Background(), desk.Filter{}); len(incs) == 0 {
+		bolttest.Incidents(t, st, 5, t0) // reviews belong to incidents
 	}
 	return st
 }

@@ -115,14 +115,6 @@ func (s *Site) Routes(mux *http.ServeMux) {
 	})))
 }
 
-// Handler returns a handler serving only the site (for tests and for
-// mounting under another mux).
-func (s *Site) Handler() http.Handler {
-	mux := http.NewServeMux()
-	s.Routes(mux)
-	return mux
-}
-
 func (s *Site) headers(w http.ResponseWriter, private bool) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", s.rd.ContentSecurityPolicy())

@@ -14,6 +14,8 @@ import (
 
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/boltstore/bolttest"
+	"github.com/incidentbot/incidentbot/incident/desk"
 	"github.com/incidentbot/incidentbot/incident/httpapi"
 	"github.com/incidentbot/incidentbot/review"
 	"github.com/incidentbot/incidentbot/review/reviewstore"
@@ -70,6 +72,9 @@ func (f *fixture) open() {
 	st, err := boltstore.Open(f.path, boltstore.Options{Now: func() time.Time { return t0 }})
 	if err != nil {
 		f.t.Fatal(err)
+	}
+	if incs, _ := st.List(context.Background(), desk.Filter{}); len(incs) == 0 {
+		bolttest.Incidents(f.t, st, 5, t0) // reviews belong to incidents
 	}
 	f.store, f.rs = st, reviewstore.New(st)
 	s, err := site.New(site.Options{Reviews: f.rs, Now: func() time.Time { return t0 }})

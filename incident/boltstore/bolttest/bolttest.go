@@ -5,13 +5,19 @@
 package bolttest
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	bolterrors "go.etcd.io/bbolt/errors"
 
+	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/desk"
+	"github.com/incidentbot/incidentbot/incident/incidenttest"
 )
 
 // Open opens a store in a fresh file; the test fails if the file is not
@@ -40,4 +46,22 @@ func Close(t testing.TB, s *boltstore.Store) {
 		t.Errorf("database check: %v", err)
 	}
 	_ = s.Close()
+}
+
+// Incidents declares n incidents of the furniture retailer's bedroom
+// service at t, numbered 1…n, for tests that need incidents to hang
+// records on.
+func Incidents(t testing.TB, s *boltstore.Store, n int, at time.Time) {
+	t.Helper()
+	p := incidenttest.Furniture().Policy
+	svc := incident.Service{Name: "bedroom", Team: "bedroom-team", HourlyExposure: incident.USD.Major(200_000)}
+	for range n {
+		_, err := s.Create(context.Background(), func(num int64) (*incident.Incident, []desk.Job, error) {
+			inc, err := incident.Declare(p, num, incident.Declaration{Title: fmt.Sprintf("Incident %d", num), Service: svc, Actor: "U0TEST", StartedAt: at}, at)
+			return inc, nil, err
+		})
+		if err != nil {
+			t.Fatalf("declare: %v", err)
+		}
+	}
 }

@@ -388,3 +388,63 @@ func (e *env) assertOpen(t *testing.T, want ...int64) {
 		t.Fatalf("CountOpen = %d, %v; want %d", n, err, len(want))
 	}
 }
+
+// testUpdateRecords: records written by an update commit with it, and only
+// with it; writers on two handles lose nothing.
+func testUpdateRecords(t *testing.T, e *env) {
+	e.create(t, "bedroom", T0)
+	boom := errors.New("boom")
+	_, err := e.s.UpdateRecords(e.ctx, 1, func(inc *incident.Incident, recs desk.Records) ([]desk.Job, error) {
+		if err := recs.Put("reviews", "1", []byte("draft")); err != nil {
+			return nil, err
+		}
+		return nil, boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("UpdateRecords = %v, want fn's error", err)
+	}
+	if _, ok, _ := e.s.GetKV(e.ctx, "reviews", "1"); ok {
+		t.Fatal("a failed update wrote its record")
+	}
+	// A record alone is a change.
+	if _, err := e.s.UpdateRecords(e.ctx, 1, func(_ *incident.Incident, recs desk.Records) ([]desk.Job, error) {
+		if _, ok, err := recs.Get("reviews", "1"); ok || err != nil {
+			t.Errorf("Get of a missing record = %v, %v", ok, err)
+		}
+		return nil, recs.Put("reviews", "1", []byte("0"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, _ := e.s.GetKV(e.ctx, "reviews", "1"); !ok || string(v) != "0" {
+		t.Fatalf("record = %q %v", v, ok)
+	}
+	if err := e.s.Put(e.ctx, "reviews", "1", nil); err != nil {
+		t.Fatal(err)
+	}
+	stores := []desk.Storage{e.s, e.Replica(t)}
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := stores[i%2].UpdateRecords(e.ctx, 1, func(inc *incident.Incident, recs desk.Records) ([]desk.Job, error) {
+				v, _, err := recs.Get("reviews", "1")
+				if err != nil {
+					return nil, err
+				}
+				inc.Append(incident.Event{At: at(1), Kind: incident.EventNote, Text: fmt.Sprint(i)})
+				return nil, recs.Put("reviews", "1", append(v, 'x'))
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if v, _, _ := e.s.GetKV(e.ctx, "reviews", "1"); len(v) != 20 {
+		t.Fatalf("record has %d of 20 writes: updates on two handles were lost", len(v))
+	}
+	if inc, _ := e.s.Get(e.ctx, 1); len(inc.Events) != 21 {
+		t.Fatalf("%d events, want 21", len(inc.Events))
+	}
+}

@@ -46,6 +46,7 @@ func Run(t *testing.T, open Open) {
 		{"FailedFnChangesNothing", testFailedFn},
 		{"UpdateRejectsRewritingHistory", testRejectsRewriting},
 		{"UpdateNoChange", testUpdateNoChange},
+		{"UpdateRecords", testUpdateRecords},
 		{"NotFound", testNotFound},
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"NumbersAcrossReplicas", testNumbersAcrossReplicas},
