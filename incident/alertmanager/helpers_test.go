@@ -60,6 +60,13 @@ func (s *flakyStore) Update(ctx context.Context, n int64, fn func(*incident.Inci
 	return s.Store.Update(ctx, n, fn)
 }
 
+func (s *flakyStore) UpdateRecords(ctx context.Context, n int64, fn func(*incident.Incident, desk.Records) ([]desk.Job, error)) (*incident.Incident, error) {
+	if s.fail.Load() {
+		return nil, errDisk
+	}
+	return s.Store.UpdateRecords(ctx, n, fn)
+}
+
 type env struct {
 	t     testing.TB
 	store *flakyStore
