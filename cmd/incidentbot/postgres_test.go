@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,7 +22,13 @@ import (
 	"github.com/incidentbot/incidentbot/internal/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(childServeEnv) != "" {
+		// A replica of the failover test: serve until killed.
+		os.Exit(run([]string{"serve"}, os.Stdout, os.Stderr, os.Getenv))
+	}
+	pgtest.Main(m)
+}
 
 // bboltWithEverything writes a bbolt database with incidents, timelines,
 // alert and idempotency keys, pending and done jobs, dedupe keys and
