@@ -31,7 +31,7 @@ const childServeEnv = "INCIDENTBOT_TEST_CHILD_SERVE"
 
 // replica is one `incidentbot serve` process of the failover test.
 type replica struct {
-	t    *testing.T
+	t    testing.TB
 	env  []string
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -112,14 +112,14 @@ func (r *replica) log() string {
 
 // cluster is the replicas, one fake Slack and one PostgreSQL.
 type failover struct {
-	t        *testing.T
+	t        testing.TB
 	fs       *fakeslack.Server
 	pg       *pgtest.Cluster
 	url      string
 	replicas []*replica
 }
 
-func newFailover(t *testing.T, n int) *failover {
+func newFailover(t testing.TB, n int) *failover {
 	pg := pgtest.NewCluster(t)
 	url := pg.NewDB(t)
 	fs := fakeslack.New(fakeslack.Options{

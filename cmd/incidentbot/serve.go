@@ -50,9 +50,12 @@ func (a *app) serve(args []string) int {
 			fmt.Fprintln(a.stderr, err)
 			return 1
 		}
-	} else if s.Storage.Path == defaultStoragePath {
+	} else {
 		// The sandbox never touches the real database.
-		s.Storage.Path = sandboxStoragePath
+		if s.Storage.Path == defaultStoragePath || s.Storage.Driver == DriverPostgres {
+			s.Storage.Path = sandboxStoragePath
+		}
+		s.Storage.Driver = DriverBbolt
 	}
 
 	log := slog.New(slog.NewJSONHandler(a.stderr, nil))
