@@ -204,3 +204,49 @@ func TestSandboxWithNoConfig(t *testing.T) {
 		t.Errorf("exit %d:\n%s", code, stderr.String())
 	}
 }
+
+// The sandbox keeps to its own bbolt file even when the configuration
+// points at PostgreSQL: it never touches the real database.
+func TestSandboxIgnoresPostgres(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addrc := make(chan net.Addr, 1)
+	a := &app{
+		env: envMap(map[string]string{"INCIDENTBOT_HTTP_LISTEN": "127.0.0.1:0", "INCIDENTBOT_STORAGE_DRIVER": "postgres",
+			"INCIDENTBOT_STORAGE_POSTGRES_URL": "postgres://bot:pw@/incidentbot?host=" + filepath.Join(dir, "nowhere") + "&connect_timeout=1"}),
+		ctx:      ctx,
+		onListen: func(addr net.Addr) { addrc <- addr },
+	}
+	stderr := &lockedWriter{w: &bytes.Buffer{}}
+	a.stdout, a.stderr, a.now = io.Discard, stderr, time.Now
+	done := make(chan int, 1)
+	go func() { done <- a.run([]string{"serve", "--sandbox"}) }()
+	select {
+	case <-addrc:
+	case code := <-done:
+		t.Fatalf("serve --sandbox exited %d:\n%s", code, stderr.String())
+	case <-time.After(15 * time.Second):
+		t.Fatal("no listener")
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "incidentbot-sandbox.db")); err == nil {
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("serve --sandbox exited %d:\n%s", code, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no sandbox database:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("exit %d:\n%s", code, stderr.String())
+	}
+}
