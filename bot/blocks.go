@@ -49,6 +49,8 @@ type view struct {
 	st  incident.State
 	cat *incident.Catalogue
 	now time.Time
+	// budget is the service's weekly error budget (card and status only).
+	budget *incident.Budget
 }
 
 func (v view) money(m incident.Money) string { return v.cat.Currency.Format(m) }
@@ -83,6 +85,9 @@ func cardBlocks(v view) []slack.Block {
 	if st.Security {
 		title = "🔒 " + title
 	}
+	if v.inc.Drill {
+		title = "🧪 DRILL · " + title
+	}
 	fields := []*slack.TextBlockObject{
 		mrkdwn("*Impact*\n" + esc(st.Impact.String())),
 		mrkdwn("*Loss rate*\n" + v.money(st.Rate) + "/h"),
@@ -96,6 +101,12 @@ func cardBlocks(v view) []slack.Block {
 		slack.NewSectionBlock(mrkdwn(v.classLine()), nil, nil),
 		slack.NewSectionBlock(mrkdwn(v.serviceLine()), nil, nil),
 		slack.NewSectionBlock(nil, fields, nil),
+	}
+	if v.inc.Drill {
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(drillNotice), nil, nil))
+	}
+	if line := v.cardBudgetLine(); line != "" {
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(line), nil, nil))
 	}
 	var notes []string
 	for _, e := range v.inc.Events {
@@ -147,12 +158,24 @@ func pagedUnacknowledged(st incident.State) bool {
 
 // cardText is the notification fallback of the card.
 func cardText(v view) string {
-	return fmt.Sprintf("#%d %s — %s, %s/h, estimated %s", v.inc.Number, esc(v.inc.Title), v.st.Class.Title(), v.money(v.st.Rate), v.money(v.st.Estimated))
+	return drillTag(v.inc) + fmt.Sprintf("#%d %s — %s, %s/h, estimated %s", v.inc.Number, esc(v.inc.Title), v.st.Class.Title(), v.money(v.st.Rate), v.money(v.st.Estimated))
 }
 
-// topic is the channel topic (Slack allows 250 characters).
+// topic is the channel topic (Slack allows 250 characters). Every change
+// posts "set the channel topic" into the channel, so it says only what
+// people care about at a glance and what changes with their decisions:
+// class, status, service, impact, commander. The running figures, which
+// change every minute, are on the card.
 func topic(v view) string {
-	t := fmt.Sprintf("%s · %s · %s/h · est. %s · commander %s", v.st.Class.Title(), v.inc.Service.Name, v.money(v.st.Rate), v.money(v.st.Estimated), commanderName(v.st.Commander))
+	st := v.st
+	head := "🟡 " + st.Class.Title() + " · open"
+	if st.Class == incident.Major {
+		head = "🔴 " + st.Class.Title() + " · open"
+	}
+	if st.Status == incident.StatusResolved {
+		head = "✅ Resolved · " + st.Class.Title()
+	}
+	t := fmt.Sprintf("%s%s · %s · impact %s · commander %s", drillTopic(v.inc), head, esc(v.inc.Service.Name), esc(st.Impact.String()), commanderName(st.Commander))
 	return clip(t, 250)
 }
 
@@ -160,7 +183,7 @@ func commanderName(u string) string {
 	if u == "" {
 		return "none"
 	}
-	return "<@" + u + ">"
+	return user(u)
 }
 
 // eventLine renders a timeline event as a channel message.
@@ -224,7 +247,7 @@ func eventLine(v view, e incident.Event) string {
 func announceText(v view, kind string, e incident.Event, channelID string) string {
 	ch := "<#" + channelID + ">"
 	if channelID == "" {
-		ch = "its channel"
+		ch = "its channel (`/incident list` finds it)"
 	}
 	if v.st.Security {
 		switch kind {
@@ -235,7 +258,7 @@ func announceText(v view, kind string, e incident.Event, channelID string) strin
 		}
 		return ""
 	}
-	head := fmt.Sprintf("*#%d %s* (`%s`)", v.inc.Number, esc(v.inc.Title), esc(v.inc.Service.Name))
+	head := fmt.Sprintf("%s*#%d %s* (`%s`)", drillTag(v.inc), v.inc.Number, esc(v.inc.Title), esc(v.inc.Service.Name))
 	switch kind {
 	case "declared":
 		return fmt.Sprintf("🚨 %s declared — %s. Loss rate %s/h, estimated %s. Join %s.", head, v.classLine(), v.money(v.st.Rate), v.money(v.st.Estimated), ch)
@@ -334,7 +357,7 @@ func homeBlocks(cat *incident.Catalogue, open []view, now time.Time, extra []sla
 			blocks = append(blocks, slack.NewContextBlock("", mrkdwn(fmt.Sprintf("…and %d more: `/incident list`", len(open)-i))))
 			break
 		}
-		label := fmt.Sprintf("*#%d %s* · `%s`", v.inc.Number, esc(v.inc.Title), esc(v.inc.Service.Name))
+		label := fmt.Sprintf("%s*#%d %s* · `%s`", drillTag(v.inc), v.inc.Number, esc(v.inc.Title), esc(v.inc.Service.Name))
 		if v.st.Security {
 			label = fmt.Sprintf("*#%d* 🔒 security incident", v.inc.Number)
 		}

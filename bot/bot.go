@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -41,6 +40,7 @@ type SlackAPI interface {
 	PublishViewContext(ctx context.Context, req slack.PublishViewContextRequest) (*slack.ViewResponse, error)
 	GetConversationHistoryContext(ctx context.Context, params *slack.GetConversationHistoryParameters) (*slack.GetConversationHistoryResponse, error)
 	JoinConversationContext(ctx context.Context, channelID string) (*slack.Channel, string, []string, error)
+	GetUserInfoContext(ctx context.Context, user string, options ...slack.GetUserInfoOption) (*slack.User, error)
 }
 
 // Store is what the bot keeps besides incidents: the inbox and job queue,
@@ -82,9 +82,9 @@ type Bot struct {
 	botUserID atomic.Value // string
 	connected atomic.Bool
 
-	reviews *reviewstore.Store
-	rd      *review.Renderer
-	names   sync.Map // user ID → display name, for reviews
+	reviews   *reviewstore.Store
+	rd        *review.Renderer
+	nameCache *nameCache // user ID → display name, for reviews
 }
 
 // New returns a Bot.
@@ -109,7 +109,7 @@ func New(api SlackAPI, d *desk.Desk, store Store, opts Options) *Bot {
 		opts.Renderer = rd
 	}
 	b := &Bot{api: api, desk: d, store: store, cat: d.Catalogue(), log: opts.Logger, now: opts.Now, opts: opts, http: opts.HTTPClient,
-		reviews: reviewstore.New(store), rd: opts.Renderer}
+		reviews: reviewstore.New(store), rd: opts.Renderer, nameCache: newNameCache(nameCacheSize)}
 	b.botUserID.Store("")
 	return b
 }
@@ -217,6 +217,23 @@ func (b *Bot) load(ctx context.Context, number int64) (view, error) {
 	}
 	now := b.now()
 	return view{inc: inc, st: inc.State(b.cat.Policy, now), cat: b.cat, now: now}, nil
+}
+
+// loadCard is load with the service's weekly error budget, for the card
+// and /incident status (unmapped services have none).
+func (b *Bot) loadCard(ctx context.Context, number int64) (view, error) {
+	v, err := b.load(ctx, number)
+	if err != nil || v.inc.Unmapped {
+		return v, err
+	}
+	bud, ok, err := b.desk.WeeklyBudget(ctx, v.inc.Service.Name)
+	if err != nil {
+		return v, err
+	}
+	if ok {
+		v.budget = &bud
+	}
+	return v, nil
 }
 
 // notReady asks the runner to try again soon: the channel is not there yet.

@@ -17,23 +17,75 @@ type Command struct {
 	Class  incident.Class
 }
 
-// channelVerbs only make sense inside an incident channel.
-var channelVerbs = map[string]bool{
-	"status": true, "impact": true, "cost": true, "security": true, "commander": true,
-	"note": true, "update": true, "major": true, "minor": true, "resolve": true,
-	"reopen": true, "action": true, "review": true, "publish": true,
+// verbSpec is one /incident command: its syntax for the help text and whether
+// it works only inside an incident channel. The table is the one list of
+// verbs: the help text, the channel check and the unknown-verb answer come
+// from it.
+type verbSpec struct {
+	name, syntax string
+	inChannel    bool
 }
 
-// Usage is the help text.
-const Usage = "*Usage:* `/incident` opens the declare form, or:\n" +
-	"• `/incident declare <service> <title…>` · `/incident list` · `/incident services [name]` · `/incident stats [30d] [service]` · `/incident actions` · `/incident help`\n" +
-	"*In an incident channel:* `/incident status` · `/incident impact blocked|degraded|partial [N%]` · `/incident cost <amount> <what…>` · " +
-	"`/incident security` · `/incident commander <@user|me>` · `/incident note <text…>` · `/incident update <text…>` · " +
-	"`/incident major|minor <reason…>` · `/incident resolve [summary…]` · `/incident reopen` · `/incident action <text…> [@owner]` · " +
-	"`/incident review` · `/incident publish`"
+var verbs = []verbSpec{
+	{"declare", "declare <service> <title…>", false},
+	{"drill", "drill <service> <title…> (a practice incident)", false},
+	{"list", "list", false},
+	{"services", "services [name]", false},
+	{"stats", "stats [30d] [service]", false},
+	{"actions", "actions", false},
+	{"help", "help", false},
+	{"status", "status", true},
+	{"impact", "impact blocked|degraded|partial [N%]", true},
+	{"cost", "cost <amount> <what…>", true},
+	{"security", "security", true},
+	{"commander", "commander <@user|me>", true},
+	{"note", "note <text…>", true},
+	{"update", "update <text…>", true},
+	{"major", "major|minor <reason…>", true},
+	{"minor", "", true},
+	{"resolve", "resolve [summary…]", true},
+	{"reopen", "reopen", true},
+	{"action", "action <text…> [@owner]", true},
+	{"review", "review", true},
+	{"publish", "publish", true},
+}
 
+func lookupVerb(name string) (verbSpec, bool) {
+	for _, v := range verbs {
+		if v.name == name {
+			return v, true
+		}
+	}
+	return verbSpec{}, false
+}
+
+// Usage is the help text, escaped for Slack: "<text…>" unescaped would be
+// read as a control sequence.
+var Usage = esc(usageText())
+
+// actionUsage is how to define an improvement action, escaped for Slack.
+var actionUsage = esc("`/incident action <text…> [@owner]`")
+
+func usageText() string {
+	var anywhere, inChannel []string
+	for _, v := range verbs {
+		if v.syntax == "" {
+			continue
+		}
+		u := "`/incident " + v.syntax + "`"
+		if v.inChannel {
+			inChannel = append(inChannel, u)
+		} else {
+			anywhere = append(anywhere, u)
+		}
+	}
+	return "*Usage:* `/incident` opens the declare form, or:\n• " + strings.Join(anywhere, " · ") +
+		"\n*In an incident channel:* " + strings.Join(inChannel, " · ")
+}
+
+// usage is a usage error: msg (not escaped yet) and the help text.
 func usage(msg string) error {
-	return incident.Errorf(incident.EINVALID, "%s\n\n%s", msg, Usage)
+	return incident.Errorf(incident.EINVALID, "%s\n\n%s", esc(msg), Usage)
 }
 
 // ParseCommand parses the text after /incident. It changes nothing; a
@@ -43,10 +95,13 @@ func ParseCommand(text, actor string, cur incident.Currency, shares incident.Imp
 	if text == "" {
 		return Command{Verb: "modal"}, nil
 	}
-	verb, rest, _ := strings.Cut(text, " ")
-	verb = strings.ToLower(verb)
+	name, rest, _ := strings.Cut(text, " ")
+	verb := strings.ToLower(name)
 	rest = strings.TrimSpace(rest)
 	c := Command{Verb: verb, Rest: rest, Args: strings.Fields(rest)}
+	if _, ok := lookupVerb(verb); !ok {
+		return c, usage("I don't know `" + clip(verb, 40) + "`.")
+	}
 	switch verb {
 	case "help", "list", "actions", "status", "security", "reopen", "review", "publish":
 		if len(c.Args) > 0 && verb != "publish" {
@@ -63,9 +118,9 @@ func ParseCommand(text, actor string, cur incident.Currency, shares incident.Imp
 		if len(c.Args) > 2 {
 			return c, usage("`/incident stats [30d] [service]`")
 		}
-	case "declare":
+	case "declare", "drill":
 		if len(c.Args) < 2 {
-			return c, usage("`/incident declare <service> <title…>` needs a service and a title.")
+			return c, usage("`/incident " + verb + " <service> <title…>` needs a service and a title.")
 		}
 	case "impact":
 		if len(c.Args) < 1 || len(c.Args) > 2 {
@@ -116,12 +171,18 @@ func ParseCommand(text, actor string, cur incident.Currency, shares incident.Imp
 			return c, usage("`/incident " + verb + " <reason…>` needs a reason: it is recorded on the timeline.")
 		}
 		c.Class = incident.Class(verb)
-	case "resolve":
-	default:
-		return c, usage("I don't know `" + esc(clip(verb, 40)) + "`.")
 	}
 	return c, nil
 }
 
 // InChannel reports whether the verb needs an incident channel.
-func (c Command) InChannel() bool { return channelVerbs[c.Verb] }
+func (c Command) InChannel() bool { v, _ := lookupVerb(c.Verb); return v.inChannel }
+
+// Verbs returns the names of the /incident verbs, in help order.
+func Verbs() []string {
+	out := make([]string, len(verbs))
+	for i, v := range verbs {
+		out[i] = v.name
+	}
+	return out
+}

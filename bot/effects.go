@@ -29,7 +29,7 @@ func slackErr(err error) string {
 // completes, so a retry after a crash or an outage resumes where it stopped
 // and never creates a second channel.
 func (b *Bot) ensureChannel(ctx context.Context, j desk.Job) error {
-	v, err := b.load(ctx, j.Incident)
+	v, err := b.loadCard(ctx, j.Incident)
 	if err != nil {
 		return err
 	}
@@ -44,8 +44,8 @@ func (b *Bot) ensureChannel(ctx context.Context, j desk.Job) error {
 		}
 	}
 	if !cs.TopicSet {
-		if _, err := b.api.SetTopicOfConversationContext(ctx, cs.ID, topic(v)); err != nil {
-			return fmt.Errorf("set topic: %w", err)
+		if err := b.syncTopic(ctx, n, cs.ID, v); err != nil {
+			return err
 		}
 		cs.TopicSet = true
 		if err := b.saveChannel(ctx, n, cs); err != nil {
@@ -101,7 +101,7 @@ func (b *Bot) createChannel(ctx context.Context, v view, cs channelState) (chann
 		cs.Attempt = 1
 	}
 	for tries := 0; tries < 10; tries++ {
-		name := ChannelName(n, v.inc.Title, cs.Attempt)
+		name := ChannelNameFor(v.inc, cs.Attempt)
 		ch, err := b.api.CreateConversationContext(ctx, slack.CreateConversationParams{ChannelName: name, IsPrivate: v.st.Security})
 		if err != nil {
 			code := slackErr(err)
@@ -243,28 +243,50 @@ func (b *Bot) channelReady(ctx context.Context, n int64) (channelState, error) {
 	return cs, nil
 }
 
-// updateCard brings the pinned card (and the topic, if it changed) up to
-// date with the incident's current state.
+// updateCard brings the pinned card (and the topic, if what it says
+// changed) up to date with the incident's current state.
 func (b *Bot) updateCard(ctx context.Context, j desk.Job) error {
 	cs, err := b.channelReady(ctx, j.Incident)
 	if err != nil {
 		return err
 	}
-	v, err := b.load(ctx, j.Incident)
+	v, err := b.loadCard(ctx, j.Incident)
 	if err != nil {
 		return err
 	}
 	if _, _, _, err := b.api.UpdateMessageContext(ctx, cs.ID, cs.CardTS, slack.MsgOptionText(cardText(v), false), slack.MsgOptionBlocks(withBlockID(cardBlocks(v), fmt.Sprintf("ib:card/%d", j.Incident))...)); err != nil {
 		return fmt.Errorf("update card: %w", err)
 	}
+	return b.syncTopic(ctx, j.Incident, cs.ID, v)
+}
+
+// syncTopic sets the channel topic when what it says changed, never to the
+// text it already has: each conversations.setTopic posts "set the channel
+// topic" into the channel.
+func (b *Bot) syncTopic(ctx context.Context, n int64, channel string, v view) error {
+	key := fmt.Sprintf("topic/%d", n)
 	t := topic(v)
-	if raw, _, _ := b.store.GetKV(ctx, bucketPosts, fmt.Sprintf("topic/%d", j.Incident)); string(raw) != t {
-		if _, err := b.api.SetTopicOfConversationContext(ctx, cs.ID, t); err != nil {
-			return fmt.Errorf("set topic: %w", err)
-		}
-		return b.store.Put(ctx, bucketPosts, fmt.Sprintf("topic/%d", j.Incident), []byte(t))
+	raw, _, err := b.store.GetKV(ctx, bucketPosts, key)
+	if err != nil || string(raw) == t {
+		return err
 	}
-	return nil
+	if _, err := b.api.SetTopicOfConversationContext(ctx, channel, t); err != nil {
+		return fmt.Errorf("set topic: %w", err)
+	}
+	return b.store.Put(ctx, bucketPosts, key, []byte(t))
+}
+
+// eventOfJob is the timeline event a job was planned for.
+func (b *Bot) eventOfJob(inc *incident.Incident, j desk.Job) (incident.Event, error) {
+	p, err := desk.DecodePayload(j)
+	if err != nil {
+		return incident.Event{}, err
+	}
+	e, ok := eventBySeq(inc, p.Seq)
+	if !ok {
+		return e, desk.Permanent(fmt.Errorf("job %s: incident %d has no event %d", j.ID, inc.Number, p.Seq))
+	}
+	return e, nil
 }
 
 func eventBySeq(inc *incident.Incident, seq int) (incident.Event, bool) {
@@ -289,9 +311,9 @@ func (b *Bot) postEvent(ctx context.Context, j desk.Job) error {
 	if err != nil {
 		return err
 	}
-	e, ok := eventBySeq(v.inc, desk.PayloadOf(j).Seq)
-	if !ok {
-		return desk.Permanent(fmt.Errorf("incident %d has no event %d", j.Incident, desk.PayloadOf(j).Seq))
+	e, err := b.eventOfJob(v.inc, j)
+	if err != nil {
+		return err
 	}
 	_, err = b.postOnce(ctx, j.ID, cs.ID, eventLine(v, e), nil)
 	return err
@@ -327,7 +349,16 @@ func (b *Bot) announceChannel(ctx context.Context) (string, error) {
 	return id, b.store.Put(ctx, bucketPosts, "announce_channel/"+name, []byte(id))
 }
 
-// announce posts to the org-wide announce channel.
+// announceWaits is how many times (a second apart) the declaration's
+// announcement waits for the incident channel before going out without
+// its link: people must hear of an incident even when Slack refuses to
+// create its channel.
+const announceWaits = 60
+
+// announce posts to the org-wide announce channel. The declaration waits
+// for the incident channel, so that its "Join" links the channel: one
+// message, complete when people read it, rather than a message edited
+// afterwards (an edit notifies nobody who already read it).
 func (b *Bot) announce(ctx context.Context, j desk.Job) error {
 	ch, err := b.announceChannel(ctx)
 	if err != nil || ch == "" {
@@ -337,9 +368,19 @@ func (b *Bot) announce(ctx context.Context, j desk.Job) error {
 	if err != nil {
 		return err
 	}
-	p := desk.PayloadOf(j)
+	p, err := desk.DecodePayload(j)
+	if err != nil {
+		return err
+	}
 	e, _ := eventBySeq(v.inc, p.Seq)
-	cs, _, _ := b.channelOf(ctx, j.Incident)
+	cs, _, err := b.channelOf(ctx, j.Incident)
+	if err != nil {
+		return err
+	}
+	if p.Kind == "declared" && !v.st.Security && cs.ID == "" && j.Attempts < announceWaits {
+		// Announced once the channel exists, so that "Join #inc-…" links it.
+		return &desk.RetryAfterError{Delay: time.Second, Err: fmt.Errorf("incident %d: waiting for its channel to link it from the announcement", j.Incident)}
+	}
 	text := announceText(v, p.Kind, e, cs.ID)
 	if text == "" {
 		return nil
@@ -365,6 +406,9 @@ func (b *Bot) notifyManagers(ctx context.Context, j desk.Job) error {
 	if v.st.Security {
 		text = "🔒 " + text
 	}
+	if v.inc.Drill {
+		text = "🧪 *Drill* (practice, not a real outage) · " + text
+	}
 	for _, im := range b.cat.IncidentManagers {
 		dm, _, _, err := b.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{im}})
 		if err != nil {
@@ -387,7 +431,11 @@ func (b *Bot) invite(ctx context.Context, j desk.Job) error {
 	if err != nil {
 		return err
 	}
-	return b.inviteUsers(ctx, cs.ID, desk.PayloadOf(j).Users)
+	p, err := desk.DecodePayload(j)
+	if err != nil {
+		return err
+	}
+	return b.inviteUsers(ctx, cs.ID, p.Users)
 }
 
 // inviteUsers invites one at a time: Slack fails a whole batch for one bad
@@ -427,8 +475,11 @@ func (b *Bot) remind(ctx context.Context, j desk.Job) error {
 	if err != nil {
 		return err
 	}
-	p := desk.PayloadOf(j)
-	text := fmt.Sprintf("⏰ %s, time for a stakeholder update: `/incident update <what is happening, what is next>`. It goes to the announce channel.", user(v.st.Commander))
+	p, err := desk.DecodePayload(j)
+	if err != nil {
+		return err
+	}
+	text := fmt.Sprintf("⏰ %s, time for a stakeholder update: %s. It goes to the announce channel.", user(v.st.Commander), esc("`/incident update <what is happening, what is next>`"))
 	if _, err := b.postOnce(ctx, j.ID, cs.ID, text, nil); err != nil {
 		return err
 	}
@@ -490,9 +541,10 @@ func (b *Bot) publishHome(ctx context.Context, j desk.Job) error {
 	for _, inc := range incs {
 		open = append(open, view{inc: inc, st: inc.State(b.cat.Policy, now), cat: b.cat, now: now})
 	}
+	extra := append(b.budgetHome(ctx), b.reviewHome(ctx, p.User)...)
 	_, err = b.api.PublishViewContext(ctx, slack.PublishViewContextRequest{
 		UserID: p.User,
-		View:   slack.HomeTabViewRequest{Type: slack.VTHomeTab, Blocks: slack.Blocks{BlockSet: homeBlocks(b.cat, open, now, b.reviewHome(ctx, p.User))}},
+		View:   slack.HomeTabViewRequest{Type: slack.VTHomeTab, Blocks: slack.Blocks{BlockSet: homeBlocks(b.cat, open, now, extra)}},
 	})
 	return err
 }

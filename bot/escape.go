@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/incidentbot/incidentbot/incident"
 )
 
 // esc escapes text from people and alerts for Slack mrkdwn: &, < and > are
@@ -28,7 +30,20 @@ var slugBad = regexp.MustCompile(`[^a-z0-9]+`)
 // a-z0-9, - and _, at most 80 characters. attempt > 1 adds a suffix for
 // collision safety.
 func ChannelName(number int64, title string, attempt int) string {
-	prefix := "inc-" + itoa(number)
+	return channelName("inc-", number, title, attempt)
+}
+
+// ChannelNameFor is the incident's channel name: drill-<n>-<slug> for a
+// drill, inc-<n>-<slug> otherwise.
+func ChannelNameFor(inc *incident.Incident, attempt int) string {
+	if inc.Drill {
+		return channelName("drill-", inc.Number, inc.Title, attempt)
+	}
+	return ChannelName(inc.Number, inc.Title, attempt)
+}
+
+func channelName(kind string, number int64, title string, attempt int) string {
+	prefix := kind + itoa(number)
 	suffix := ""
 	if attempt > 1 {
 		suffix = "-" + itoa(int64(attempt))

@@ -79,8 +79,9 @@ func newFake(t testing.TB) *fakeslack.Server {
 	}
 	all := []string{alice, bob, carol, dave, erin, frank, grace, "U0FAKEBOT1"}
 	fs := fakeslack.New(fakeslack.Options{
-		Users:    users,
-		Channels: []fakeslack.ChannelSeed{{ID: announc, Name: "incidents", Members: all}, {Name: "general", Members: all}},
+		Users:     users,
+		Channels:  []fakeslack.ChannelSeed{{ID: announc, Name: "incidents", Members: all}, {Name: "general", Members: all}},
+		APIEvents: true,
 	})
 	if err := fs.Start(); err != nil {
 		t.Fatal(err)
@@ -109,6 +110,16 @@ type env struct {
 	cat                     *incident.Catalogue
 	path                    string
 	inst                    *instance
+	// api, when set, is the Web API URL the bot calls instead of the
+	// fake's own (a recording proxy in front of it).
+	api string
+}
+
+func (e *env) apiURL() string {
+	if e.api != "" {
+		return e.api
+	}
+	return e.fs.APIURL()
 }
 
 func newEnv(t testing.TB, start time.Time, opts ...func(*env)) *env {
@@ -132,7 +143,7 @@ func (e *env) logger() *slog.Logger {
 // start runs a bot the way `incidentbot serve` wires it.
 func (e *env) start() {
 	e.t.Helper()
-	e.inst = startBot(e.t, botConfig{apiURL: e.fs.APIURL(), botToken: e.fs.BotToken(), appToken: e.fs.AppToken(),
+	e.inst = startBot(e.t, botConfig{apiURL: e.apiURL(), botToken: e.fs.BotToken(), appToken: e.fs.AppToken(),
 		path: e.path, clock: e.clock, cat: e.cat, log: e.logger(), callTimeout: e.callTimeout, jobTimeout: e.jobTimeout})
 	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer wcancel()

@@ -31,7 +31,7 @@ func (b *Bot) handleInbox(ctx context.Context, j desk.Job) error {
 		if err := json.Unmarshal(it.Payload, &cmd); err != nil {
 			return desk.Permanent(err)
 		}
-		return b.runCommand(ctx, j, cmd)
+		return b.runCommand(ctx, j, cmd, it.Command)
 	case "interaction":
 		var cb slack.InteractionCallback
 		if err := json.Unmarshal(it.Payload, &cb); err != nil {
@@ -143,38 +143,51 @@ func (b *Bot) outcome(ctx context.Context, to replyTo, err error, ok string) err
 	}
 	switch incident.ErrorCode(err) {
 	case incident.EINVALID, incident.ENOTFOUND, incident.ECONFLICT, incident.EFORBIDDEN:
-		return b.reply(ctx, to, "⚠️ "+incident.ErrorMessage(err))
+		return b.reply(ctx, to, "⚠️ "+esc(incident.ErrorMessage(err))) // it may quote what was typed
 	}
 	return err
 }
 
-func (b *Bot) runCommand(ctx context.Context, j desk.Job, cmd slack.SlashCommand) error {
+func (b *Bot) runCommand(ctx context.Context, j desk.Job, cmd slack.SlashCommand, parsed *Command) error {
 	to := replyTo{responseURL: cmd.ResponseURL, channel: cmd.ChannelID, user: cmd.UserID, key: j.ID}
-	c, err := ParseCommand(cmd.Text, cmd.UserID, b.cat.Currency, b.cat.Shares)
-	if err != nil {
+	var c Command
+	if parsed != nil {
+		c = *parsed
+	} else if p, err := ParseCommand(cmd.Text, cmd.UserID, b.cat.Currency, b.cat.Shares); err != nil {
 		return b.reply(ctx, to, incident.ErrorMessage(err))
+	} else {
+		c = p
 	}
+	var err error
 	op := desk.Op{Actor: cmd.UserID, Idem: j.ID}
 	n := j.Incident
 	d := b.desk
 	switch c.Verb {
 	case "help":
 		return b.reply(ctx, to, Usage)
-	case "declare":
+	case "declare", "drill":
 		title := strings.TrimSpace(strings.TrimPrefix(c.Rest, c.Args[0]))
-		inc, err := d.Declare(ctx, desk.DeclareRequest{Service: c.Args[0], Title: title, Actor: cmd.UserID, Idem: j.ID, Impact: incident.Impact{Level: incident.ImpactNone}})
+		inc, err := d.Declare(ctx, desk.DeclareRequest{Service: c.Args[0], Title: title, Actor: cmd.UserID, Idem: j.ID, Impact: incident.Impact{Level: incident.ImpactNone}, Drill: c.Verb == "drill"})
 		if err != nil {
 			return b.outcome(ctx, to, err, "")
 		}
-		return b.reply(ctx, to, fmt.Sprintf("Incident *#%d %s* declared. Its channel `%s` is opening; set the impact there with `/incident impact blocked|degraded|partial`.", inc.Number, esc(inc.Title), ChannelName(inc.Number, inc.Title, 1)))
+		what := "Incident"
+		if inc.Drill {
+			what = "🧪 Drill (a practice incident: priced like a real one, never paged to PagerDuty, left out of the measures)"
+		}
+		return b.reply(ctx, to, fmt.Sprintf("%s *#%d %s* declared. Its channel `%s` is opening; set the impact there with `/incident impact blocked|degraded|partial`.", what, inc.Number, esc(inc.Title), ChannelNameFor(inc, 1)))
 	case "list":
 		return b.replyList(ctx, to)
 	case "services":
-		return b.reply(ctx, to, b.servicesText(c.Args))
+		text, err := b.servicesText(ctx, c.Args)
+		if err != nil {
+			return err
+		}
+		return b.reply(ctx, to, text)
 	case "stats", "actions", "action", "review", "publish":
 		return b.reviewCommand(ctx, j, cmd, c, to)
 	case "status":
-		v, err := b.load(ctx, n)
+		v, err := b.loadCard(ctx, n)
 		if err != nil {
 			return err
 		}
@@ -227,8 +240,8 @@ func (b *Bot) replyList(ctx context.Context, to replyTo) error {
 		if cs, ok, _ := b.channelOf(ctx, inc.Number); ok && cs.ID != "" {
 			ch = " <#" + cs.ID + ">"
 		}
-		lines = append(lines, fmt.Sprintf("• *#%d %s* `%s` — %s, %s so far, %s/h, commander %s%s",
-			inc.Number, esc(inc.Title), esc(inc.Service.Name), v.st.Class.Title(), v.money(v.st.LossSoFar), v.money(v.st.Rate), user(v.st.Commander), ch))
+		lines = append(lines, fmt.Sprintf("• %s*#%d %s* `%s` — %s, %s so far, %s/h, commander %s%s",
+			drillTag(inc), inc.Number, esc(inc.Title), esc(inc.Service.Name), v.st.Class.Title(), v.money(v.st.LossSoFar), v.money(v.st.Rate), user(v.st.Commander), ch))
 		if len(lines) == 50 {
 			lines = append(lines, fmt.Sprintf("…and %d more.", len(incs)-50))
 			break
@@ -237,7 +250,11 @@ func (b *Bot) replyList(ctx context.Context, to replyTo) error {
 	return b.reply(ctx, to, "*Open incidents*\n"+strings.Join(lines, "\n"))
 }
 
-func (b *Bot) servicesText(args []string) string {
+func (b *Bot) servicesText(ctx context.Context, args []string) (string, error) {
+	budgets, err := b.budgets(ctx)
+	if err != nil {
+		return "", err
+	}
 	now := b.now()
 	var lines []string
 	for _, s := range b.cat.Services {
@@ -254,12 +271,15 @@ func (b *Bot) servicesText(args []string) string {
 		if s.Runbook != "" {
 			line += " · <" + s.Runbook + "|runbook>"
 		}
+		if bud, ok := budgets[s.Name]; ok {
+			line += "\n    " + budgetLine(bud)
+		}
 		lines = append(lines, line)
 	}
 	if len(lines) == 0 {
-		return fmt.Sprintf("There is no service called %q.", esc(args[0]))
+		return fmt.Sprintf("There is no service called %q.", esc(args[0])), nil
 	}
-	return "*Service catalogue*\n" + strings.Join(lines, "\n")
+	return "*Service catalogue*\n" + strings.Join(lines, "\n"), nil
 }
 
 func (b *Bot) runInteraction(ctx context.Context, j desk.Job, cb slack.InteractionCallback) error {

@@ -31,6 +31,9 @@ type inboxItem struct {
 	EnvelopeID string          `json:"envelope_id"`
 	Payload    json.RawMessage `json:"payload"`
 	Received   time.Time       `json:"received"`
+	// Command is a slash command as parsed at intake, so that it is
+	// parsed once (items stored before it was kept are parsed again).
+	Command *Command `json:"command,omitempty"`
 }
 
 // Acker acknowledges Socket Mode envelopes.
@@ -167,8 +170,12 @@ func ephemeral(text string) map[string]any {
 	return map[string]any{"response_type": "ephemeral", "text": text}
 }
 
-func (b *Bot) persist(ctx context.Context, id string, number int64, typ string, req socketmode.Request) error {
-	raw, _ := json.Marshal(inboxItem{Type: typ, EnvelopeID: req.EnvelopeID, Payload: req.Payload, Received: b.now()})
+func (b *Bot) persist(ctx context.Context, id string, number int64, typ string, req socketmode.Request, cmd ...Command) error {
+	it := inboxItem{Type: typ, EnvelopeID: req.EnvelopeID, Payload: req.Payload, Received: b.now()}
+	if len(cmd) > 0 {
+		it.Command = &cmd[0]
+	}
+	raw, _ := json.Marshal(it)
 	return b.store.Enqueue(ctx, desk.Job{ID: id, Kind: JobInbox, Queue: desk.QueueInput, Incident: number, Payload: raw, DueAt: b.now()})
 }
 
@@ -196,7 +203,7 @@ func (b *Bot) intakeSlash(ctx context.Context, req socketmode.Request, data any)
 		}
 		number = n
 	}
-	return nil, b.persist(ctx, "inbox/"+req.EnvelopeID, number, "slash", req)
+	return nil, b.persist(ctx, "inbox/"+req.EnvelopeID, number, "slash", req, parsed)
 }
 
 // openModal opens a modal; it runs beside the acknowledgement, under the
@@ -284,19 +291,26 @@ func (b *Bot) intakeEvent(ctx context.Context, req socketmode.Request, data any)
 		return nil
 	}
 	var outer struct {
-		EventID string `json:"event_id"`
+		EventID        string `json:"event_id"`
+		Authorizations []struct {
+			UserID string `json:"user_id"`
+		} `json:"authorizations"`
 	}
 	_ = json.Unmarshal(req.Payload, &outer)
 	id := "inbox/ev/" + outer.EventID
 	if outer.EventID == "" {
 		id = "inbox/" + req.EnvelopeID
 	}
+	self := b.botUser()
+	if self == "" && len(outer.Authorizations) > 0 {
+		self = outer.Authorizations[0].UserID // the bot user, before auth.test answered
+	}
+	if fromSelf(ev.InnerEvent.Data, self) {
+		return nil
+	}
 	channel := ""
 	switch e := ev.InnerEvent.Data.(type) {
 	case *slackevents.MessageEvent:
-		if e.BotID != "" || (e.User != "" && e.User == b.botUser()) || e.SubType == "bot_message" {
-			return nil
-		}
 		channel = e.Channel
 	case *slackevents.ReactionAddedEvent:
 		if e.Reaction != "pushpin" && e.Reaction != "round_pushpin" {
@@ -320,6 +334,29 @@ func (b *Bot) intakeEvent(ctx context.Context, req socketmode.Request, data any)
 		return err // not an incident channel: nothing to record
 	}
 	return b.persist(ctx, id, n, "event", req)
+}
+
+// fromSelf reports whether an event tells what the bot (or another bot)
+// did itself: its posts, the edits of its card (message_changed, with the
+// bot only inside the nested message), its pins and reactions, its joins.
+// None of these is a person's doing.
+func fromSelf(data any, self string) bool {
+	isSelf := func(u string) bool { return u != "" && u == self }
+	switch e := data.(type) {
+	case *slackevents.MessageEvent:
+		if e.BotID != "" || isSelf(e.User) || e.SubType == "bot_message" {
+			return true
+		}
+		m := e.Message
+		return m != nil && (m.BotID != "" || isSelf(m.User) || m.SubType == "bot_message")
+	case *slackevents.ReactionAddedEvent:
+		return isSelf(e.User)
+	case *slackevents.PinAddedEvent:
+		return isSelf(e.User)
+	case *slackevents.MemberJoinedChannelEvent:
+		return isSelf(e.User)
+	}
+	return false
 }
 
 // triggerLife is how long a trigger_id can open a modal.

@@ -62,8 +62,11 @@ func (Planner) Plan(c *desk.Change) []desk.Job {
 	var jobs []desk.Job
 	n := c.Incident.Number
 	if c.Opened {
+		// The announcement links the channel: due just after the channel
+		// job, it runs after it in the incident's lane (and waits for the
+		// channel if creating it is retried).
 		jobs = append(jobs, desk.JobFor(JobChannel, n, "", c.Now, desk.Payload{}),
-			desk.JobFor(JobAnnounce, n, "1", c.Now, desk.Payload{Seq: 1, Kind: "declared"}))
+			desk.JobFor(JobAnnounce, n, "1", c.Now.Add(time.Millisecond), desk.Payload{Seq: 1, Kind: "declared"}))
 	}
 	card := false
 	for _, e := range c.Added {

@@ -3,6 +3,7 @@ package bot_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -140,5 +141,30 @@ func TestRefreshSpreadsCardUpdates(t *testing.T) {
 		if lastCycl[n] != 3 {
 			t.Errorf("resolved incident %d kept refreshing: last cycle %d", n, lastCycl[n])
 		}
+	}
+}
+
+// The verb table is the one list of verbs: every verb parses (none is
+// answered "I don't know"), and the help text shows each one's syntax.
+func TestVerbTableIsTheOneList(t *testing.T) {
+	args := map[string]string{
+		"declare": "bedroom Beds down", "drill": "bedroom Chaos Day", "services": "bedroom", "stats": "30d", "impact": "blocked",
+		"cost": "100 refunds", "commander": "me", "note": "x", "update": "x", "major": "x", "minor": "x",
+		"action": "x", "publish": "confirm",
+	}
+	for _, v := range bot.Verbs() {
+		c, err := bot.ParseCommand(v+" "+args[v], "U1", incident.USD, incident.DefaultShares)
+		if err != nil {
+			t.Errorf("/incident %s %s: %v", v, args[v], err)
+		}
+		if c.Verb != v {
+			t.Errorf("/incident %s parsed as %q", v, c.Verb)
+		}
+		if !strings.Contains(bot.Usage, "/incident "+v) && !strings.Contains(bot.Usage, "|"+v) {
+			t.Errorf("the help text does not show %q", v)
+		}
+	}
+	if _, err := bot.ParseCommand("frobnicate", "U1", incident.USD, incident.DefaultShares); err == nil || !strings.Contains(incident.ErrorMessage(err), "frobnicate") {
+		t.Errorf("an unknown verb: %v", err)
 	}
 }

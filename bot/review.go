@@ -195,8 +195,8 @@ func (b *Bot) reviewDrafted(ctx context.Context, j desk.Job) error {
 	if err != nil || !ok || cs.ID == "" {
 		return err
 	}
-	text := fmt.Sprintf("📝 The blameless review of *#%d %s* is drafted from the timeline. Edit it with `/incident review`, add improvement actions with `/incident action <text…> [@owner]`, and publish it with `/incident publish`. Each responder was asked for their own account by DM.",
-		v.inc.Number, esc(v.inc.Title))
+	text := fmt.Sprintf("📝 The blameless review of *#%d %s* is drafted from the timeline. Edit it with `/incident review`, add improvement actions with %s, and publish it with `/incident publish`. Each responder was asked for their own account by DM.",
+		v.inc.Number, esc(v.inc.Title), actionUsage)
 	if u, ok := b.previewURL(rec); ok {
 		text += " " + link(u, "Preview the draft")
 	}
@@ -221,11 +221,13 @@ func (b *Bot) draft(ctx context.Context, v view) (*reviewstore.Record, error) {
 	if v.st.Status != incident.StatusResolved {
 		return nil, incident.Errorf(incident.ECONFLICT, "Incident %d is still open: its review is drafted when it is resolved.", v.inc.Number)
 	}
+	v = b.withoutSelf(v)
 	names := b.prefetchNames(ctx, v.inc, v.st)
 	var rec *reviewstore.Record
 	_, err := b.desk.Review(ctx, v.inc.Number, desk.Op{Actor: incident.ActorSystem}, func(inc *incident.Incident, st incident.State, recs desk.Records, now time.Time) ([]incident.Event, error) {
 		var err error
-		if rec, err = reviewstore.Edit(recs, inc.Number, b.redraft(inc, st, now, names)); err != nil || rec.Published() {
+		mine := b.withoutSelf(view{inc: inc, st: st, cat: b.cat, now: now}) // drafted from what people did
+		if rec, err = reviewstore.Edit(recs, inc.Number, b.redraft(mine.inc, mine.st, now, names)); err != nil || rec.Published() {
 			return nil, err
 		}
 		return inc.Record(b.cat.Policy, now, incident.Event{Kind: incident.EventReviewDrafted, Actor: incident.ActorSystem, Idem: draftedIdem(inc)})
@@ -259,6 +261,7 @@ func (b *Bot) redraft(inc *incident.Incident, st incident.State, now time.Time, 
 		if err != nil {
 			return err
 		}
+		setNames(r, names) // action owners, and people Slack could not name before
 		rec.Review = *r
 		return nil
 	}
@@ -275,63 +278,20 @@ func draftedIdem(inc *incident.Incident) string {
 	return idemReviewDrafted
 }
 
-// userInfo is the optional part of the Slack API used to write people's
-// names in reviews; *slack.Client has it.
-type userInfo interface {
-	GetUserInfoContext(ctx context.Context, user string) (*slack.User, error)
-}
-
-// prefetchNames looks up the display names of the people on the timeline
-// (outside the review lock), from a cache and users.info.
+// prefetchNames looks up the names of the people on the timeline and of
+// the review's action owners (outside the review lock).
 func (b *Bot) prefetchNames(ctx context.Context, inc *incident.Incident, st incident.State) map[string]string {
-	want := map[string]bool{}
-	add := func(u string) {
-		if isUser(u) && u != b.botUser() {
-			want[u] = true
-		}
-	}
-	for _, p := range st.Participants {
-		add(p)
-	}
+	people := append([]string(nil), st.Participants...)
 	for _, e := range inc.Events {
-		add(e.Actor)
-		add(e.User)
-		for _, u := range e.Users {
-			add(u)
+		people = append(people, e.Actor, e.User)
+		people = append(people, e.Users...)
+	}
+	if rec, ok, err := b.reviews.Record(ctx, inc.Number); err == nil && ok {
+		for _, a := range rec.Actions {
+			people = append(people, a.Owner)
 		}
 	}
-	out := map[string]string{}
-	ui, canAsk := b.api.(userInfo)
-	asked := 0
-	for u := range want {
-		if n, ok := b.names.Load(u); ok {
-			out[u] = n.(string)
-			continue
-		}
-		if !canAsk || asked >= 50 {
-			continue
-		}
-		asked++
-		su, err := ui.GetUserInfoContext(ctx, u)
-		if err != nil || su == nil {
-			continue
-		}
-		n := firstNonBlank(su.Profile.DisplayName, su.Profile.RealName, su.RealName, su.Name)
-		if n != "" {
-			b.names.Store(u, n)
-			out[u] = n
-		}
-	}
-	return out
-}
-
-func firstNonBlank(ss ...string) string {
-	for _, s := range ss {
-		if s = strings.TrimSpace(s); s != "" {
-			return s
-		}
-	}
-	return ""
+	return b.names(ctx, people)
 }
 
 // isUser reports whether id looks like a Slack user ID.
@@ -391,7 +351,7 @@ func (b *Bot) showReview(ctx context.Context, n int64, userID string, to replyTo
 			if ok {
 				actions = len(rec.Actions)
 			}
-			return b.reply(ctx, to, fmt.Sprintf("Incident #%d is still open: its blameless review is drafted from the timeline when it is resolved. Improvement actions defined so far: %d (`/incident action <text…> [@owner]`).", n, actions))
+			return b.reply(ctx, to, fmt.Sprintf("Incident #%d is still open: its blameless review is drafted from the timeline when it is resolved. Improvement actions defined so far: %d (%s).", n, actions, actionUsage))
 		}
 		note = "The incident is open again: the draft is refreshed from the timeline when it is resolved."
 	}
@@ -543,8 +503,12 @@ func publishedAnnouncement(rec *reviewstore.Record, link string) string {
 			open++
 		}
 	}
-	return fmt.Sprintf("📘 Post-incident review published: *#%d %s* (`%s`, %s) — %s. %s, %d open.",
-		rec.Number, esc(rec.Title), esc(rec.Service), esc(rec.Team), link,
+	kind := "Post-incident review"
+	if rec.Drill {
+		kind = "🧪 Chaos Day review"
+	}
+	return fmt.Sprintf("📘 %s published: *#%d %s* (`%s`, %s) — %s. %s, %d open.",
+		kind, rec.Number, esc(rec.Title), esc(rec.Service), esc(rec.Team), link,
 		pluralCount(len(rec.Actions), "improvement action", "improvement actions"), open)
 }
 
@@ -707,6 +671,7 @@ func (b *Bot) addAction(ctx context.Context, j desk.Job, actor, rest string, to 
 		return b.reply(ctx, to, incident.ErrorMessage(usage("`/incident action <text…> [@owner]` needs a description of the action.")))
 	}
 	var added review.Action
+	owners := b.names(ctx, []string{owner})
 	_, err := b.desk.Review(ctx, n, desk.Op{Actor: actor, Idem: j.ID}, func(inc *incident.Incident, st incident.State, recs desk.Records, now time.Time) ([]incident.Event, error) {
 		_, err := reviewstore.Edit(recs, n, func(rec *reviewstore.Record, exists bool) error {
 			if !exists || rec.Status == incident.ReviewNone {
@@ -714,6 +679,7 @@ func (b *Bot) addAction(ctx context.Context, j desk.Job, actor, rest string, to 
 			}
 			a, err := rec.AddAction(text, owner, now)
 			added = a
+			setNames(&rec.Review, owners)
 			return err
 		})
 		if err != nil {
@@ -753,9 +719,9 @@ func (b *Bot) actionOfJob(ctx context.Context, j desk.Job) (incident.Event, *rev
 	if err != nil {
 		return incident.Event{}, nil, review.Action{}, false, err
 	}
-	e, ok := eventBySeq(inc, desk.PayloadOf(j).Seq)
-	if !ok {
-		return e, nil, review.Action{}, false, desk.Permanent(fmt.Errorf("job %s: no event %d", j.ID, desk.PayloadOf(j).Seq))
+	e, err := b.eventOfJob(inc, j)
+	if err != nil {
+		return e, nil, review.Action{}, false, err
 	}
 	rec, ok, err := b.reviews.Record(ctx, j.Incident)
 	if err != nil || !ok {

@@ -120,7 +120,7 @@ func (b *Bot) reviewStateBlocks(rec *reviewstore.Record, note string) (string, [
 					open++
 				}
 			}
-			line = fmt.Sprintf("*%s* — %s, %d open · add with `/incident action <text…> [@owner]`%s", s.Title, pluralCount(len(r.Actions), "action", "actions"), open, warn)
+			line = fmt.Sprintf("*%s* — %s, %d open · add with %s%s", s.Title, pluralCount(len(r.Actions), "action", "actions"), open, actionUsage, warn)
 		default:
 			state := "drafted"
 			switch {

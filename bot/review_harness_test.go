@@ -36,6 +36,13 @@ type reviewEnv struct {
 
 func newReviewEnv(t *testing.T, start time.Time) *reviewEnv {
 	t.Helper()
+	return newReviewEnvWith(t, start, nil)
+}
+
+// newReviewEnvWith is newReviewEnv with setup run on the env before the
+// bot starts (to point it at a recording proxy, say).
+func newReviewEnvWith(t *testing.T, start time.Time, setup func(*env)) *reviewEnv {
+	t.Helper()
 	re := &reviewEnv{}
 	re.web = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, _ := re.handler.Load().(http.Handler)
@@ -47,6 +54,9 @@ func newReviewEnv(t *testing.T, start time.Time) *reviewEnv {
 	}))
 	t.Cleanup(re.web.Close)
 	re.env = &env{t: t, fs: newFake(t), clock: newClock(start), cat: catalogue(t), path: filepath.Join(t.TempDir(), "incidentbot.db")}
+	if setup != nil {
+		setup(re.env)
+	}
 	re.startReview()
 	t.Cleanup(re.stop)
 	return re
@@ -64,7 +74,7 @@ func (re *reviewEnv) startReview() {
 	}
 	d := desk.New(st, re.cat, desk.Options{Logger: log, Now: re.clock.Now, Planners: []desk.Planner{bot.Planner{}}})
 	runner := desk.NewRunner(st, desk.RunnerOptions{Logger: log, Now: re.clock.Now, Classify: bot.Classify, Poll: 50 * time.Millisecond})
-	api := slack.New(re.fs.BotToken(), slack.OptionAPIURL(re.fs.APIURL()), slack.OptionAppLevelToken(re.fs.AppToken()))
+	api := slack.New(re.fs.BotToken(), slack.OptionAPIURL(re.apiURL()), slack.OptionAppLevelToken(re.fs.AppToken()))
 	b := bot.New(api, d, st, bot.Options{Logger: log, Now: re.clock.Now, AnnounceChannel: "incidents", PublicURL: re.web.URL, Wake: runner.Wake})
 	b.Register(runner)
 	(&desk.Duties{Desk: d, OnCall: desk.RotationFinder{Location: re.cat.WorkingHours.Location}, Enqueue: st.Enqueue, CountOpen: st.CountOpen}).Register(runner)

@@ -197,3 +197,15 @@ func TestSplitOwner(t *testing.T) {
 		}
 	}
 }
+
+// A drill's published review is announced as a Chaos Day review.
+func TestPublishedAnnouncementOfADrill(t *testing.T) {
+	rec := &reviewstore.Record{Review: review.Review{Number: 4, Title: "Failover", Service: "bedroom", Team: "bedroom-team", Drill: true}}
+	if got := publishedAnnouncement(rec, "http://x/reviews/4"); !strings.Contains(got, "🧪 Chaos Day review published: *#4 Failover*") {
+		t.Errorf("drill review announced as %q", got)
+	}
+	rec.Drill = false
+	if got := publishedAnnouncement(rec, "http://x/reviews/4"); !strings.HasPrefix(got, "📘 Post-incident review published") {
+		t.Errorf("review announced as %q", got)
+	}
+}

@@ -20,6 +20,7 @@ type Declaration struct {
 	Unmapped    bool
 	Impact      Impact // Level none is allowed: impact not known yet
 	Security    bool
+	Drill       bool // a practice incident (Chaos Day)
 	Actor       string
 	StartedAt   time.Time // zero: now
 	Idem        string
@@ -49,7 +50,7 @@ func Declare(p Policy, number int64, d Declaration, now time.Time) (*Incident, e
 	if d.Impact.Level == "" {
 		d.Impact = Impact{Level: ImpactNone}
 	}
-	inc := &Incident{Number: number, Title: title, Service: d.Service, Unmapped: d.Unmapped, StartedAt: started}
+	inc := &Incident{Number: number, Title: title, Service: d.Service, Unmapped: d.Unmapped, Drill: d.Drill, StartedAt: started}
 	imp := d.Impact
 	inc.Append(Event{At: now, Kind: EventDeclared, Actor: d.Actor, Text: d.Description, Impact: &imp, Idem: d.Idem})
 	if d.Security {

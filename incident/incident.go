@@ -100,10 +100,14 @@ type Figures struct {
 // Incident is the durable record: a header that does not change after
 // declaration, and the timeline. Everything else is derived from them.
 type Incident struct {
-	Number    int64     `json:"number"`
-	Title     string    `json:"title"`
-	Service   Service   `json:"service"` // snapshot of the catalogue entry at declaration
-	Unmapped  bool      `json:"unmapped,omitempty"`
+	Number   int64   `json:"number"`
+	Title    string  `json:"title"`
+	Service  Service `json:"service"` // snapshot of the catalogue entry at declaration
+	Unmapped bool    `json:"unmapped,omitempty"`
+	// Drill marks a practice incident (a Chaos Day): priced and run like a
+	// real one, but never paged to PagerDuty and left out of every
+	// reliability and loss measure and of the error budget.
+	Drill     bool      `json:"drill,omitempty"`
 	StartedAt time.Time `json:"started_at"` // when impact began (an alert's startsAt, or the declaration)
 	Events    []Event   `json:"events"`
 }

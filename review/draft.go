@@ -77,7 +77,7 @@ func Draft(inc *incident.Incident, st incident.State, cat *incident.Catalogue, o
 		ResolvedAt: st.ResolvedAt, TimeToRestore: st.TimeToRestore,
 		Participants: append([]string(nil), st.Participants...),
 		Sections:     map[SectionID]string{}, Drafted: map[SectionID]string{},
-		Status: incident.ReviewDrafted, DraftedAt: opts.Now, Private: st.Security,
+		Status: incident.ReviewDrafted, DraftedAt: opts.Now, Private: st.Security, Drill: inc.Drill,
 	}
 	if r.DraftedAt.IsZero() {
 		r.DraftedAt = st.ResolvedAt

@@ -340,6 +340,7 @@ type pageView struct {
 	Class        string
 	Draft        bool
 	Private      bool
+	Drill        bool // a Chaos Day review
 	Published    string
 	PublishedISO string
 	Body         htemplate.HTML
@@ -361,7 +362,7 @@ func (rd *Renderer) RenderPage(w io.Writer, r *Review, readers int) error {
 	}
 	v := pageView{
 		Number: r.Number, Title: r.Title, Service: r.Service, Team: r.Team, Class: r.Class.Title(),
-		Draft: !r.Published(), Private: r.Private, Body: h, Readers: readers, Base: rd.opts.BasePath,
+		Draft: !r.Published(), Private: r.Private, Drill: r.Drill, Body: h, Readers: readers, Base: rd.opts.BasePath,
 	}
 	if r.Published() {
 		v.Published = rd.date(r.PublishedAt)
@@ -400,6 +401,7 @@ type indexItem struct {
 	Team         string
 	Class        string
 	Draft        bool
+	Drill        bool // a Chaos Day review
 	Published    string
 	PublishedISO string
 	Readers      int
@@ -442,7 +444,7 @@ func (rd *Renderer) RenderIndex(w io.Writer, reviews []*Review, f IndexFilter) e
 	for _, r := range list {
 		it := indexItem{
 			Number: r.Number, Title: r.Title, Service: r.Service, Team: r.Team,
-			Class: r.Class.Title(), Draft: !r.Published(), Readers: r.ReaderCount(),
+			Class: r.Class.Title(), Draft: !r.Published(), Drill: r.Drill, Readers: r.ReaderCount(),
 		}
 		if r.Published() {
 			it.Published, it.PublishedISO = rd.date(r.PublishedAt), r.PublishedAt.UTC().Format(time.RFC3339)

@@ -379,3 +379,34 @@ func TestActionsAndReaders(t *testing.T) {
 		t.Error("ParseSectionID with dash")
 	}
 }
+
+// A drill's review is listed and shown as a Chaos Day review; Draft carries
+// the drill flag from the incident.
+func TestChaosDayReview(t *testing.T) {
+	c := furniture(t)
+	inc := appointmentsIncident(t, c)
+	inc.Drill = true
+	r := draft(t, c, inc, nil)
+	if !r.Drill {
+		t.Fatal("the draft of a drill is not a Chaos Day review")
+	}
+	if err := r.Publish(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	bed := publishedBedroom(t)
+	var b bytes.Buffer
+	if err := review.RenderIndex(&b, []*review.Review{r, bed}, review.IndexFilter{}); err != nil {
+		t.Fatal(err)
+	}
+	idx := b.String()
+	if strings.Count(idx, "Chaos Day review") != 1 || strings.Index(idx, "Chaos Day review") > strings.Index(idx, "Incident 1:") {
+		t.Errorf("index should mark only the drill's review as a Chaos Day review:\n%s", idx)
+	}
+	b.Reset()
+	if err := review.RenderPage(&b, r, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "Chaos Day review (a practice incident)") {
+		t.Errorf("page does not say it is a Chaos Day review")
+	}
+}

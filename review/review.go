@@ -154,6 +154,8 @@ type Review struct {
 	// Private reviews (security incidents) are not listed on the review
 	// site; the server decides who may read them.
 	Private bool `json:"private,omitempty"`
+	// Drill marks the review of a practice incident: a Chaos Day review.
+	Drill bool `json:"drill,omitempty"`
 	// Readers are the unique readers of the published review, keyed by an
 	// opaque reader ID the server chooses (a Slack user, or a hash), with the
 	// time of their first read.

@@ -45,6 +45,10 @@ type Measures struct {
 	From, To time.Time
 	Service  string // "" for every service
 
+	// Drills counts the practice incidents of the period: they are left
+	// out of every other incident, loss and restoration figure.
+	Drills int
+
 	Incidents int
 	Majors    int
 	Minors    int
@@ -127,6 +131,10 @@ func Stats(in []StatsInput, actions []Action, reviews []*Review, period time.Dur
 		if !forService(inc.Service.Name) || !within(inc.StartedAt) {
 			continue
 		}
+		if inc.Drill {
+			s.Drills++
+			continue
+		}
 		st := x.State
 		s.Incidents++
 		if st.Class == incident.Major {
@@ -140,8 +148,10 @@ func Stats(in []StatsInput, actions []Action, reviews []*Review, period time.Dur
 			s.Open++
 		}
 		s.TotalLoss += st.LossSoFar
-		add(byService, inc.Service.Name, st.LossSoFar)
-		add(byTeam, inc.Service.Team, st.LossSoFar)
+		for _, sh := range Shares(x) {
+			add(byService, sh.Service, sh.Loss)
+			add(byTeam, sh.Team, sh.Loss)
+		}
 		if e := st.Effectiveness; e != nil {
 			s.EffectivenessMeasured++
 			s.LossAtTolerable += e.LossAtTolerable
@@ -228,6 +238,25 @@ func Stats(in []StatsInput, actions []Action, reviews []*Review, period time.Dur
 		return s.Reviews[i].Number > s.Reviews[j].Number
 	})
 	return s
+}
+
+// ServiceShare is one service's part of an incident's loss.
+type ServiceShare struct {
+	Service string
+	Team    string
+	Loss    incident.Money
+}
+
+// Shares splits an incident's loss so far by service. Today an incident
+// affects its one service, which bears all of it; every per-service and
+// per-team figure goes through here so that an incident spanning several
+// services adds each service's own share. A drill has no shares.
+func Shares(x StatsInput) []ServiceShare {
+	if x.Incident == nil || x.Incident.Drill {
+		return nil
+	}
+	s := x.Incident.Service
+	return []ServiceShare{{Service: s.Name, Team: s.Team, Loss: x.State.LossSoFar}}
 }
 
 func add(m map[string]*Loss, name string, loss incident.Money) {

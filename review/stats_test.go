@@ -204,3 +204,31 @@ func checkLoss(t *testing.T, what string, got, want []review.Loss) {
 		}
 	}
 }
+
+// A drill is priced like a real incident but left out of every incident,
+// loss, restoration and effectiveness figure; it is only counted as a drill.
+func TestStatsLeaveDrillsOut(t *testing.T) {
+	in, now := statsWorld(t)
+	base := review.Stats(in, nil, nil, 30*24*time.Hour, "", now)
+	c := furniture(t)
+	svc, _ := c.Service("ecommerce-platform")
+	drill := must(incident.Declare(c.Policy, 8, incident.Declaration{Title: "Chaos Day", Service: svc, Actor: "U1", Drill: true, Impact: c.Shares.Impact(incident.ImpactBlocked)}, now.Add(-48*time.Hour)))
+	must(drill.Resolve(c.Policy, now.Add(-47*time.Hour), "U1", ""))
+	st := drill.State(c.Policy, now)
+	if st.LossSoFar != usd.Major(810_000) || st.Effectiveness == nil {
+		t.Fatalf("a drill is priced like a real incident: loss %s, effectiveness %v", usd.Format(st.LossSoFar), st.Effectiveness)
+	}
+	s := review.Stats(append(in, review.StatsInput{Incident: drill, State: st}), nil, nil, 30*24*time.Hour, "", now)
+	if s.Drills != 1 || base.Drills != 0 {
+		t.Errorf("drills = %d (without: %d), want 1", s.Drills, base.Drills)
+	}
+	if s.Incidents != base.Incidents || s.Majors != base.Majors || s.TotalLoss != base.TotalLoss ||
+		s.Restored != base.Restored || s.P90TimeToRestore != base.P90TimeToRestore ||
+		s.EffectivenessMeasured != base.EffectivenessMeasured || s.Effectiveness != base.Effectiveness {
+		t.Errorf("the drill changed the measures:\nwith    %+v\nwithout %+v", s, base)
+	}
+	checkLoss(t, "service", s.LossByService, base.LossByService)
+	if got := review.Shares(review.StatsInput{Incident: drill, State: st}); len(got) != 0 {
+		t.Errorf("a drill has loss shares %+v", got)
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/incidentbot/incidentbot/internal/fakeslack"
 	"github.com/incidentbot/incidentbot/internal/sandbox"
 	"github.com/incidentbot/incidentbot/review"
+	"github.com/incidentbot/incidentbot/review/insights"
 	"github.com/incidentbot/incidentbot/review/site"
 	"github.com/incidentbot/incidentbot/templates"
 )
@@ -107,6 +108,9 @@ func (a *app) serve(args []string) int {
 		return 1
 	}
 	mux := http.NewServeMux()
+	if *sandboxMode {
+		w.insights.Sample = insights.SampleHistory // marked as sample data on the page
+	}
 	w.routes(mux)
 	if workspace != nil {
 		base := sandbox.LocalBaseURL(ln.Addr().String())
@@ -181,6 +185,9 @@ type wired struct {
 	bot    *bot.Bot
 	socket *socketmode.Client
 	routes func(mux *http.ServeMux)
+	// insights configures /insights; the sandbox adds sample data before
+	// the routes are registered.
+	insights *insights.HandlerOptions
 }
 
 // wire assembles the bot from settings: the store is the source of truth,
@@ -232,6 +239,7 @@ func wire(s Settings, store storage, log *slog.Logger, version string) (wired, e
 	for _, svc := range cat.Services {
 		serviceNames = append(serviceNames, svc.Name)
 	}
+	ins := &insights.HandlerOptions{Incidents: d, Reviews: rs, Catalogue: d.Catalogue(), Now: d.Now, Logger: log}
 	routes := func(mux *http.ServeMux) {
 		api := httpapi.New(httpapi.Options{
 			Desk: d, Store: store, APIToken: s.HTTP.APIToken.Reveal(), Logger: log, Version: version,
@@ -245,6 +253,8 @@ func wire(s Settings, store storage, log *slog.Logger, version string) (wired, e
 		api.Routes(mux)
 		m := api.Metrics()
 		reviewSite.Routes(mux)
+		ins.Metrics = m
+		insights.Routes(mux, *ins)
 		mux.Handle(site.RouteStats, m.Instrument(site.RouteStats, site.StatsHandler(site.StatsOptions{
 			Measure: func(ctx context.Context, p time.Duration, svc string) (review.Measures, error) {
 				return rs.Measures(ctx, d, d.Policy(), p, svc, d.Now())
@@ -264,5 +274,5 @@ func wire(s Settings, store storage, log *slog.Logger, version string) (wired, e
 			mux.Handle("POST "+pagerduty.WebhookPath, m.Instrument(pagerduty.WebhookPath, pagerduty.WebhookHandler(d, store, o)))
 		}
 	}
-	return wired{desk: d, runner: runner, bot: b, socket: socketmode.New(api), routes: routes}, nil
+	return wired{desk: d, runner: runner, bot: b, socket: socketmode.New(api), routes: routes, insights: ins}, nil
 }

@@ -104,4 +104,12 @@ func TestReadmeTourInChromium(t *testing.T) {
 	}
 	br.Navigate(base + "/reviews/")
 	br.WaitTrue("the index lists it", `[...document.querySelectorAll("a")].some(a => a.href.includes("/reviews/1"))`)
+	// 7. The insights: the tour's incident beside a seeded, marked sample
+	// history, every chart drawn.
+	br.Navigate(base + "/insights")
+	br.WaitTrue("the insights page", `document.querySelector("h1") && document.querySelector("h1").innerText === "Incident insights"`)
+	br.WaitTrue("marked as sample data", `document.querySelector("#sample-data") !== null`)
+	br.WaitTrue("the tour's incident is restored in the charts", `[...document.querySelectorAll("#restore tbody tr")].some(r => r.cells[0].innerText.startsWith("#1 "))`)
+	br.WaitTrue("its review's readers are counted", `[...document.querySelectorAll("#readers tbody tr")].some(r => r.cells[0].innerText.startsWith("#1 "))`)
+	br.WaitTrue("every chart is drawn", `document.querySelectorAll("figure.insight").length === 11 && document.querySelectorAll("figure.insight p.empty").length === 0`)
 }

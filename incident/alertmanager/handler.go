@@ -11,12 +11,9 @@ package alertmanager
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/desk"
@@ -65,10 +62,7 @@ func Handler(d *desk.Desk, opts Options) http.Handler {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	h := &handler{desk: d, opts: opts, log: opts.Logger}
-	if opts.BearerToken != "" {
-		sum := sha256.Sum256([]byte(opts.BearerToken))
-		h.token = sum[:]
-	}
+	h.token = httpapi.NewBearer(opts.BearerToken)
 	return h
 }
 
@@ -76,7 +70,7 @@ type handler struct {
 	desk  *desk.Desk
 	opts  Options
 	log   *slog.Logger
-	token []byte // sha256 of the bearer token, nil if none is required
+	token httpapi.Bearer // required when set
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -85,7 +79,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, http.StatusMethodNotAllowed, "use POST")
 		return
 	}
-	if !h.authorized(r) {
+	if h.token.Set() && !h.token.Allows(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="incidentbot"`)
 		httpapi.WriteError(w, http.StatusUnauthorized, "a valid bearer token is required")
 		return
@@ -119,20 +113,6 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpapi.WriteJSON(w, http.StatusOK, resp)
-}
-
-// authorized checks the bearer token in constant time (comparing hashes, so
-// the token's length does not leak either).
-func (h *handler) authorized(r *http.Request) bool {
-	if h.token == nil {
-		return true
-	}
-	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
-	}
-	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
-	return subtle.ConstantTimeCompare(sum[:], h.token) == 1
 }
 
 // handle stores the notification and, for a resolved one, resolves the

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/alertmanager"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/boltstore/bolttest"
 	"github.com/incidentbot/incidentbot/incident/desk"
 	"github.com/incidentbot/incidentbot/incident/incidenttest"
 )
@@ -77,17 +77,7 @@ type env struct {
 
 func newEnv(t testing.TB, opts alertmanager.Options) *env {
 	t.Helper()
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "incidentbot.db"), boltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := st.Check(); err != nil {
-			t.Errorf("database check: %v", err)
-		}
-		st.Close()
-	})
-	fs := &flakyStore{Store: st}
+	fs := &flakyStore{Store: bolttest.Open(t, boltstore.Options{})}
 	cat := catalogue(t)
 	d := desk.New(fs, cat, desk.Options{Planners: []desk.Planner{bot.Planner{}}})
 	return &env{t: t, store: fs, desk: d, cat: cat, h: alertmanager.Handler(d, opts)}

@@ -12,8 +12,12 @@ import (
 // whole stored timeline again. It is only a cache: an entry is used only
 // when its last sequence number equals the last key in the incident's
 // events bucket (timelines are append-only and this process is the only
-// writer, so equal last seqs mean equal timelines), entries are added only
-// after a commit, and callers always get their own copy.
+// writer, so equal last seqs mean equal timelines), and entries are added
+// only after a commit. Readers get their own copy. The writer (bbolt has
+// one at a time) borrows the cached slice itself and appends in place,
+// beyond what any reader sees, so that recording a message on a long
+// timeline copies nothing; its committed timeline is adopted, and a
+// rolled-back write drops the entry.
 type timelineCache struct {
 	mu        sync.Mutex
 	maxEvents int // total events kept; 0 disables the cache
@@ -24,7 +28,9 @@ type timelineCache struct {
 
 type cachedTimeline struct {
 	number int64
-	events []incident.Event // never modified, never handed out
+	// events is never modified below its length; only the writer that
+	// borrowed it appends beyond.
+	events []incident.Event
 }
 
 func newTimelineCache(maxEvents int) *timelineCache {
@@ -51,6 +57,56 @@ func (c *timelineCache) get(number int64, lastSeq int) ([]incident.Event, bool) 
 	return out, true
 }
 
+// borrow returns the cached timeline of incident number itself, for the
+// one write transaction, if it ends at lastSeq. The writer may append to it
+// (in place while capacity lasts) but must not change its events.
+func (c *timelineCache) borrow(number int64, lastSeq int) ([]incident.Event, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.byNumber[number]
+	if !ok {
+		return nil, false
+	}
+	ct := el.Value.(*cachedTimeline)
+	if n := len(ct.events); n != lastSeq || (n > 0 && ct.events[n-1].Seq != lastSeq) {
+		return nil, false
+	}
+	c.lru.MoveToFront(el)
+	return ct.events, true
+}
+
+// adopt caches a writer's committed timeline as it is, without copying:
+// from now on it is read only below its length.
+func (c *timelineCache) adopt(number int64, evs []incident.Event) {
+	if c.maxEvents <= 0 || len(evs) > c.maxEvents {
+		c.drop(number)
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.byNumber[number]; ok {
+		ct := el.Value.(*cachedTimeline)
+		c.events += len(evs) - len(ct.events)
+		ct.events = evs
+		c.lru.MoveToFront(el)
+	} else {
+		c.byNumber[number] = c.lru.PushFront(&cachedTimeline{number: number, events: evs})
+		c.events += len(evs)
+	}
+	c.evict()
+}
+
+// drop forgets incident number's timeline.
+func (c *timelineCache) drop(number int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.byNumber[number]; ok {
+		c.events -= len(el.Value.(*cachedTimeline).events)
+		c.lru.Remove(el)
+		delete(c.byNumber, number)
+	}
+}
+
 // put caches a copy of a committed timeline, unless a longer one (a later
 // commit, seen by a concurrent reader first) is already cached. Committed
 // timelines only grow, so a cached shorter one is a prefix of evs and only
@@ -75,6 +131,11 @@ func (c *timelineCache) put(number int64, evs []incident.Event) {
 		c.byNumber[number] = c.lru.PushFront(&cachedTimeline{number: number, events: own})
 		c.events += len(own)
 	}
+	c.evict()
+}
+
+// evict drops the least recently used timelines beyond the bound.
+func (c *timelineCache) evict() {
 	for c.events > c.maxEvents {
 		el := c.lru.Back()
 		ct := el.Value.(*cachedTimeline)

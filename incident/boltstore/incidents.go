@@ -124,8 +124,10 @@ func (s *Store) Update(ctx context.Context, number int64, fn func(inc *incident.
 func (s *Store) UpdateRecords(ctx context.Context, number int64, fn func(inc *incident.Incident, recs desk.Records) ([]desk.Job, error)) (*incident.Incident, error) {
 	var out *incident.Incident
 	var added int
+	borrowed := false
 	err := s.update(ctx, func(tx *bolt.Tx) error {
-		inc, err := s.loadIncident(tx, number)
+		inc, b, err := s.loadForWrite(tx, number)
+		borrowed = b
 		if err != nil {
 			return fmt.Errorf("boltstore: update incident %d: %w", number, err)
 		}
@@ -174,17 +176,45 @@ func (s *Store) UpdateRecords(ctx context.Context, number int64, fn func(inc *in
 		if added == 0 && n == 0 && !recs.dirty {
 			return errNoChange
 		}
-		tx.OnCommit(func() { s.cache.put(number, inc.Events) })
+		tx.OnCommit(func() { s.cache.adopt(number, inc.Events) })
 		return nil
 	})
 	if errors.Is(err, errNoChange) {
-		err = nil
+		err = nil // nothing was appended: the borrowed timeline is as cached
 	}
 	if err != nil {
+		if borrowed {
+			s.cache.drop(number) // rolled back: it may hold what was not stored
+		}
 		return nil, err
 	}
 	s.log.Debug("incident updated", "number", number, "new_events", added)
+	// The caller reads; its appends must not reach the cached array.
+	out.Events = out.Events[:len(out.Events):len(out.Events)]
 	return out, nil
+}
+
+// loadForWrite reads an incident for the write transaction, with the
+// cached timeline itself when it is cached (borrowed reports so).
+func (s *Store) loadForWrite(tx *bolt.Tx, number int64) (*incident.Incident, bool, error) {
+	inc, err := loadHeader(tx, number)
+	if err != nil {
+		return nil, false, err
+	}
+	b := tx.Bucket(bEvents).Bucket(be64(uint64(number)))
+	if b == nil {
+		return nil, false, fmt.Errorf("events of incident %d are missing", number)
+	}
+	last := 0
+	if k, _ := b.Cursor().Last(); len(k) == 8 {
+		last = int(binary.BigEndian.Uint64(k))
+	}
+	if evs, ok := s.cache.borrow(number, last); ok {
+		inc.Events = evs
+		return inc, true, nil
+	}
+	inc.Events, err = decodeEvents(b, number, last)
+	return inc, false, err
 }
 
 // Get returns incident number with its full timeline, or an
@@ -459,19 +489,43 @@ func isOpen(evs []incident.Event) bool {
 // indexTimeline updates the open set from the whole timeline and the alert
 // keys from the new events.
 func indexTimeline(tx *bolt.Tx, number int64, all, added []incident.Event) error {
-	key := be64(uint64(number))
-	open := tx.Bucket(bOpen)
-	if isOpen(all) {
-		if open.Get(key) == nil {
-			if err := open.Put(key, empty); err != nil {
-				return fmt.Errorf("index open: %w", err)
-			}
+	// Only a resolution or a reopening (or a new timeline) changes whether
+	// it is open: a chat message does not rescan a long timeline.
+	if changesStatus(added) || len(all) == len(added) {
+		if err := indexOpen(tx, number, isOpen(all)); err != nil {
+			return err
 		}
-	} else if open.Get(key) != nil {
+	}
+	return indexKeys(tx, number, added)
+}
+
+func changesStatus(added []incident.Event) bool {
+	for _, e := range added {
+		if e.Kind == incident.EventResolved || e.Kind == incident.EventReopened {
+			return true
+		}
+	}
+	return false
+}
+
+func indexOpen(tx *bolt.Tx, number int64, isOpen bool) error {
+	key, open := be64(uint64(number)), tx.Bucket(bOpen)
+	switch {
+	case isOpen && open.Get(key) == nil:
+		if err := open.Put(key, empty); err != nil {
+			return fmt.Errorf("index open: %w", err)
+		}
+	case !isOpen && open.Get(key) != nil:
 		if err := open.Delete(key); err != nil {
 			return fmt.Errorf("index open: %w", err)
 		}
 	}
+	return nil
+}
+
+// indexKeys indexes the idempotency and alert keys of new events.
+func indexKeys(tx *bolt.Tx, number int64, added []incident.Event) error {
+	key, open := be64(uint64(number)), tx.Bucket(bOpen)
 	idem := tx.Bucket(bIdem)
 	for _, e := range added {
 		if e.Idem != "" && idem.Get([]byte(e.Idem)) == nil {

@@ -81,6 +81,7 @@ type DeclareRequest struct {
 	Description string
 	Impact      incident.Impact
 	Security    bool
+	Drill       bool // a practice incident (Chaos Day): never paged, never measured
 	Actor       string
 	Idem        string // e.g. the Slack envelope id; a repeat returns the first incident
 }
@@ -94,7 +95,7 @@ func (d *Desk) Declare(ctx context.Context, r DeclareRequest) (*incident.Inciden
 	return d.create(ctx, r.Idem, func(n int64, now time.Time) (*incident.Incident, error) {
 		return incident.Declare(d.cat.Policy, n, incident.Declaration{
 			Title: r.Title, Description: r.Description, Service: svc, Impact: r.Impact,
-			Security: r.Security, Actor: r.Actor, Idem: r.Idem,
+			Security: r.Security, Drill: r.Drill, Actor: r.Actor, Idem: r.Idem,
 		}, now)
 	})
 }
@@ -264,6 +265,9 @@ func (d *Desk) findTarget(ctx context.Context, a Alert, now time.Time) (int64, e
 		return 0, err
 	}
 	for _, inc := range open {
+		if inc.Drill {
+			continue // a real alert never joins a practice incident
+		}
 		last := inc.DeclaredAt()
 		for _, e := range inc.Events {
 			if e.Kind == incident.EventAlertFired && e.At.After(last) {

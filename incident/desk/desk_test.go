@@ -2,39 +2,21 @@ package desk_test
 
 import (
 	"context"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/boltstore/bolttest"
 	"github.com/incidentbot/incidentbot/incident/desk"
+	"github.com/incidentbot/incidentbot/incident/incidenttest"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
-func setup(t testing.TB) (*desk.Desk, *boltstore.Store, *clock) {
+func setup(t testing.TB) (*desk.Desk, *boltstore.Store, *incidenttest.Clock) {
 	t.Helper()
-	c := testCatalogue()
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "x.db"), boltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := st.Check(); err != nil {
-			t.Errorf("check: %v", err)
-		}
-		st.Close()
-	})
-	clk := &clock{t: time.Date(2026, 11, 17, 12, 0, 0, 0, time.UTC)}
-	return desk.New(st, c, desk.Options{Now: clk.Now, GroupingWindow: 30 * time.Minute}), st, clk
+	st := bolttest.Open(t, boltstore.Options{})
+	clk := incidenttest.NewClock(incidenttest.T0)
+	return desk.New(st, testCatalogue(), desk.Options{Now: clk.Now, GroupingWindow: 30 * time.Minute}), st, clk
 }
 
 func testCatalogue() *incident.Catalogue {

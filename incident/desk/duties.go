@@ -163,7 +163,11 @@ func (du *Duties) refresh(ctx context.Context, j Job) error {
 		return nil
 	}
 	now := d.now()
-	r := Refresh{Cycle: PayloadOf(j).Cycle, Open: 1}
+	p, err := DecodePayload(j)
+	if err != nil {
+		return err
+	}
+	r := Refresh{Cycle: p.Cycle, Open: 1}
 	if du.CountOpen != nil {
 		if r.Open, err = du.CountOpen(ctx); err != nil {
 			return err

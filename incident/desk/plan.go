@@ -39,11 +39,17 @@ func JobFor(kind string, number int64, suffix string, due time.Time, p Payload) 
 	return Job{ID: id, Kind: kind, Incident: number, Payload: raw, DueAt: due}
 }
 
-// PayloadOf decodes a job's Payload; a malformed one is the zero Payload.
-func PayloadOf(j Job) Payload {
+// DecodePayload decodes a job's Payload (none is the zero Payload). A
+// malformed payload is a PermanentError: retrying cannot mend it.
+func DecodePayload(j Job) (Payload, error) {
 	var p Payload
-	_ = json.Unmarshal(j.Payload, &p)
-	return p
+	if len(j.Payload) == 0 {
+		return p, nil
+	}
+	if err := json.Unmarshal(j.Payload, &p); err != nil {
+		return p, Permanent(fmt.Errorf("job %s: payload: %w", j.ID, err))
+	}
+	return p, nil
 }
 
 // A Planner turns a change to an incident into one adapter's jobs. Planners
@@ -134,19 +140,21 @@ func (d *Desk) planOpened(c *Change, added []incident.Event) ([]incident.Event, 
 	return added, append(jobs, JobFor(JobCallout, inc.Number, "", due, Payload{Level: co.Level, Owner: co.Owner}))
 }
 
-// majorAt finds the event that made the incident Major in this change.
+// majorAt finds the event that made the incident Major in this change. It
+// replays the timeline only when the change could have: a new incident, or
+// a class or security event after a state that was not Major.
 func majorAt(c *Change, before *incident.State) int {
-	if c.State().Class != incident.Major {
-		return 0
-	}
 	if before == nil {
-		return 1
+		if c.State().Class == incident.Major {
+			return 1
+		}
+		return 0
 	}
 	if before.Class == incident.Major {
 		return 0
 	}
 	for _, e := range c.Added {
-		if e.Kind == incident.EventClassChanged || e.Kind == incident.EventSecurity {
+		if (e.Kind == incident.EventClassChanged || e.Kind == incident.EventSecurity) && c.State().Class == incident.Major {
 			return e.Seq
 		}
 	}

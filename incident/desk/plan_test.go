@@ -3,6 +3,7 @@ package desk_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,5 +107,22 @@ func TestReviewOperationIsOneTransaction(t *testing.T) {
 	got, _ = st.Get(ctx, inc.Number)
 	if _, ok, _ := st.GetKV(ctx, "reviews", "1"); !ok || len(got.Events) != len(inc.Events)+1 || len(rec.changes) != 2 {
 		t.Fatalf("after the operation and its repeat: record %v, %d events (had %d), %d plans", ok, len(got.Events), len(inc.Events), len(rec.changes))
+	}
+}
+
+// A payload that does not decode is a permanent failure, not a zero value
+// that a handler would act on.
+func TestDecodePayload(t *testing.T) {
+	p, err := desk.DecodePayload(desk.JobFor("x", 1, "", incidenttest.T0, desk.Payload{Seq: 7}))
+	if err != nil || p.Seq != 7 {
+		t.Fatalf("DecodePayload = %+v, %v", p, err)
+	}
+	if p, err := desk.DecodePayload(desk.Job{ID: "x/1"}); err != nil || p.Seq != 0 {
+		t.Errorf("no payload: %+v, %v", p, err)
+	}
+	_, err = desk.DecodePayload(desk.Job{ID: "x/1", Payload: []byte(`{"seq":"seven"}`)})
+	var pe *desk.PermanentError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "x/1") {
+		t.Errorf("malformed payload: %v, want a permanent error naming the job", err)
 	}
 }

@@ -13,12 +13,9 @@ package httpapi
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/incidentbot/incidentbot/incident/desk"
@@ -64,7 +61,7 @@ type Options struct {
 type Server struct {
 	desk    *desk.Desk
 	store   Store
-	token   []byte // sha256 of the API token; nil when the API is disabled
+	token   Bearer // the API token; unset when the API is disabled
 	ready   func() (bool, string)
 	log     *slog.Logger
 	now     func() time.Time
@@ -87,10 +84,7 @@ func New(opts Options) *Server {
 		version: opts.Version,
 		backups: make(chan struct{}, 1),
 	}
-	if opts.APIToken != "" {
-		sum := sha256.Sum256([]byte(opts.APIToken))
-		s.token = sum[:]
-	}
+	s.token = NewBearer(opts.APIToken)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -172,11 +166,11 @@ func secure(h http.HandlerFunc) http.HandlerFunc {
 // api guards h with the bearer token.
 func (s *Server) api(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if s.token == nil {
+		if !s.token.Set() {
 			WriteError(w, http.StatusForbidden, "the API is disabled: set http.api_token to enable the API")
 			return
 		}
-		if !s.authorized(r) {
+		if !s.token.Allows(r) {
 			// Log who knocked, never what they sent.
 			s.log.Info("api request refused: missing or wrong bearer token", "path", r.URL.Path, "remote", r.RemoteAddr)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="incidentbot"`)
@@ -189,19 +183,4 @@ func (s *Server) api(h http.HandlerFunc) http.HandlerFunc {
 		}
 		h(w, r)
 	}
-}
-
-// authorized compares the request's bearer token with the configured one
-// in constant time (both hashed, so neither length leaks).
-func (s *Server) authorized(r *http.Request) bool {
-	scheme, tok, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
-	}
-	tok = strings.TrimSpace(tok)
-	if tok == "" {
-		return false
-	}
-	sum := sha256.Sum256([]byte(tok))
-	return subtle.ConstantTimeCompare(sum[:], s.token) == 1
 }

@@ -851,3 +851,57 @@ func TestBackupFailures(t *testing.T) {
 		}
 	})
 }
+
+// GET /api/services shows each service's weekly error budget, flags a
+// service past 100%, and leaves drills out of it; a drill is flagged in the
+// incident API and left out of the loss metrics.
+func TestServicesErrorBudgetAndDrills(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	blocked := incident.DefaultShares.Impact(incident.ImpactBlocked)
+	degraded := e.declare("bedroom", "Beds blocked", incident.ImpactDegraded, false)
+	e.clock.Advance(20 * time.Minute) // 10 min of unavailability
+	e.resolve(degraded.Number, alice)
+	realInc := e.declare("bedroom", "Beds blocked", incident.ImpactBlocked, false)
+	e.clock.Advance(30 * time.Minute) // 30 min more
+	e.resolve(realInc.Number, alice)
+	drill, err := e.desk.Declare(e.ctx, desk.DeclareRequest{Service: "appointments", Title: "Chaos Day", Impact: blocked, Drill: true, Actor: alice})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(9 * time.Hour) // a drill blocked for 9 h: past 95.0%'s 8:24:00 were it real
+	var cat httpapi.Catalogue
+	e.get("/api/services").json(t, &cat)
+	byName := map[string]*httpapi.BudgetInfo{}
+	for _, s := range cat.Services {
+		byName[s.Name] = s.ErrorBudget
+	}
+	b := byName["bedroom"]
+	if b == nil || b.Used.HMS != "0:40:00" || b.Budget.HMS != "1:40:48" || b.Left.HMS != "1:00:48" || b.UsedPercent != "39.7%" || b.OverBudget || b.Target != "99.0%" {
+		t.Errorf("bedroom budget %+v, want 0:40:00 of 1:40:48 = 39.7%%, 1:00:48 left", b)
+	}
+	if a := byName["appointments"]; a == nil || a.Used.Seconds != 0 || a.OverBudget {
+		t.Errorf("appointments budget %+v: the drill counted", a)
+	}
+	var got httpapi.Incident
+	e.get(fmt.Sprintf("/api/incidents/%d", drill.Number)).json(t, &got)
+	if !got.Drill || got.Figures.LossSoFar.MinorUnits == 0 {
+		t.Errorf("drill in the API: drill=%v loss %+v; want flagged and priced", got.Drill, got.Figures.LossSoFar)
+	}
+	e.get(fmt.Sprintf("/api/incidents/%d", realInc.Number)).json(t, &got)
+	if got.Drill {
+		t.Error("a real incident is flagged as a drill")
+	}
+	if m := string(e.get("/metrics").body); !strings.Contains(m, `incidentbot_incidents_open{class="major"} 0`) || !strings.Contains(m, `incidentbot_running_loss_minor_units{class="major"} 0`) {
+		t.Errorf("the open drill is in the metrics:\n%s", m)
+	}
+
+	// Past 100%: a real incident blocks appointments for 9 hours.
+	over := e.declare("appointments", "Bookings down", incident.ImpactBlocked, false)
+	e.clock.Advance(9 * time.Hour)
+	e.get("/api/services").json(t, &cat)
+	for _, s := range cat.Services {
+		if s.Name == "appointments" && (s.ErrorBudget == nil || !s.ErrorBudget.OverBudget || s.ErrorBudget.UsedPercent != "107.1%" || s.ErrorBudget.Left.HMS != "-0:36:00") {
+			t.Errorf("appointments after #%d: %+v, want over budget at 107.1%%", over.Number, s.ErrorBudget)
+		}
+	}
+}

@@ -146,15 +146,40 @@ type OnCall struct {
 
 // ServiceInfo is a catalogue entry.
 type ServiceInfo struct {
-	Name               string     `json:"name"`
-	Team               string     `json:"team"`
-	Domain             string     `json:"domain"`
-	HourlyExposure     Money      `json:"hourly_exposure"`
-	Level                         // the target at the base exposure
-	CurrentPeak        *PeakInfo  `json:"current_peak"` // null outside peaks
-	Peaks              []PeakInfo `json:"peaks"`
-	Runbook            string     `json:"runbook,omitempty"`
-	PagerDutyServiceID string     `json:"pagerduty_service_id,omitempty"`
+	Name               string      `json:"name"`
+	Team               string      `json:"team"`
+	Domain             string      `json:"domain"`
+	HourlyExposure     Money       `json:"hourly_exposure"`
+	Level                          // the target at the base exposure
+	CurrentPeak        *PeakInfo   `json:"current_peak"` // null outside peaks
+	Peaks              []PeakInfo  `json:"peaks"`
+	Runbook            string      `json:"runbook,omitempty"`
+	PagerDutyServiceID string      `json:"pagerduty_service_id,omitempty"`
+	ErrorBudget        *BudgetInfo `json:"error_budget"` // null if it could not be computed
+}
+
+// BudgetInfo is a service's weekly error budget: the tolerable
+// unavailability of the target in force, and how much of it the incidents
+// of the last 7 days used (drills never count).
+type BudgetInfo struct {
+	Target      string    `json:"target"`
+	Budget      Duration  `json:"budget"`
+	Used        Duration  `json:"used"`
+	Left        Duration  `json:"left"` // negative once overspent
+	UsedBP      int64     `json:"used_bp"`
+	UsedPercent string    `json:"used_percent"` // "39.7%"
+	OverBudget  bool      `json:"over_budget"`  // past 100%
+	WindowStart time.Time `json:"window_start"`
+	WindowEnd   time.Time `json:"window_end"`
+}
+
+// Budget converts a weekly error budget to its JSON form.
+func Budget(b incident.Budget) *BudgetInfo {
+	return &BudgetInfo{
+		Target: b.Target.String(), Budget: duration(b.Budget), Used: duration(b.Used), Left: duration(b.Left()),
+		UsedBP: int64(b.UsedShare()), UsedPercent: b.UsedPercent(), OverBudget: b.Over(),
+		WindowStart: b.From.UTC(), WindowEnd: b.To.UTC(),
+	}
 }
 
 // PeakInfo is a peak window with the target in force during it.
@@ -201,6 +226,14 @@ func (s *Server) listServices(w http.ResponseWriter, r *http.Request) {
 			Level:          level(cat.Bands.Target(e)),
 		}
 	}
+	budgets := map[string]incident.Budget{}
+	if bs, err := s.desk.WeeklyBudgets(r.Context()); err != nil {
+		s.log.Warn("services: weekly error budgets", "err", err)
+	} else {
+		for _, b := range bs {
+			budgets[b.Service] = b
+		}
+	}
 	for _, svc := range cat.Services {
 		si := ServiceInfo{
 			Name: svc.Name, Team: svc.Team, Domain: svc.Domain,
@@ -216,6 +249,9 @@ func (s *Server) listServices(w http.ResponseWriter, r *http.Request) {
 		if p, ok := svc.PeakAt(now); ok {
 			pi := peak(p, svc.HourlyExposure)
 			si.CurrentPeak = &pi
+		}
+		if b, ok := budgets[svc.Name]; ok {
+			si.ErrorBudget = Budget(b)
 		}
 		out.Services = append(out.Services, si)
 	}

@@ -77,6 +77,7 @@ type Incident struct {
 	Title          string     `json:"title"`
 	Service        ServiceRef `json:"service"`
 	Unmapped       bool       `json:"unmapped"`
+	Drill          bool       `json:"drill"`  // a practice incident: not measured, never paged
 	Status         string     `json:"status"` // open, resolved
 	Security       bool       `json:"security"`
 	Class          string     `json:"class"`    // major, minor
@@ -257,6 +258,7 @@ func incidentView(p incident.Policy, inc *incident.Incident, now time.Time, with
 			PagerDutyServiceID:      svc.PagerDutyServiceID,
 		},
 		Unmapped:       inc.Unmapped,
+		Drill:          inc.Drill,
 		Status:         string(st.Status),
 		Security:       st.Security,
 		Class:          string(st.Class),

@@ -140,8 +140,8 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 			loss := map[incident.Class]int64{}
 			for _, inc := range open {
 				st := inc.State(s.desk.Policy(), now)
-				if st.Status != incident.StatusOpen {
-					continue
+				if st.Status != incident.StatusOpen || inc.Drill {
+					continue // drills are left out of every reliability and loss measure
 				}
 				count[st.Class]++
 				loss[st.Class] += int64(st.LossSoFar)

@@ -21,9 +21,10 @@ const (
 // Its zero value is ready to use.
 type Planner struct{}
 
-// Plan implements desk.Planner.
+// Plan implements desk.Planner. A drill plans nothing: it never pages
+// PagerDuty nor syncs to it.
 func (Planner) Plan(c *desk.Change) []desk.Job {
-	if c.Refresh != nil {
+	if c.Refresh != nil || c.Incident.Drill {
 		return nil
 	}
 	n := c.Incident.Number

@@ -97,7 +97,11 @@ func (s *Sync) handleNote(ctx context.Context, j desk.Job) error {
 	if err != nil {
 		return err
 	}
-	seq := desk.PayloadOf(j).Seq
+	p, err := desk.DecodePayload(j)
+	if err != nil {
+		return err
+	}
+	seq := p.Seq
 	var ev *incident.Event
 	for i := range inc.Events {
 		if inc.Events[i].Seq == seq {
@@ -228,8 +232,12 @@ func (s *Sync) Acknowledge(ctx context.Context, number int64, actor string) erro
 }
 
 func (s *Sync) handleAcknowledge(ctx context.Context, j desk.Job) error {
+	p, err := desk.DecodePayload(j)
+	if err != nil {
+		return err
+	}
 	actor := ""
-	if p := desk.PayloadOf(j); len(p.Users) > 0 {
+	if len(p.Users) > 0 {
 		actor = p.Users[0]
 	}
 	return s.Acknowledge(ctx, j.Incident, actor)

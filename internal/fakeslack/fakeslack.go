@@ -97,9 +97,14 @@ type Options struct {
 	// not_in_channel, as in Slack.
 	ChatWritePublic bool
 	// APIEvents makes the fake deliver the Events API events Slack generates
-	// for the bot's own Web API actions (message echoes of its posts,
-	// member_joined_channel for invites, channel_join/channel_topic messages,
-	// pin_added, reaction_added). They are delivered asynchronously.
+	// for the bot's own Web API actions, shaped as Slack sends them:
+	// message echoes of its posts (bot_id and user set); message_changed
+	// for its chat.update, with the bot's user and bot_id only inside the
+	// nested message; member_joined_channel for its invites and for itself
+	// when it creates or joins a channel; channel_join and channel_topic
+	// ("set the channel topic: …", one per conversations.setTopic, even to
+	// the same text) messages; pin_added and reaction_added by the bot
+	// user. They are delivered asynchronously.
 	APIEvents bool
 
 	// SpreadEnvelopes delivers each envelope on the next connection in

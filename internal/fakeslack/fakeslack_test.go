@@ -808,8 +808,9 @@ func TestPingsAndAPIEvents(t *testing.T) {
 	if _, _, err := b.api.PostMessage(ch.ID, slack.MsgOptionText("card", false)); err != nil {
 		t.Fatal(err)
 	}
-	// channel_join (bot), member_joined_channel + channel_join (alice), the bot's own message.
-	evs := b.waitEvents(t, socketmode.EventTypeEventsAPI, 4)
+	// member_joined_channel + channel_join (bot), member_joined_channel +
+	// channel_join (alice), the bot's own message.
+	evs := b.waitEvents(t, socketmode.EventTypeEventsAPI, 5)
 	var sawEcho, sawJoin bool
 	for _, e := range evs {
 		switch d := e.Data.(slackevents.EventsAPIEvent).InnerEvent.Data.(type) {
@@ -819,7 +820,7 @@ func TestPingsAndAPIEvents(t *testing.T) {
 			}
 			sawEcho = sawEcho || (d.Text == "card" && d.User == srv.BotUserID())
 		case *slackevents.MemberJoinedChannelEvent:
-			sawJoin = d.User == alice.ID && d.Inviter == srv.BotUserID() && d.Channel == ch.ID
+			sawJoin = sawJoin || (d.User == alice.ID && d.Inviter == srv.BotUserID() && d.Channel == ch.ID)
 		}
 	}
 	if !sawEcho || !sawJoin {
@@ -880,5 +881,75 @@ func TestSpreadEnvelopesAndRedeliverToAnotherConnection(t *testing.T) {
 	lost := got["b"][2]
 	if !slices.Contains(got["a"], lost) {
 		t.Fatalf("envelope %s, unacknowledged by the dead connection, was not delivered to the other: %v", lost, got)
+	}
+}
+
+// The bot's own actions come back as Slack sends them: its card edit as a
+// message_changed whose bot identity is only in the nested message, its
+// pin as pin_added by the bot user, its channel creation as a
+// member_joined_channel for itself, and one "set the channel topic"
+// message per conversations.setTopic, even to the same text.
+func TestAPIEventsEchoTheBotLikeSlack(t *testing.T) {
+	srv := newServer(t, Options{APIEvents: true})
+	b := startBot(t, srv, nil)
+	ch, err := b.api.CreateConversation(slack.CreateConversationParams{ChannelName: "inc-4-echo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if _, err := b.api.SetTopicOfConversation(ch.ID, "Major · bedroom"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, ts, err := b.api.PostMessage(ch.ID, slack.MsgOptionText("card", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := b.api.UpdateMessage(ch.ID, ts, slack.MsgOptionText("card, refreshed", false)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.api.AddPin(ch.ID, slack.NewRefToMessage(ch.ID, ts)); err != nil {
+		t.Fatal(err)
+	}
+	// member_joined_channel + channel_join (bot), 2 channel_topic, the
+	// post, its message_changed, pin_added.
+	evs := b.waitEvents(t, socketmode.EventTypeEventsAPI, 7)
+	var joined, changed, pinned, topics int
+	for _, e := range evs {
+		switch d := e.Data.(slackevents.EventsAPIEvent).InnerEvent.Data.(type) {
+		case *slackevents.MemberJoinedChannelEvent:
+			if d.User == srv.BotUserID() && d.Channel == ch.ID {
+				joined++
+			}
+		case *slackevents.MessageEvent:
+			switch d.SubType {
+			case "message_changed":
+				if d.User != "" || d.BotID != "" || d.Message == nil || d.Message.User != srv.BotUserID() || d.Message.BotID == "" || d.Message.Text != "card, refreshed" {
+					t.Errorf("message_changed not as Slack sends it: %+v %+v", d, d.Message)
+				}
+				changed++
+			case "channel_topic":
+				if d.User != srv.BotUserID() || d.Text != "set the channel topic: Major · bedroom" {
+					t.Errorf("channel_topic: %+v", d)
+				}
+				topics++
+			}
+		case *slackevents.PinAddedEvent:
+			if d.User == srv.BotUserID() && d.Channel == ch.ID {
+				pinned++
+			}
+		}
+	}
+	if joined != 1 || changed != 1 || pinned != 1 || topics != 2 {
+		t.Fatalf("joined %d changed %d pinned %d topics %d", joined, changed, pinned, topics)
+	}
+	n := 0
+	for _, m := range srv.Messages(ch.ID) {
+		if m.Subtype == "channel_topic" {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Fatalf("%d channel_topic messages in the channel, want 2", n)
 	}
 }

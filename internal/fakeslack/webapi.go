@@ -978,7 +978,8 @@ func (s *Server) conversationsCreate(c *apiCall) (map[string]any, error) {
 	ch := s.addChannelLocked(ChannelSeed{Name: name, IsPrivate: c.boolean("is_private"), Members: []string{s.opts.BotUserID}, Creator: s.opts.BotUserID})
 	ch.topic, ch.topicBy, ch.topicAt = "", "", 0
 	m := s.systemMessageLocked(ch, "channel_join", s.opts.BotUserID, "<@"+s.opts.BotUserID+"> has joined the channel")
-	c.events = append(c.events, s.messageEventLocked(ch, m))
+	// As in Slack, the creator joins: member_joined_channel for the bot.
+	c.events = append(c.events, s.memberJoinedEventLocked(ch, s.opts.BotUserID, ""), s.messageEventLocked(ch, m))
 	return map[string]any{"channel": s.channelJSONLocked(ch, false)}, nil
 }
 
@@ -1211,7 +1212,7 @@ func (s *Server) conversationsJoin(c *apiCall) (map[string]any, error) {
 	}
 	ch.members = append(ch.members, s.opts.BotUserID)
 	m := s.systemMessageLocked(ch, "channel_join", s.opts.BotUserID, "<@"+s.opts.BotUserID+"> has joined the channel")
-	c.events = append(c.events, s.messageEventLocked(ch, m))
+	c.events = append(c.events, s.memberJoinedEventLocked(ch, s.opts.BotUserID, ""), s.messageEventLocked(ch, m))
 	return map[string]any{"channel": s.channelJSONLocked(ch, false)}, nil
 }
 

@@ -274,7 +274,7 @@ func TestStatsHandler(t *testing.T) {
 		Measure: func(ctx context.Context, period time.Duration, service string) (review.Measures, error) {
 			gotPeriod, gotService = period, service
 			return review.Measures{
-				From: t0.Add(-period), To: t0, Service: service, Incidents: 2, Majors: 1, Minors: 1, Restored: 2,
+				From: t0.Add(-period), To: t0, Service: service, Drills: 3, Incidents: 2, Majors: 1, Minors: 1, Restored: 2,
 				MedianTimeToRestore: 30 * time.Minute, TotalLoss: incident.USD.Major(100_000),
 				LossByService:         []review.Loss{{Name: "bedroom", Loss: incident.USD.Major(100_000), Incidents: 2}},
 				EffectivenessMeasured: 1, LossAtTolerable: incident.USD.Major(336_000), Protected: incident.USD.Major(236_000), Effectiveness: 7024,
@@ -308,7 +308,7 @@ func TestStatsHandler(t *testing.T) {
 		t.Errorf("wrong token: %d", code)
 	}
 	code, m := get("/api/stats", "tok", "GET")
-	if code != 200 || m["period"] != "30d" || m["majors"] != float64(1) || gotPeriod != site.DefaultPeriod {
+	if code != 200 || m["period"] != "30d" || m["majors"] != float64(1) || m["drills"] != float64(3) || gotPeriod != site.DefaultPeriod {
 		t.Errorf("default: %d %v", code, m)
 	}
 	eff, _ := m["effectiveness"].(map[string]any)
