@@ -141,9 +141,11 @@ func (b *Bot) Register(r *desk.Runner) {
 	r.Handle(JobActionDone, b.actionDone)
 }
 
-// Classify maps Slack errors to retry decisions for the runner: a 429 waits
-// for its Retry-After; 5xx and network errors back off; Slack's own error
-// codes that retrying cannot fix are permanent.
+// Classify maps errors to retry decisions for the runner: a 429 waits for
+// its Retry-After; 5xx and network errors back off; Slack's error codes
+// that retrying cannot fix, and the desk's refusals (invalid input, not
+// found, conflict, forbidden), are permanent: the runner logs the job once
+// with the reason and drops it.
 func Classify(err error) (time.Duration, bool, bool) {
 	var rl *slack.RateLimitedError
 	if errors.As(err, &rl) {
@@ -155,15 +157,46 @@ func Classify(err error) (time.Duration, bool, bool) {
 	}
 	var se slack.SlackErrorResponse
 	if errors.As(err, &se) {
-		switch se.Err {
-		case "internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited":
+		switch {
+		case transientSlack[se.Err]:
 			return 0, false, false
-		case "invalid_auth", "not_authed", "token_revoked", "account_inactive", "missing_scope",
-			"invalid_blocks", "msg_too_long", "no_text", "invalid_arguments", "channel_not_found", "is_archived":
+		case permanentSlack[se.Err]:
 			return 0, true, true
 		}
 	}
+	switch incident.ErrorCode(err) {
+	case incident.EINVALID, incident.ENOTFOUND, incident.ECONFLICT, incident.EFORBIDDEN:
+		return 0, true, true
+	}
 	return 0, false, false
+}
+
+// transientSlack are the Slack error codes worth retrying.
+var transientSlack = set("internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited", "team_added_to_org")
+
+// permanentSlack are the Slack error codes that the same call will meet
+// again: the token, the message itself, or who and where it is for.
+var permanentSlack = set(
+	// the token and the app
+	"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive", "missing_scope",
+	"not_allowed_token_type", "no_permission", "restricted_action", "ekm_access_denied", "team_access_not_granted",
+	// the message
+	"invalid_blocks", "invalid_blocks_format", "msg_too_long", "too_long", "no_text", "invalid_arguments",
+	"invalid_attachments", "too_many_attachments", "invalid_metadata_format", "invalid_metadata_schema",
+	"metadata_too_large", "invalid_json", "json_not_object", "invalid_form_data", "invalid_charset",
+	// who and where
+	"channel_not_found", "is_archived", "not_in_channel", "user_not_in_channel", "user_not_found",
+	"users_not_found", "user_disabled", "cant_invite_self", "cant_invite", "message_not_found",
+	"cant_update_message", "edit_window_closed", "cant_delete_message", "thread_not_found", "not_pinned",
+	"no_item_specified", "bad_timestamp",
+)
+
+func set(codes ...string) map[string]bool {
+	m := make(map[string]bool, len(codes))
+	for _, c := range codes {
+		m[c] = true
+	}
+	return m
 }
 
 // Bucket names of adapter state.

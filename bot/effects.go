@@ -583,7 +583,7 @@ func (b *Bot) catchUp(ctx context.Context, _ desk.Job) error {
 				if m.SubType != "" || m.BotID != "" || m.User == "" || m.User == b.botUser() || known[m.Timestamp] {
 					continue
 				}
-				if _, err := b.desk.Record(ctx, inc.Number, incident.Event{Kind: incident.EventMessage, Actor: m.User, Key: m.Timestamp, Text: m.Text, Idem: "msg/" + m.Timestamp}); err != nil && incident.ErrorCode(err) != incident.EINVALID {
+				if _, err := b.desk.Record(ctx, inc.Number, incident.Event{Kind: incident.EventMessage, Actor: m.User, Key: m.Timestamp, Text: chatText(m.Text), Idem: "msg/" + m.Timestamp}); err != nil && incident.ErrorCode(err) != incident.EINVALID {
 					return err
 				}
 			}

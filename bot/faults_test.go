@@ -8,17 +8,12 @@ import (
 	"time"
 
 	"github.com/incidentbot/incidentbot/incident"
+	"github.com/incidentbot/incidentbot/incident/incidenttest"
 )
 
 func (e *env) waitLong(what string, d time.Duration, cond func() bool) {
 	e.t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+	incidenttest.EventuallyWithin(e.t, d, what, cond)
 }
 
 func (e *env) incidentChannels() int {

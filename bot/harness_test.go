@@ -3,11 +3,11 @@ package bot_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,27 +33,9 @@ const (
 	announc = "CANNOUNCE1"
 )
 
-// clock is the injected clock: real time passing, plus jumps a test makes.
-type clock struct {
-	mu     sync.Mutex
-	base   time.Time
-	start  time.Time
-	offset time.Duration
-}
+type clock = incidenttest.Clock
 
-func newClock(base time.Time) *clock { return &clock{base: base, start: time.Now()} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.base.Add(time.Since(c.start) + c.offset)
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.offset += d
-	c.mu.Unlock()
-}
+func newClock(base time.Time) *clock { return incidenttest.NewRunningClock(base) }
 
 // tuesdayNoon is in working hours in London.
 var tuesdayNoon = time.Date(2026, 11, 17, 12, 0, 0, 0, time.UTC)
@@ -110,6 +92,8 @@ type env struct {
 	cat                     *incident.Catalogue
 	path                    string
 	inst                    *instance
+	// logs, when set, receives the bot's log (JSON lines).
+	logs io.Writer
 	// api, when set, is the Web API URL the bot calls instead of the
 	// fake's own (a recording proxy in front of it).
 	api string
@@ -134,6 +118,9 @@ func newEnv(t testing.TB, start time.Time, opts ...func(*env)) *env {
 }
 
 func (e *env) logger() *slog.Logger {
+	if e.logs != nil {
+		return slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	if os.Getenv("E2E_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -219,17 +206,7 @@ func (e *env) ctx() context.Context {
 // waitFor waits until cond holds, or fails the test with what.
 func (e *env) waitFor(what string, cond func() bool) {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			e.t.Fatalf("timed out waiting for %s", what)
-		case <-tick.C:
-		}
-	}
+	incidenttest.Eventually(e.t, what, cond)
 }
 
 func (e *env) slash(userID, channelID, text string) *fakeslack.Ack {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackevents"
@@ -371,13 +372,13 @@ func (b *Bot) runEvent(ctx context.Context, j desk.Job, ev slackevents.EventsAPI
 		case "", "thread_broadcast":
 			// Keyed by the message ts, like the catch-up after an outage,
 			// so a message is recorded once whichever path sees it first.
-			_, err := b.desk.Record(ctx, n, incident.Event{Kind: incident.EventMessage, Actor: e.User, Key: e.TimeStamp, Text: e.Text, Idem: "msg/" + e.TimeStamp})
+			_, err := b.desk.Record(ctx, n, incident.Event{Kind: incident.EventMessage, Actor: e.User, Key: e.TimeStamp, Text: chatText(e.Text), Idem: "msg/" + e.TimeStamp})
 			return err
 		case "message_changed":
 			if e.Message == nil {
 				return nil
 			}
-			return record(incident.Event{Kind: incident.EventMessageEdited, Actor: e.Message.User, Key: e.Message.Timestamp, Text: e.Message.Text})
+			return record(incident.Event{Kind: incident.EventMessageEdited, Actor: e.Message.User, Key: e.Message.Timestamp, Text: chatText(e.Message.Text)})
 		case "message_deleted":
 			return record(incident.Event{Kind: incident.EventMessageDeleted, Key: e.DeletedTimeStamp})
 		}
@@ -401,4 +402,21 @@ func (b *Bot) runEvent(ctx context.Context, j desk.Job, ev slackevents.EventsAPI
 func homeJob(userID string) desk.Job {
 	raw, _ := json.Marshal(map[string]string{"user": userID})
 	return desk.Job{ID: JobHome + "/" + userID, Kind: JobHome, Payload: raw, Coalesce: true}
+}
+
+// chatText is a channel message as the timeline keeps it: Slack takes
+// messages of up to 40,000 characters, the timeline texts of up to
+// incident.MaxText bytes, so a longer message is kept cut, saying so,
+// rather than refused (an input job that can never succeed).
+func chatText(s string) string {
+	if len(s) <= incident.MaxText {
+		return s
+	}
+	mark := fmt.Sprintf(" … [cut: %d of %d characters kept]", 0, utf8.RuneCountInString(s))
+	cut := incident.MaxText - len(mark) - 8 // room for the kept count's digits
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	kept := s[:cut]
+	return kept + fmt.Sprintf(" … [cut: %d of %d characters kept]", utf8.RuneCountInString(kept), utf8.RuneCountInString(s))
 }

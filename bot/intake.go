@@ -171,7 +171,7 @@ func ephemeral(text string) map[string]any {
 }
 
 func (b *Bot) persist(ctx context.Context, id string, number int64, typ string, req socketmode.Request, cmd ...Command) error {
-	it := inboxItem{Type: typ, EnvelopeID: req.EnvelopeID, Payload: req.Payload, Received: b.now()}
+	it := inboxItem{Type: typ, EnvelopeID: req.EnvelopeID, Payload: withoutToken(req.Payload), Received: b.now()}
 	if len(cmd) > 0 {
 		it.Command = &cmd[0]
 	}
@@ -361,3 +361,22 @@ func fromSelf(data any, self string) bool {
 
 // triggerLife is how long a trigger_id can open a modal.
 const triggerLife = 3 * time.Second
+
+// withoutToken is an envelope's payload without its "token": Slack's
+// verification token is a secret the jobs never need (Socket Mode
+// envelopes are authenticated by the connection), so it is not stored.
+func withoutToken(payload json.RawMessage) json.RawMessage {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(payload, &m) != nil {
+		return payload
+	}
+	if _, ok := m["token"]; !ok {
+		return payload
+	}
+	delete(m, "token")
+	out, err := json.Marshal(m)
+	if err != nil {
+		return payload
+	}
+	return out
+}

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 
 	"github.com/incidentbot/incidentbot/bot"
@@ -74,7 +73,7 @@ func (re *reviewEnv) startReview() {
 	}
 	d := desk.New(st, re.cat, desk.Options{Logger: log, Now: re.clock.Now, Planners: []desk.Planner{bot.Planner{}}})
 	runner := desk.NewRunner(st, desk.RunnerOptions{Logger: log, Now: re.clock.Now, Classify: bot.Classify, Poll: 50 * time.Millisecond})
-	api := slack.New(re.fs.BotToken(), slack.OptionAPIURL(re.apiURL()), slack.OptionAppLevelToken(re.fs.AppToken()))
+	api := bot.NewClient(bot.ClientOptions{BotToken: re.fs.BotToken(), AppToken: re.fs.AppToken(), APIURL: re.apiURL()})
 	b := bot.New(api, d, st, bot.Options{Logger: log, Now: re.clock.Now, AnnounceChannel: "incidents", PublicURL: re.web.URL, Wake: runner.Wake})
 	b.Register(runner)
 	(&desk.Duties{Desk: d, OnCall: desk.RotationFinder{Location: re.cat.WorkingHours.Location}, Enqueue: st.Enqueue, CountOpen: st.CountOpen}).Register(runner)

@@ -32,24 +32,43 @@ func leftPad2(n int64) string {
 }
 
 // ParseShare reads "30%", "30", "2.5%" (at most two decimals), within 0–100%.
+// Only plain decimals are shares (see parseDecimal).
 func ParseShare(s string) (Share, error) {
 	in := s
-	s = strings.TrimSuffix(strings.TrimSpace(s), "%")
-	whole, frac, _ := strings.Cut(s, ".")
-	if whole == "" || len(frac) > 2 {
-		return 0, Errorf(EINVALID, "%q is not a percentage like 30%%", in)
+	d, ok := parseDecimal(strings.TrimSuffix(strings.TrimSpace(s), "%"), false)
+	if !ok {
+		return 0, Errorf(EINVALID, "%q is not a percentage like 30%%", clipText(in, 40))
 	}
-	frac += strings.Repeat("0", 2-len(frac))
-	w, err1 := strconv.ParseInt(whole, 10, 64)
-	f, err2 := strconv.ParseInt(frac, 10, 64)
-	if err1 != nil || err2 != nil || w < 0 || f < 0 {
-		return 0, Errorf(EINVALID, "%q is not a percentage like 30%%", in)
+	v, precise, fits := d.fixed(2)
+	switch {
+	case !precise:
+		return 0, Errorf(EINVALID, "%q has more than two decimals; write a percentage like 2.5%%", clipText(in, 40))
+	case !fits || v > int64(FullShare):
+		return 0, Errorf(EINVALID, "%s is more than 100%%", clipText(in, 40))
 	}
-	sh := Share(w*100 + f)
-	if sh > FullShare {
-		return 0, Errorf(EINVALID, "%s is more than 100%%", in)
+	return Share(v), nil
+}
+
+// ParseFraction reads a share written as a fraction within 0 and 1 ("1.0",
+// "0.5", "0.125", at most four decimals: a basis point) or as a percentage
+// ("10%", "2.5%"), exactly.
+func ParseFraction(s string) (Share, error) {
+	s = strings.TrimSpace(s)
+	if strings.HasSuffix(s, "%") {
+		return ParseShare(s)
 	}
-	return sh, nil
+	d, ok := parseDecimal(s, false)
+	if !ok {
+		return 0, Errorf(EINVALID, "%q is not a share like 0.5 or 50%%", clipText(s, 40))
+	}
+	v, precise, fits := d.fixed(4)
+	switch {
+	case !precise:
+		return 0, Errorf(EINVALID, "%s is finer than a basis point (0.0001)", clipText(s, 40))
+	case !fits || v > int64(FullShare):
+		return 0, Errorf(EINVALID, "%s is outside 0 to 1: write a fraction like 0.5 or a percentage like \"50%%\"", clipText(s, 40))
+	}
+	return Share(v), nil
 }
 
 // ImpactLevel is what the responder says users experience.

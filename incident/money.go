@@ -84,37 +84,62 @@ func groupThousands(s string) string {
 	return b.String()
 }
 
+// maxMoney bounds amounts: 2^53 minor units, exact in any JSON reader.
+const maxMoney = 1 << 53
+
 // Parse reads an amount typed by a person or written in configuration:
-// "1500", "1,500.50", "$1500", "2.5k", "1.2m". It never goes through a float.
+// "1500", "1,500.50", "$1500", "USD 7", "-$20", "2.5k", "1.2m". Only plain
+// decimals are amounts (see parseDecimal): "0x10", "1p4", "0b101", "1e5",
+// "1,5" and "1_500" are not. It never goes through a float.
 func (c Currency) Parse(s string) (Money, error) {
 	in := s
-	s = strings.TrimSpace(s)
-	s = strings.TrimPrefix(s, c.Symbol)
-	s = strings.TrimPrefix(s, strings.TrimSpace(c.Symbol))
-	s = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(s), c.Code))
-	s = strings.ReplaceAll(s, ",", "")
-	s = strings.ReplaceAll(s, "_", "")
-	mult := int64(1)
+	s, neg := c.trimAmount(s)
+	mult := 0 // powers of ten of a k or m suffix
 	if n := len(s); n > 0 {
 		switch s[n-1] {
 		case 'k', 'K':
-			mult, s = 1_000, s[:n-1]
+			mult, s = 3, s[:n-1]
 		case 'm', 'M':
-			mult, s = 1_000_000, s[:n-1]
+			mult, s = 6, s[:n-1]
 		}
 	}
-	r, ok := new(big.Rat).SetString(s)
-	if !ok || s == "" || strings.ContainsAny(s, "eE/") {
-		return 0, Errorf(EINVALID, "%q is not an amount of money (try 1500, 1,500.50 or 2.5k)", in)
+	d, ok := parseDecimal(s, true)
+	if !ok {
+		return 0, Errorf(EINVALID, "%q is not an amount of money (try 1500, 1,500.50 or 2.5k)", clipText(in, 40))
 	}
-	r.Mul(r, new(big.Rat).SetInt64(mult*c.unit()))
-	if !r.IsInt() {
-		return 0, Errorf(EINVALID, "%q has more decimal places than %s allows", in, c.Code)
+	v, precise, fits := d.fixed(c.Exponent + mult)
+	switch {
+	case !precise:
+		return 0, Errorf(EINVALID, "%q has more decimal places than %s allows", clipText(in, 40), c.Code)
+	case !fits || v > maxMoney:
+		return 0, Errorf(EINVALID, "%q is too large", clipText(in, 40))
+	case neg:
+		return Money(-v), nil
 	}
-	if !r.Num().IsInt64() || r.Num().Int64() > 1<<53 || r.Num().Int64() < -(1<<53) {
-		return 0, Errorf(EINVALID, "%q is too large", in)
+	return Money(v), nil
+}
+
+// trimAmount removes the spaces, the currency symbol or code and a minus
+// sign (before or after the symbol) around an amount.
+func (c Currency) trimAmount(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	s = strings.TrimPrefix(s, c.Symbol)
+	s = strings.TrimPrefix(s, strings.TrimSpace(c.Symbol))
+	s = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(s), c.Code))
+	if !neg && strings.HasPrefix(s, "-") {
+		neg, s = true, s[1:]
 	}
-	return Money(r.Num().Int64()), nil
+	return s, neg
+}
+
+// clipText shortens what a user typed for an error message.
+func clipText(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
 }
 
 // roundDiv returns num/den rounded half away from zero, as Money.

@@ -12,25 +12,23 @@ import (
 // 99.9% is 99900. Integers keep the tolerable unavailability exact.
 type Availability int64
 
-// ParseAvailability reads "99.9", "99.9%" or "95".
+// ParseAvailability reads "99.9", "99.9%" or "95" (at most three
+// decimals), strictly between 0 and 100. Only plain decimals are levels.
 func ParseAvailability(s string) (Availability, error) {
 	in := s
 	s = strings.TrimSuffix(strings.TrimSpace(s), "%")
-	whole, frac, _ := strings.Cut(s, ".")
-	if len(frac) > 3 || whole == "" {
-		return 0, Errorf(EINVALID, "%q is not an availability level like 99.9", in)
+	d, ok := parseDecimal(s, false)
+	if !ok {
+		return 0, Errorf(EINVALID, "%q is not an availability level like 99.9", clipText(in, 40))
 	}
-	frac += strings.Repeat("0", 3-len(frac))
-	w, err1 := strconv.ParseInt(whole, 10, 64)
-	f, err2 := strconv.ParseInt(frac, 10, 64)
-	if err1 != nil || err2 != nil || f < 0 || w < 0 {
-		return 0, Errorf(EINVALID, "%q is not an availability level like 99.9", in)
+	v, precise, fits := d.fixed(3)
+	switch {
+	case !precise:
+		return 0, Errorf(EINVALID, "%q is not an availability level like 99.9 (at most three decimals)", clipText(in, 40))
+	case !fits || v <= 0 || v >= 100_000:
+		return 0, Errorf(EINVALID, "availability %s%% is outside (0, 100)", clipText(s, 40))
 	}
-	a := Availability(w*1000 + f)
-	if a <= 0 || a >= 100_000 {
-		return 0, Errorf(EINVALID, "availability %s%% is outside (0, 100)", s)
-	}
-	return a, nil
+	return Availability(v), nil
 }
 
 // String writes the level with at least one decimal: 95.0%, 99.9%, 99.95%.

@@ -523,6 +523,16 @@ func TestValidationErrorsNameTheKey(t *testing.T) {
 			"config: storage.postgres.lease: 100ms is too short"},
 		{"bad runbook", func(c *Config) { c.Services[0].Runbook = "wiki/runbook" },
 			"config: services[0].runbook: \"wiki/runbook\" is not an absolute http(s) URL"},
+		{"overflowing availability", func(c *Config) { c.Organisation.ExposureBands[0].Availability = "18446744073709552" },
+			"config: organisation.exposure_bands[0].availability: 18446744073709552 is outside (0, 100)"},
+		{"hexadecimal exposure", func(c *Config) { c.Services[1].HourlyExposure = "0x10" },
+			"config: services[1].hourly_exposure: \"0x10\" is not an amount of money"},
+		{"exposure with a binary exponent", func(c *Config) { c.Services[1].HourlyExposure = "1p4" },
+			"config: services[1].hourly_exposure: \"1p4\" is not an amount of money"},
+		{"exposure badly grouped", func(c *Config) { c.Services[1].HourlyExposure = "1,5" },
+			"config: services[1].hourly_exposure: \"1,5\" is not an amount of money"},
+		{"hexadecimal float share", func(c *Config) { c.Organisation.ImpactShares.Partial = "0x1p-1" },
+			"config: organisation.impact_shares.partial: \"0x1p-1\" is not a share like 0.5 or 50%"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -472,3 +472,34 @@ func TestHMS(t *testing.T) {
 		t.Errorf("shortDuration(90m) = %s", got)
 	}
 }
+
+// serve warns at start when the Alertmanager webhook takes requests without
+// a token from beyond the machine; the storage path is a directory, so serve
+// stops right after listening.
+func TestServeWarnsAboutAnOpenWebhook(t *testing.T) {
+	warning := "the Alertmanager webhook accepts requests from anyone"
+	for _, c := range []struct {
+		listen, token string
+		warn          bool
+	}{
+		{"0.0.0.0:0", "", true},
+		{"127.0.0.1:0", "", false},
+		{"0.0.0.0:0", "am-secret", false},
+	} {
+		env := map[string]string{
+			"INCIDENTBOT_SLACK_BOT_TOKEN": "xoxb-1", "INCIDENTBOT_SLACK_APP_TOKEN": "xapp-1",
+			"INCIDENTBOT_HTTP_LISTEN": c.listen, "INCIDENTBOT_STORAGE_PATH": t.TempDir(),
+			"INCIDENTBOT_ALERTMANAGER_BEARER_TOKEN": c.token,
+		}
+		code, _, errOut := runCLI(t, env, "serve", "--config", writeStarter(t))
+		if code != 1 || !strings.Contains(errOut, "cannot open storage") {
+			t.Fatalf("%s: serve exited %d: %s", c.listen, code, errOut)
+		}
+		if got := strings.Contains(errOut, warning); got != c.warn {
+			t.Errorf("listen %s, token %q: warned %v, want %v:\n%s", c.listen, c.token, got, c.warn, errOut)
+		}
+		if c.token != "" && strings.Contains(errOut, c.token) {
+			t.Errorf("the token was logged")
+		}
+	}
+}

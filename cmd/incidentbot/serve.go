@@ -72,6 +72,7 @@ func (a *app) serve(args []string) int {
 		fmt.Fprintf(a.stderr, "listen on %s (http.listen): %v\n", s.HTTP.Listen, err)
 		return 1
 	}
+	warnOpenWebhook(log, s, ln.Addr())
 	var workspace *fakeslack.Server
 	if *sandboxMode {
 		fsOpts, cat := sandbox.Workspace(&s.Catalogue)
@@ -139,6 +140,23 @@ func (a *app) serve(args []string) int {
 	}
 	log.Info("incidentbot stopped")
 	return code
+}
+
+// warnOpenWebhook warns when anyone who reaches the listener can open
+// incidents: the Alertmanager webhook has no bearer token and the listener
+// is not loopback.
+func warnOpenWebhook(log *slog.Logger, s Settings, addr net.Addr) {
+	if s.Alertmanager.BearerToken != "" || isLoopback(addr) {
+		return
+	}
+	log.Warn("the Alertmanager webhook accepts requests from anyone who can reach "+addr.String()+
+		": set alertmanager.bearer_token (INCIDENTBOT_ALERTMANAGER_BEARER_TOKEN) and give it to Alertmanager's http_config.authorization",
+		"listen", addr.String(), "path", alertmanager.Path)
+}
+
+func isLoopback(addr net.Addr) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
 }
 
 // Storage paths: the default, and the sandbox's own.

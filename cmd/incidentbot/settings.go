@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/mail"
 	"net/url"
@@ -660,26 +659,11 @@ func parseAvailability(key, s string) (incident.Availability, error) {
 // parseShare reads a share of the exposure: a fraction within 0 and 1 ("1.0",
 // "0.5", "0.125") or a percentage ("10%", "2.5%"), exactly, in basis points.
 func parseShare(key, s string) (incident.Share, error) {
-	s = strings.TrimSpace(s)
-	if strings.HasSuffix(s, "%") {
-		sh, err := incident.ParseShare(s)
-		if err != nil {
-			return 0, cfgErr(key, "%s", incident.ErrorMessage(err))
-		}
-		return sh, nil
+	sh, err := incident.ParseFraction(s)
+	if err != nil {
+		return 0, cfgErr(key, "%s", incident.ErrorMessage(err))
 	}
-	r, ok := new(big.Rat).SetString(s)
-	if !ok || s == "" || strings.ContainsAny(s, "eE/") {
-		return 0, cfgErr(key, "%q is not a share like 0.5 or 50%%", s)
-	}
-	if r.Sign() < 0 || r.Cmp(big.NewRat(1, 1)) > 0 {
-		return 0, cfgErr(key, "%s is outside 0 to 1: write a fraction like 0.5 or a percentage like \"50%%\"", s)
-	}
-	r.Mul(r, big.NewRat(int64(incident.FullShare), 1))
-	if !r.IsInt() {
-		return 0, cfgErr(key, "%s is finer than a basis point (0.0001)", s)
-	}
-	return incident.Share(r.Num().Int64()), nil
+	return sh, nil
 }
 
 // parseDuration reads a Go duration like 30m; zero is allowed only where

@@ -13,7 +13,11 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"mime"
 	"net/http"
+	"net/url"
+	"strings"
+	"time"
 
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/desk"
@@ -37,6 +41,16 @@ type Options struct {
 	Logger      *slog.Logger
 	// MaxBody is the largest body accepted; default 1 MiB.
 	MaxBody int64
+	// MaxDecoding bounds the bodies read and decoded at once; default 4.
+	// A request over the bound waits up to DecodeWait for its turn, then
+	// gets 503 with Retry-After (Alertmanager retries 5xx).
+	MaxDecoding int
+	// DecodeWait is how long a request waits for its turn to be decoded;
+	// default 2 s.
+	DecodeWait time.Duration
+	// BodyTimeout bounds the reading of a body, so that a slow sender
+	// cannot hold a turn; default 10 s.
+	BodyTimeout time.Duration
 }
 
 // UnknownService is the service of a notification without the service label.
@@ -48,6 +62,9 @@ type Response struct {
 	Created  bool  `json:"created"`
 	Ignored  bool  `json:"ignored,omitempty"`  // a resolved notification for no known incident
 	Resolved bool  `json:"resolved,omitempty"` // this notification resolved the incident
+	// Truncated counts the alerts not read (over MaxAlerts) or not sent
+	// (Alertmanager's truncatedAlerts).
+	Truncated int `json:"truncated,omitempty"`
 }
 
 // Handler returns the http.Handler for POST /webhooks/alertmanager.
@@ -61,58 +78,147 @@ func Handler(d *desk.Desk, opts Options) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &handler{desk: d, opts: opts, log: opts.Logger}
+	if opts.MaxDecoding <= 0 {
+		opts.MaxDecoding = 4
+	}
+	if opts.DecodeWait <= 0 {
+		opts.DecodeWait = 2 * time.Second
+	}
+	if opts.BodyTimeout <= 0 {
+		opts.BodyTimeout = 10 * time.Second
+	}
+	h := &handler{desk: d, opts: opts, log: opts.Logger, decoding: make(chan struct{}, opts.MaxDecoding)}
 	h.token = httpapi.NewBearer(opts.BearerToken)
 	return h
 }
 
 type handler struct {
-	desk  *desk.Desk
-	opts  Options
-	log   *slog.Logger
-	token httpapi.Bearer // required when set
+	desk     *desk.Desk
+	opts     Options
+	log      *slog.Logger
+	token    httpapi.Bearer // required when set
+	decoding chan struct{}  // a semaphore of MaxDecoding turns
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		httpapi.WriteError(w, http.StatusMethodNotAllowed, "use POST")
+	if !h.admit(w, r) {
 		return
 	}
-	if h.token.Set() && !h.token.Allows(r) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="incidentbot"`)
-		httpapi.WriteError(w, http.StatusUnauthorized, "a valid bearer token is required")
-		return
-	}
-	body, ok := httpapi.ReadBody(w, r, h.opts.MaxBody)
+	n, ok := h.decode(w, r)
 	if !ok {
 		return
 	}
-	var n Notification
-	if err := json.Unmarshal(body, &n); err != nil {
-		httpapi.WriteError(w, http.StatusBadRequest, "malformed JSON: "+err.Error())
-		return
-	}
-	if err := n.Validate(); err != nil {
-		httpapi.WriteError(w, http.StatusBadRequest, "not an Alertmanager notification: "+err.Error())
-		return
-	}
 	if n.Version != "" && n.Version != "4" {
-		h.log.Warn("alertmanager webhook with an unexpected payload version; reading it as version 4", "version", n.Version)
+		h.log.Warn("alertmanager webhook with an unexpected payload version; reading it as version 4", "version", truncate(n.Version, 20))
 	}
-	resp, err := h.handle(r.Context(), &n)
+	if n.Dropped > 0 {
+		h.log.Warn("alertmanager notification truncated", "group_key", truncate(n.GroupKey, maxLoggedKey),
+			"alerts_read", len(n.Alerts), "alerts_not_read", n.Dropped, "limit", MaxAlerts)
+	}
+	resp, err := h.handle(r.Context(), n)
 	if err != nil {
 		switch incident.ErrorCode(err) {
 		case incident.EINVALID:
 			httpapi.WriteError(w, http.StatusBadRequest, incident.ErrorMessage(err))
 		default:
 			// Alertmanager retries on 5xx: nothing is lost.
-			h.log.Error("alertmanager notification not stored; Alertmanager will retry", "group_key", n.GroupKey, "status", n.Status, "err", err)
+			h.log.Error("alertmanager notification not stored; Alertmanager will retry", "group_key", truncate(n.GroupKey, maxLoggedKey), "status", n.Status, "err", err)
 			httpapi.WriteError(w, http.StatusInternalServerError, "the notification could not be stored; retry")
 		}
 		return
 	}
+	resp.Truncated = n.TruncatedAlerts
 	httpapi.WriteJSON(w, http.StatusOK, resp)
+}
+
+// maxLoggedKey bounds a group key in the log.
+const maxLoggedKey = 200
+
+// admit refuses, before reading the body, what is not a webhook call from
+// Alertmanager: another method, a browser page of another origin, a
+// missing bearer token, a body that is not JSON.
+func (h *handler) admit(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		httpapi.WriteError(w, http.StatusMethodNotAllowed, "use POST")
+		return false
+	}
+	if !sameOrigin(r) {
+		httpapi.WriteError(w, http.StatusForbidden, "cross-origin requests from browsers are refused")
+		return false
+	}
+	if h.token.Set() && !h.token.Allows(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="incidentbot"`)
+		httpapi.WriteError(w, http.StatusUnauthorized, "a valid bearer token is required")
+		return false
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		httpapi.WriteError(w, http.StatusUnsupportedMediaType, "the body must be Content-Type: application/json")
+		return false
+	}
+	return true
+}
+
+// sameOrigin is false for a request a browser sent from a page of another
+// origin: Sec-Fetch-Site other than same-origin, or an Origin (null
+// included) whose host is not the one the request was sent to. Alertmanager
+// sends neither header.
+func sameOrigin(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" {
+		return false
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
+}
+
+// decode reads and decodes the body within its turn: at most MaxDecoding
+// bodies are held at once. On failure it has answered the request.
+func (h *handler) decode(w http.ResponseWriter, r *http.Request) (*Notification, bool) {
+	if !h.turn(r.Context()) {
+		w.Header().Set("Retry-After", "1")
+		httpapi.WriteError(w, http.StatusServiceUnavailable, "too many notifications at once; retry")
+		return nil, false
+	}
+	defer func() { <-h.decoding }()
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(h.opts.BodyTimeout))
+	body, ok := httpapi.ReadBody(w, r, h.opts.MaxBody)
+	_ = rc.SetReadDeadline(time.Time{}) // the body is read: the rest takes its time
+	if !ok {
+		return nil, false
+	}
+	n := new(Notification)
+	if err := json.Unmarshal(body, n); err != nil {
+		httpapi.WriteError(w, http.StatusBadRequest, "malformed JSON: "+truncate(err.Error(), 200))
+		return nil, false
+	}
+	if err := n.Validate(); err != nil {
+		httpapi.WriteError(w, http.StatusBadRequest, "not an Alertmanager notification: "+truncate(err.Error(), 200))
+		return nil, false
+	}
+	return n, true
+}
+
+// turn waits up to DecodeWait for a decoding turn.
+func (h *handler) turn(ctx context.Context) bool {
+	select {
+	case h.decoding <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(h.opts.DecodeWait)
+	defer t.Stop()
+	select {
+	case h.decoding <- struct{}{}:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
 }
 
 // handle stores the notification and, for a resolved one, resolves the
@@ -129,7 +235,7 @@ func (h *handler) handle(ctx context.Context, n *Notification) (Response, error)
 		return Response{}, err
 	}
 	out := Response{Incident: res.Number, Created: res.Created, Ignored: res.Ignored}
-	h.log.Debug("alertmanager notification stored", "group_key", n.GroupKey, "status", n.Status,
+	h.log.Debug("alertmanager notification stored", "group_key", truncate(n.GroupKey, maxLoggedKey), "status", n.Status,
 		"alerts", len(n.Alerts), "incident", res.Number, "created", res.Created, "ignored", res.Ignored)
 	if a.Firing || !h.opts.AutoResolve || res.Number == 0 {
 		return out, nil

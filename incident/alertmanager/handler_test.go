@@ -197,23 +197,35 @@ func TestBadRequestsStoreNothing(t *testing.T) {
 	good := mustJSON(t, notification("g", "firing", labels("service", "bedroom"), firing("f", time.Now(), labels("service", "bedroom"), "")))
 	big := notification("g", "firing", labels("service", "bedroom"), firing("f", time.Now(), labels("service", "bedroom"), strings.Repeat("x", 1<<20)))
 	cases := []struct {
-		name   string
-		body   []byte
-		auth   string
-		method string
-		want   int
+		name    string
+		body    []byte
+		auth    string
+		method  string
+		want    int
+		headers map[string]string // default Content-Type: application/json
 	}{
-		{"no token", good, "", "", http.StatusUnauthorized},
-		{"wrong token", good, "Bearer nope", "", http.StatusUnauthorized},
-		{"token prefix", good, "Bearer " + token[:5], "", http.StatusUnauthorized},
-		{"basic scheme", good, "Basic " + token, "", http.StatusUnauthorized},
-		{"too large", mustJSON(t, big), "Bearer " + token, "", http.StatusRequestEntityTooLarge},
-		{"malformed JSON", []byte(`{"groupKey": "g", "status": "firing", "alerts": [`), "Bearer " + token, "", http.StatusBadRequest},
-		{"not JSON", []byte(`hello`), "Bearer " + token, "", http.StatusBadRequest},
-		{"no group key", mustJSON(t, notification("", "firing", nil, firing("f", time.Now(), nil, ""))), "Bearer " + token, "", http.StatusBadRequest},
-		{"bad status", mustJSON(t, notification("g", "on fire", nil, firing("f", time.Now(), nil, ""))), "Bearer " + token, "", http.StatusBadRequest},
-		{"no alerts", mustJSON(t, notification("g", "firing", nil)), "Bearer " + token, "", http.StatusBadRequest},
-		{"GET", nil, "Bearer " + token, http.MethodGet, http.StatusMethodNotAllowed},
+		{"no token", good, "", "", http.StatusUnauthorized, nil},
+		{"wrong token", good, "Bearer nope", "", http.StatusUnauthorized, nil},
+		{"token prefix", good, "Bearer " + token[:5], "", http.StatusUnauthorized, nil},
+		{"basic scheme", good, "Basic " + token, "", http.StatusUnauthorized, nil},
+		{"too large", mustJSON(t, big), "Bearer " + token, "", http.StatusRequestEntityTooLarge, nil},
+		{"malformed JSON", []byte(`{"groupKey": "g", "status": "firing", "alerts": [`), "Bearer " + token, "", http.StatusBadRequest, nil},
+		{"not JSON", []byte(`hello`), "Bearer " + token, "", http.StatusBadRequest, nil},
+		{"no group key", mustJSON(t, notification("", "firing", nil, firing("f", time.Now(), nil, ""))), "Bearer " + token, "", http.StatusBadRequest, nil},
+		{"bad status", mustJSON(t, notification("g", "on fire", nil, firing("f", time.Now(), nil, ""))), "Bearer " + token, "", http.StatusBadRequest, nil},
+		{"no alerts", mustJSON(t, notification("g", "firing", nil)), "Bearer " + token, "", http.StatusBadRequest, nil},
+		{"GET", nil, "Bearer " + token, http.MethodGet, http.StatusMethodNotAllowed, nil},
+		{"text/plain", good, "Bearer " + token, "", http.StatusUnsupportedMediaType, map[string]string{"Content-Type": "text/plain"}},
+		{"text/plain;charset", good, "Bearer " + token, "", http.StatusUnsupportedMediaType, map[string]string{"Content-Type": "text/plain;charset=UTF-8"}},
+		{"form", good, "Bearer " + token, "", http.StatusUnsupportedMediaType, map[string]string{"Content-Type": "application/x-www-form-urlencoded"}},
+		{"no content type", good, "Bearer " + token, "", http.StatusUnsupportedMediaType, map[string]string{"Content-Type": ""}},
+		{"json lookalike", good, "Bearer " + token, "", http.StatusUnsupportedMediaType, map[string]string{"Content-Type": "application/jsonp"}},
+		{"cross-origin page", good, "Bearer " + token, "", http.StatusForbidden, map[string]string{"Origin": "https://evil.example"}},
+		{"opaque origin", good, "Bearer " + token, "", http.StatusForbidden, map[string]string{"Origin": "null"}},
+		{"same host other port", good, "Bearer " + token, "", http.StatusForbidden, map[string]string{"Origin": "http://example.com:8081"}},
+		{"cross-site fetch", good, "Bearer " + token, "", http.StatusForbidden, map[string]string{"Sec-Fetch-Site": "cross-site"}},
+		{"same-site fetch", good, "Bearer " + token, "", http.StatusForbidden, map[string]string{"Sec-Fetch-Site": "same-site"}},
+		{"cross-origin without token", good, "", "", http.StatusForbidden, map[string]string{"Origin": "https://evil.example"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -222,6 +234,10 @@ func TestBadRequestsStoreNothing(t *testing.T) {
 				method = http.MethodPost
 			}
 			req := httptest.NewRequest(method, alertmanager.Path, bytes.NewReader(c.body))
+			req.Header.Set("Content-Type", "application/json")
+			for k, v := range c.headers {
+				req.Header.Set(k, v)
+			}
 			if c.auth != "" {
 				req.Header.Set("Authorization", c.auth)
 			}
@@ -249,6 +265,18 @@ func TestBadRequestsStoreNothing(t *testing.T) {
 	// rejected for some other reason).
 	if rec := e.post(good, "bearer "+token); rec.Code != http.StatusOK {
 		t.Fatalf("good request: %d %s", rec.Code, rec.Body)
+	}
+	// A browser on the bot's own origin (say, a page served by the bot)
+	// is not refused for its origin.
+	req := httptest.NewRequest(http.MethodPost, "http://incidentbot.example:8080"+alertmanager.Path, bytes.NewReader(good))
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	req.Header.Set("Origin", "http://incidentbot.example:8080")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	req.Header.Set("Authorization", "Bearer "+token)
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("same-origin request: %d %s", rec.Code, rec.Body)
 	}
 }
 

@@ -15,28 +15,36 @@ import (
 
 // Notification is the body of an Alertmanager webhook, payload version 4.
 // Unknown fields are ignored, so later Alertmanager versions still decode.
+//
+// Decoding is bounded (see UnmarshalJSON): at most MaxAlerts alerts are
+// kept, the others are counted in TruncatedAlerts as if Alertmanager's own
+// max_alerts had dropped them, and every label set keeps at most MaxLabels
+// pairs of at most MaxLabelBytes each.
 type Notification struct {
-	Version           string            `json:"version"`
-	GroupKey          string            `json:"groupKey"`
-	TruncatedAlerts   int               `json:"truncatedAlerts"`
-	Status            string            `json:"status"` // firing or resolved
-	Receiver          string            `json:"receiver"`
-	GroupLabels       map[string]string `json:"groupLabels"`
-	CommonLabels      map[string]string `json:"commonLabels"`
-	CommonAnnotations map[string]string `json:"commonAnnotations"`
-	ExternalURL       string            `json:"externalURL"`
-	Alerts            []Alert           `json:"alerts"`
+	Version           string   `json:"version"`
+	GroupKey          string   `json:"groupKey"`
+	TruncatedAlerts   int      `json:"truncatedAlerts"`
+	Status            string   `json:"status"` // firing or resolved
+	Receiver          string   `json:"receiver"`
+	GroupLabels       LabelSet `json:"groupLabels"`
+	CommonLabels      LabelSet `json:"commonLabels"`
+	CommonAnnotations LabelSet `json:"commonAnnotations"`
+	ExternalURL       string   `json:"externalURL"`
+	Alerts            []Alert  `json:"alerts"`
+	// Dropped counts the alerts decoding left out (over MaxAlerts); they
+	// are included in TruncatedAlerts.
+	Dropped int `json:"-"`
 }
 
 // Alert is one alert of a notification.
 type Alert struct {
-	Status       string            `json:"status"`
-	Labels       map[string]string `json:"labels"`
-	Annotations  map[string]string `json:"annotations"`
-	StartsAt     time.Time         `json:"startsAt"`
-	EndsAt       time.Time         `json:"endsAt"`
-	GeneratorURL string            `json:"generatorURL"`
-	Fingerprint  string            `json:"fingerprint"`
+	Status       string    `json:"status"`
+	Labels       LabelSet  `json:"labels"`
+	Annotations  LabelSet  `json:"annotations"`
+	StartsAt     time.Time `json:"startsAt"`
+	EndsAt       time.Time `json:"endsAt"`
+	GeneratorURL string    `json:"generatorURL"`
+	Fingerprint  string    `json:"fingerprint"`
 }
 
 // Statuses of a notification and of an alert.
@@ -71,15 +79,20 @@ func (n *Notification) Validate() error {
 	return nil
 }
 
+// MaxService bounds the service name taken from a label: an unmapped
+// service's name goes into channel topics and cards.
+const MaxService = 80
+
 // Service is the notification's service: the common label, else the first
-// alert that carries it; "" if none does.
+// alert that carries it, on one line and at most MaxService bytes; "" if
+// none does.
 func (n *Notification) Service(label string) string {
-	if v := strings.TrimSpace(n.CommonLabels[label]); v != "" {
-		return v
+	if v := oneLine(n.CommonLabels[label]); v != "" {
+		return truncate(v, MaxService)
 	}
 	for _, a := range n.Alerts {
-		if v := strings.TrimSpace(a.Labels[label]); v != "" {
-			return v
+		if v := oneLine(a.Labels[label]); v != "" {
+			return truncate(v, MaxService)
 		}
 	}
 	return ""
@@ -108,6 +121,10 @@ func (n *Notification) Idem() string {
 	})
 	h := sha256.New()
 	fmt.Fprintf(h, "v1\x00%s\x00%s\x00%d\n", n.GroupKey, n.Status, len(lines))
+	if n.TruncatedAlerts > 0 {
+		// Alerts left out still make a different notification.
+		fmt.Fprintf(h, "truncated\x00%d\n", n.TruncatedAlerts)
+	}
 	for _, l := range lines {
 		h.Write([]byte(l.s))
 		h.Write([]byte{'\n'})
@@ -200,8 +217,11 @@ func (n *Notification) summary() string {
 		}
 	}
 	fmt.Fprintf(&b, "Alertmanager: %d firing, %d resolved", firing, resolved)
-	if n.TruncatedAlerts > 0 {
-		fmt.Fprintf(&b, " (%d more not sent)", n.TruncatedAlerts)
+	if sent := n.TruncatedAlerts - n.Dropped; sent > 0 {
+		fmt.Fprintf(&b, " (%d more not sent)", sent)
+	}
+	if n.Dropped > 0 {
+		fmt.Fprintf(&b, " (%d more not read: at most %d alerts are read per notification)", n.Dropped, MaxAlerts)
 	}
 	if d := strings.TrimSpace(n.CommonAnnotations["description"]); d != "" {
 		b.WriteString("\n")

@@ -18,6 +18,7 @@ import (
 
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/alertmanager"
+	"github.com/incidentbot/incidentbot/incident/incidenttest"
 )
 
 // realAlertmanager runs the Alertmanager binary (Debian's
@@ -222,13 +223,7 @@ func (r *recorder) count(code int) int {
 
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(25 * time.Millisecond) // polling with a deadline
-	}
+	incidenttest.EventuallyWithin(t, timeout, what, cond)
 }
 
 func TestRealAlertmanager(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/desk"
+	"github.com/incidentbot/incidentbot/incident/incidenttest"
 )
 
 // onDisk decodes an incident's timeline from the file, bypassing the cache.
@@ -165,7 +166,7 @@ func TestTimelineCacheIgnoresRolledBackUpdates(t *testing.T) {
 // The cache stays within its event budget, dropping the least recently
 // used timelines, and can be turned off.
 func TestTimelineCacheIsBounded(t *testing.T) {
-	c := &clock{t: t0}
+	c := incidenttest.NewClock(t0)
 	s := openStore(t, filepath.Join(t.TempDir(), "a.db"), Options{Now: c.Now, TimelineCacheEvents: 10})
 	ctx := context.Background()
 	for i := range 6 {

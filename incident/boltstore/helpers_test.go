@@ -8,12 +8,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/desk"
+	"github.com/incidentbot/incidentbot/incident/incidenttest"
 )
 
 // Child processes: the test binary re-executes itself with childEnv set to a
@@ -47,23 +47,8 @@ func childCommand(ctx context.Context, role, path string) *exec.Cmd {
 // t0 is the tests' fixed "now".
 var t0 = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 
-// clock is a settable Options.Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
+// clock is the tests' settable clock.
+type clock = incidenttest.Clock
 
 // openStore opens (or creates) a store at path; at the end of the test it is
 // checked for consistency and closed.
@@ -85,7 +70,7 @@ func openStore(t testing.TB, path string, opts Options) *Store {
 // newStore opens a fresh store in a temporary directory, with a clock at t0.
 func newStore(t testing.TB) (*Store, *clock) {
 	t.Helper()
-	c := &clock{t: t0}
+	c := incidenttest.NewClock(t0)
 	return openStore(t, filepath.Join(t.TempDir(), "incidentbot.db"), Options{Now: c.Now}), c
 }
 

@@ -307,13 +307,13 @@ func (s *Store) ByIdem(ctx context.Context, key string) (int64, bool, error) {
 	var n int64
 	var ok bool
 	err := s.view(ctx, func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bIdem).Get([]byte(key)); len(v) == 8 {
+		if v := getIndexed(tx.Bucket(bIdem), key); len(v) == 8 {
 			n, ok = int64(binary.BigEndian.Uint64(v)), true
 		}
 		return nil
 	})
 	if err != nil {
-		return 0, false, fmt.Errorf("boltstore: idempotency key %q: %w", key, err)
+		return 0, false, fmt.Errorf("boltstore: idempotency key %q: %w", clipKey(key), err)
 	}
 	return n, ok, nil
 }
@@ -322,13 +322,13 @@ func (s *Store) ByAlertKey(ctx context.Context, key string) (int64, bool, error)
 	var n int64
 	var ok bool
 	err := s.view(ctx, func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bAlertKeys).Get([]byte(key)); len(v) == 8 {
+		if v := getIndexed(tx.Bucket(bAlertKeys), key); len(v) == 8 {
 			n, ok = int64(binary.BigEndian.Uint64(v)), true
 		}
 		return nil
 	})
 	if err != nil {
-		return 0, false, fmt.Errorf("boltstore: alert key %q: %w", key, err)
+		return 0, false, fmt.Errorf("boltstore: alert key %q: %w", clipKey(key), err)
 	}
 	return n, ok, nil
 }
@@ -372,11 +372,12 @@ func eachByService(tx *bolt.Tx, service string, visit func(int64) (bool, error))
 	return nil
 }
 
-// serviceKey is the by_service key: the lower-cased service name, 0x00, and
-// the number.
+// serviceKey is the by_service key: the lower-cased service name (see
+// indexKey), 0x00, and the number.
 func serviceKey(service string, number int64) []byte {
-	k := make([]byte, 0, len(service)+9)
-	k = append(k, strings.ToLower(service)...)
+	name := indexKey(strings.ToLower(service))
+	k := make([]byte, 0, len(name)+9)
+	k = append(k, name...)
 	k = append(k, 0)
 	return append(k, be64(uint64(number))...)
 }
@@ -528,8 +529,8 @@ func indexKeys(tx *bolt.Tx, number int64, added []incident.Event) error {
 	key, open := be64(uint64(number)), tx.Bucket(bOpen)
 	idem := tx.Bucket(bIdem)
 	for _, e := range added {
-		if e.Idem != "" && idem.Get([]byte(e.Idem)) == nil {
-			if err := idem.Put([]byte(e.Idem), key); err != nil {
+		if e.Idem != "" && getIndexed(idem, e.Idem) == nil {
+			if err := idem.Put(indexKey(e.Idem), key); err != nil {
 				return fmt.Errorf("index idempotency key: %w", err)
 			}
 		}
@@ -539,7 +540,7 @@ func indexKeys(tx *bolt.Tx, number int64, added []incident.Event) error {
 		if e.Kind != incident.EventAlertFired || e.Key == "" {
 			continue
 		}
-		cur := keys.Get([]byte(e.Key))
+		cur := getIndexed(keys, e.Key)
 		if len(cur) == 8 {
 			owner := binary.BigEndian.Uint64(cur)
 			// Keep the first mapping while its incident is open.
@@ -547,8 +548,8 @@ func indexKeys(tx *bolt.Tx, number int64, added []incident.Event) error {
 				continue
 			}
 		}
-		if err := keys.Put([]byte(e.Key), key); err != nil {
-			return fmt.Errorf("index alert key %q: %w", e.Key, err)
+		if err := keys.Put(indexKey(e.Key), key); err != nil {
+			return fmt.Errorf("index alert key %q: %w", clipKey(e.Key), err)
 		}
 	}
 	return nil

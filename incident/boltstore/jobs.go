@@ -41,7 +41,7 @@ func (s *Store) enqueueTx(tx *bolt.Tx, jobs []desk.Job) (int, error) {
 	added := 0
 	for _, j := range jobs {
 		if j.ID == "" || j.Kind == "" {
-			return added, incident.Errorf(incident.EINVALID, "job %q (kind %q) needs an ID and a kind", j.ID, j.Kind)
+			return added, incident.Errorf(incident.EINVALID, "job %q (kind %q) needs an ID and a kind", clipKey(j.ID), clipKey(j.Kind))
 		}
 		id := []byte(j.ID)
 		if j.DueAt.IsZero() {
@@ -68,13 +68,13 @@ func (s *Store) enqueueTx(tx *bolt.Tx, jobs []desk.Job) (int, error) {
 		}
 		v, err := json.Marshal(j)
 		if err != nil {
-			return added, fmt.Errorf("job %s: encode: %w", j.ID, err)
+			return added, fmt.Errorf("job %s: encode: %w", clipKey(j.ID), err)
 		}
 		if err := pending.Put(id, v); err != nil {
-			return added, fmt.Errorf("job %s: %w", j.ID, err)
+			return added, fmt.Errorf("job %s: %w", clipKey(j.ID), err)
 		}
 		if err := dueBucket(tx, j.Queue).Put(dueKey(j.DueAt, j.ID), empty); err != nil {
-			return added, fmt.Errorf("job %s: index: %w", j.ID, err)
+			return added, fmt.Errorf("job %s: index: %w", clipKey(j.ID), err)
 		}
 		added++
 	}

@@ -19,7 +19,7 @@ import (
 func (s *Store) Seen(ctx context.Context, namespace, key string, at time.Time) (first bool, err error) {
 	k, err := seenKey(namespace, key)
 	if err != nil {
-		return false, fmt.Errorf("boltstore: seen %s/%s: %w", namespace, key, err)
+		return false, fmt.Errorf("boltstore: seen %s/%s: %w", namespace, clipKey(key), err)
 	}
 	err = s.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bSeen)
@@ -31,7 +31,7 @@ func (s *Store) Seen(ctx context.Context, namespace, key string, at time.Time) (
 		return b.Put(k, be64(timeKey(at)))
 	})
 	if err != nil && err != errNoChange {
-		return false, fmt.Errorf("boltstore: seen %s/%s: %w", namespace, key, err)
+		return false, fmt.Errorf("boltstore: seen %s/%s: %w", namespace, clipKey(key), err)
 	}
 	return first, nil
 }
@@ -42,7 +42,7 @@ func (s *Store) Seen(ctx context.Context, namespace, key string, at time.Time) (
 func (s *Store) WasSeen(ctx context.Context, namespace, key string) (bool, error) {
 	k, err := seenKey(namespace, key)
 	if err != nil {
-		return false, fmt.Errorf("boltstore: was seen %s/%s: %w", namespace, key, err)
+		return false, fmt.Errorf("boltstore: was seen %s/%s: %w", namespace, clipKey(key), err)
 	}
 	var seen bool
 	err = s.view(ctx, func(tx *bolt.Tx) error {
@@ -50,7 +50,7 @@ func (s *Store) WasSeen(ctx context.Context, namespace, key string) (bool, error
 		return nil
 	})
 	if err != nil {
-		return false, fmt.Errorf("boltstore: was seen %s/%s: %w", namespace, key, err)
+		return false, fmt.Errorf("boltstore: was seen %s/%s: %w", namespace, clipKey(key), err)
 	}
 	return seen, nil
 }
@@ -66,7 +66,7 @@ func seenKey(namespace, key string) ([]byte, error) {
 	if namespace == "" || key == "" || strings.IndexByte(namespace, 0) >= 0 {
 		return nil, incident.Errorf(incident.EINVALID, "a seen key needs a namespace without NUL and a key")
 	}
-	return []byte(namespace + "\x00" + key), nil
+	return append([]byte(namespace+"\x00"), indexKey(key)...), nil
 }
 
 // Put stores value under key in the named bucket of adapter state (Slack
@@ -75,7 +75,7 @@ func seenKey(namespace, key string) ([]byte, error) {
 // store's own.
 func (s *Store) Put(ctx context.Context, bucket, key string, value []byte) error {
 	if bucket == "" || key == "" {
-		return fmt.Errorf("boltstore: put %s/%s: %w", bucket, key, incident.Errorf(incident.EINVALID, "bucket and key are required"))
+		return fmt.Errorf("boltstore: put %s/%s: %w", bucket, clipKey(key), incident.Errorf(incident.EINVALID, "bucket and key are required"))
 	}
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		b, err := tx.Bucket(bKV).CreateBucketIfNotExists([]byte(bucket))
@@ -88,7 +88,7 @@ func (s *Store) Put(ctx context.Context, bucket, key string, value []byte) error
 		return b.Put([]byte(key), value)
 	})
 	if err != nil {
-		return fmt.Errorf("boltstore: put %s/%s: %w", bucket, key, err)
+		return fmt.Errorf("boltstore: put %s/%s: %w", bucket, clipKey(key), err)
 	}
 	return nil
 }
@@ -109,7 +109,7 @@ func (s *Store) GetKV(ctx context.Context, bucket, key string) ([]byte, bool, er
 		return nil
 	})
 	if err != nil {
-		return nil, false, fmt.Errorf("boltstore: get %s/%s: %w", bucket, key, err)
+		return nil, false, fmt.Errorf("boltstore: get %s/%s: %w", bucket, clipKey(key), err)
 	}
 	return out, ok, nil
 }
@@ -124,7 +124,7 @@ func (s *Store) Delete(ctx context.Context, bucket, key string) error {
 		return b.Delete([]byte(key))
 	})
 	if err != nil && err != errNoChange {
-		return fmt.Errorf("boltstore: delete %s/%s: %w", bucket, key, err)
+		return fmt.Errorf("boltstore: delete %s/%s: %w", bucket, clipKey(key), err)
 	}
 	return nil
 }

@@ -38,6 +38,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/incidentbot/incidentbot/incident"
 )
 
 // SchemaVersion is the version of the layout this package reads and writes.
@@ -313,7 +315,17 @@ func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.Update(fn)
+	return neverFits(s.db.Update(fn))
+}
+
+// neverFits marks what bbolt can never store (a key or value too large, an
+// empty key) as invalid input, so that adapters answer 4xx instead of
+// asking the sender to retry forever.
+func neverFits(err error) error {
+	if errors.Is(err, bolterrors.ErrKeyTooLarge) || errors.Is(err, bolterrors.ErrValueTooLarge) || errors.Is(err, bolterrors.ErrKeyRequired) {
+		return fmt.Errorf("%w: %w", incident.Errorf(incident.EINVALID, "This cannot be stored: a key or a value is empty or too large."), err)
+	}
+	return err
 }
 
 func (s *Store) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/boltstore/bolttest"
 	"github.com/incidentbot/incidentbot/incident/desk"
 	"github.com/incidentbot/incidentbot/incident/httpapi"
 	"github.com/incidentbot/incidentbot/incident/incidenttest"
@@ -42,29 +42,7 @@ var blackFriday = incident.Peak{
 	End:   time.Date(2026, 11, 30, 23, 59, 59, 0, time.UTC),
 }
 
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
+type clock = incidenttest.Clock
 
 // catalogue is the playbook's furniture retailer.
 func catalogue(t testing.TB) *incident.Catalogue {
@@ -107,15 +85,11 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.token == "" && !o.noToken {
 		o.token = token
 	}
-	e := &env{t: t, clock: &clock{t: tuesdayNoon}, logs: &syncBuffer{}, ctx: context.Background()}
+	e := &env{t: t, clock: incidenttest.NewClock(tuesdayNoon), logs: &syncBuffer{}, ctx: context.Background()}
 	e.ready.Store(true)
 	e.reason.Store("")
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "incidentbot.db"), boltstore.Options{Logger: log, Now: e.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	st := bolttest.Open(t, boltstore.Options{Logger: log, Now: e.clock.Now})
 	e.store = st
 	e.desk = desk.New(st, catalogue(t), desk.Options{Logger: log, Now: e.clock.Now})
 	e.api = httpapi.New(httpapi.Options{

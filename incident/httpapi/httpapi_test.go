@@ -21,6 +21,7 @@ import (
 
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/boltstore/bolttest"
 	"github.com/incidentbot/incidentbot/incident/desk"
 	"github.com/incidentbot/incidentbot/incident/httpapi"
 )
@@ -624,14 +625,7 @@ func TestBackup(t *testing.T) {
 	if err := os.WriteFile(path, r.body, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cp, err := boltstore.Open(path, boltstore.Options{})
-	if err != nil {
-		t.Fatalf("the backup does not open: %v", err)
-	}
-	defer func() { _ = cp.Close() }()
-	if err := cp.Check(); err != nil {
-		t.Errorf("backup check: %v", err)
-	}
+	cp := bolttest.OpenPath(t, path, boltstore.Options{}) // checked when the test ends
 	incs, err := cp.List(e.ctx, desk.Filter{})
 	if err != nil {
 		t.Fatal(err)

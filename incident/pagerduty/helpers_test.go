@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/boltstore/bolttest"
 	"github.com/incidentbot/incidentbot/incident/desk"
 	"github.com/incidentbot/incidentbot/incident/incidenttest"
 	"github.com/incidentbot/incidentbot/incident/pagerduty"
@@ -84,6 +84,13 @@ func (s *store) Update(ctx context.Context, n int64, fn func(*incident.Incident)
 	return s.Store.Update(ctx, n, fn)
 }
 
+func (s *store) UpdateRecords(ctx context.Context, n int64, fn func(*incident.Incident, desk.Records) ([]desk.Job, error)) (*incident.Incident, error) {
+	if err := s.wait(ctx); err != nil {
+		return nil, err
+	}
+	return s.Store.UpdateRecords(ctx, n, fn)
+}
+
 func (s *store) Seen(ctx context.Context, ns, key string, at time.Time) (bool, error) {
 	s.seenN.Add(1)
 	if s.onSeen != nil {
@@ -119,17 +126,7 @@ func inHours() func() time.Time {
 
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
-	bs, err := boltstore.Open(filepath.Join(t.TempDir(), "incidentbot.db"), boltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := bs.Check(); err != nil {
-			t.Errorf("database check: %v", err)
-		}
-		bs.Close()
-	})
-	st := &store{Store: bs}
+	st := &store{Store: bolttest.Open(t, boltstore.Options{})}
 	cat := catalogue(t)
 	d := desk.New(st, cat, desk.Options{Planners: []desk.Planner{pagerduty.Planner{}}, Now: o.now})
 	fake := newFakePD(t)
@@ -314,13 +311,7 @@ func countKind(inc *incident.Incident, k incident.EventKind) int {
 
 func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond) // polling with a deadline
-	}
+	incidenttest.EventuallyWithin(t, timeout, what, cond)
 }
 
 var boltFilterAll = desk.Filter{}

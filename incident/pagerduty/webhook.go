@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	pd "github.com/PagerDuty/go-pagerduty"
@@ -25,8 +26,17 @@ import (
 // WebhookPath is where the webhook handler is mounted.
 const WebhookPath = "/webhooks/pagerduty"
 
-// SeenNamespace is the namespace of delivered webhook IDs in the store.
-const SeenNamespace = "pagerduty.webhook"
+// SeenNamespace is the namespace of delivered webhook IDs (X-Webhook-Id)
+// in the store; EventNamespace that of the signed event ids (event.id).
+const (
+	SeenNamespace  = "pagerduty.webhook"
+	EventNamespace = "pagerduty.event"
+)
+
+// LatestBucket is the KV bucket holding, per PagerDuty incident ID, the
+// occurred_at of the newest state event applied (RFC 3339): older state
+// events (a replay, a late delivery) are ignored.
+const LatestBucket = "pagerduty.latest"
 
 // Deduper remembers webhook IDs durably; *boltstore.Store implements it.
 type Deduper interface {
@@ -39,6 +49,7 @@ type Deduper interface {
 // implements it.
 type Store interface {
 	Deduper
+	KV
 	// ByAlertKey returns the incident an alert key ("pd:" + PagerDuty
 	// incident ID) is attached to.
 	ByAlertKey(ctx context.Context, key string) (int64, bool, error)
@@ -111,6 +122,9 @@ type webhook struct {
 	store Store
 	opts  Options
 	log   *slog.Logger
+	// applyMu serialises applying events, so that the check against the
+	// newest applied event and its update cannot interleave.
+	applyMu sync.Mutex
 }
 
 // Event is a v3 webhook event.
@@ -201,36 +215,24 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, http.StatusUnauthorized, "invalid or missing X-PagerDuty-Signature")
 		return
 	}
-	var payload struct {
-		Event *Event `json:"event"`
-	}
-	if err := json.Unmarshal(body, &payload); err != nil {
-		httpapi.WriteError(w, http.StatusBadRequest, "malformed JSON: "+err.Error())
+	ev, err := ParseEvent(body)
+	if err != nil {
+		httpapi.WriteError(w, http.StatusBadRequest, incident.ErrorMessage(err))
 		return
 	}
-	if payload.Event == nil || payload.Event.EventType == "" {
-		httpapi.WriteError(w, http.StatusBadRequest, "not a PagerDuty v3 webhook: event.event_type is missing")
-		return
-	}
-	ev := payload.Event
-	id := strings.TrimSpace(r.Header.Get("X-Webhook-Id"))
-	if id == "" {
-		id = ev.ID
-	}
-	if id == "" {
+	d := delivery{event: ev, header: strings.TrimSpace(r.Header.Get("X-Webhook-Id"))}
+	if d.header == "" && ev.ID == "" {
 		httpapi.WriteError(w, http.StatusBadRequest, "X-Webhook-Id and event.id are missing")
 		return
 	}
-	log := h.log.With("webhook_id", id, "event_type", ev.EventType)
+	log := h.log.With("webhook_id", truncate(d.header, maxLoggedID), "event_id", truncate(ev.ID, maxLoggedID), "event_type", truncate(ev.EventType, maxLoggedID))
 
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.Timeout)
 	defer cancel()
-	if c, ok := h.store.(seenChecker); ok {
-		if seen, err := c.WasSeen(ctx, SeenNamespace, id); err == nil && seen {
-			log.Debug("PagerDuty webhook redelivered; already processed")
-			httpapi.WriteJSON(w, http.StatusOK, WebhookResponse{Event: ev.EventType, Duplicate: true})
-			return
-		}
+	if h.wasSeen(ctx, d) {
+		log.Debug("PagerDuty webhook redelivered; already processed")
+		httpapi.WriteJSON(w, http.StatusOK, WebhookResponse{Event: ev.EventType, Duplicate: true})
+		return
 	}
 
 	// Apply in a goroutine, so that the answer goes out within Timeout even
@@ -242,12 +244,11 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		resp, err := h.apply(ctx, ev, id)
+		h.applyMu.Lock()
+		defer h.applyMu.Unlock()
+		resp, err := h.apply(ctx, ev, d.idem())
 		if err == nil {
-			if _, serr := h.store.Seen(ctx, SeenNamespace, id, h.opts.Now()); serr != nil {
-				// The effect is stored; a redelivery will be a no-op.
-				log.Warn("PagerDuty webhook applied but not marked seen", "err", serr)
-			}
+			h.markSeen(ctx, log, d)
 		}
 		done <- result{resp, err}
 	}()
@@ -260,24 +261,98 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := res.err; err != nil {
-		switch {
-		case errors.Is(err, errUnknownIncident):
-			log.Warn("PagerDuty event for an incident the bot has not seen; asking for redelivery", "err", err)
-			httpapi.WriteError(w, http.StatusServiceUnavailable, "unknown incident; retry later")
-		case incident.ErrorCode(err) == incident.EINVALID:
-			log.Warn("PagerDuty event refused", "err", err)
-			httpapi.WriteError(w, http.StatusBadRequest, incident.ErrorMessage(err))
-		case ctx.Err() != nil:
-			log.Error("PagerDuty webhook not stored in time; PagerDuty will redeliver", "err", err)
-			httpapi.WriteError(w, http.StatusServiceUnavailable, "the event could not be stored in time; retry")
-		default:
-			log.Error("PagerDuty webhook not stored; PagerDuty will redeliver", "err", err)
-			httpapi.WriteError(w, http.StatusInternalServerError, "the event could not be stored; retry")
-		}
+		h.fail(ctx, w, log, err)
 		return
 	}
 	res.resp.Event = ev.EventType
 	httpapi.WriteJSON(w, http.StatusOK, res.resp)
+}
+
+// maxLoggedID bounds an id in the log: they come from the request.
+const maxLoggedID = 100
+
+// maxServiceName bounds the name of an unmapped service.
+const maxServiceName = 80
+
+// delivery is one webhook call: the signed event and the unsigned header id.
+type delivery struct {
+	event  *Event
+	header string // X-Webhook-Id
+}
+
+// idem is the desk's idempotency key: the signed event id, so that the same
+// event resent under another X-Webhook-Id changes nothing; the header id
+// only for an event without one.
+func (d delivery) idem() string {
+	if d.event.ID != "" {
+		return KeyPrefix + d.event.ID
+	}
+	return KeyPrefix + d.header
+}
+
+// wasSeen reports whether the header id or the event id was processed.
+func (h *webhook) wasSeen(ctx context.Context, d delivery) bool {
+	c, ok := h.store.(seenChecker)
+	if !ok {
+		return false
+	}
+	for _, k := range [][2]string{{SeenNamespace, d.header}, {EventNamespace, d.event.ID}} {
+		if k[1] == "" {
+			continue
+		}
+		if seen, err := c.WasSeen(ctx, k[0], k[1]); err == nil && seen {
+			return true
+		}
+	}
+	return false
+}
+
+// markSeen records both ids once the effect is stored.
+func (h *webhook) markSeen(ctx context.Context, log *slog.Logger, d delivery) {
+	for _, k := range [][2]string{{SeenNamespace, d.header}, {EventNamespace, d.event.ID}} {
+		if k[1] == "" {
+			continue
+		}
+		if _, err := h.store.Seen(ctx, k[0], k[1], h.opts.Now()); err != nil {
+			// The effect is stored; a redelivery will be a no-op.
+			log.Warn("PagerDuty webhook applied but not marked seen", "err", err)
+		}
+	}
+}
+
+// fail answers a delivery whose event could not be applied.
+func (h *webhook) fail(ctx context.Context, w http.ResponseWriter, log *slog.Logger, err error) {
+	switch {
+	case errors.Is(err, errUnknownIncident):
+		log.Warn("PagerDuty event for an incident the bot has not seen; asking for redelivery", "err", err)
+		httpapi.WriteError(w, http.StatusServiceUnavailable, "unknown incident; retry later")
+	case incident.ErrorCode(err) == incident.EINVALID:
+		log.Warn("PagerDuty event refused", "err", err)
+		httpapi.WriteError(w, http.StatusBadRequest, incident.ErrorMessage(err))
+	case ctx.Err() != nil:
+		log.Error("PagerDuty webhook not stored in time; PagerDuty will redeliver", "err", err)
+		httpapi.WriteError(w, http.StatusServiceUnavailable, "the event could not be stored in time; retry")
+	default:
+		log.Error("PagerDuty webhook not stored; PagerDuty will redeliver", "err", err)
+		httpapi.WriteError(w, http.StatusInternalServerError, "the event could not be stored; retry")
+	}
+}
+
+// ParseEvent reads the event of a v3 webhook body. The body must already
+// be verified: nothing here is authenticated.
+func ParseEvent(body []byte) (*Event, error) {
+	var payload struct {
+		Event *Event `json:"event"`
+	}
+	if err := json.Unmarshal(body, &payload); err != nil {
+		return nil, incident.Errorf(incident.EINVALID, "malformed JSON: %s", truncate(err.Error(), 200))
+	}
+	ev := payload.Event
+	if ev == nil || ev.EventType == "" {
+		return nil, incident.Errorf(incident.EINVALID, "not a PagerDuty v3 webhook: event.event_type is missing")
+	}
+	ev.ID = strings.TrimSpace(ev.ID)
+	return ev, nil
 }
 
 // apply records the event on the desk. Every write carries an idempotency
@@ -301,6 +376,64 @@ func (h *webhook) apply(ctx context.Context, ev *Event, id string) (WebhookRespo
 		// The bot's own page of the incident managers: not a new incident.
 		return WebhookResponse{Ignored: true}, nil
 	}
+	if stale, err := h.stale(ctx, data.ID, ev.OccurredAt); err != nil {
+		return WebhookResponse{}, err
+	} else if stale {
+		h.log.Info("PagerDuty event older than the newest applied one ignored", "event_id", truncate(ev.ID, maxLoggedID),
+			"event_type", ev.EventType, "pagerduty_incident", truncate(data.ID, maxLoggedID))
+		n, _, err := h.store.ByAlertKey(ctx, KeyPrefix+data.ID)
+		return WebhookResponse{Incident: n, Ignored: true}, err
+	}
+	resp, err := h.applyState(ctx, ev, &data, idem)
+	if err == nil {
+		h.advance(ctx, data.ID, ev.OccurredAt)
+	}
+	return resp, err
+}
+
+// stale reports whether a state event occurred before the newest one
+// applied to its PagerDuty incident: a replay of an old signed body, or a
+// late delivery, must not toggle the incident back.
+func (h *webhook) stale(ctx context.Context, pdIncident string, at time.Time) (bool, error) {
+	latest, err := h.latest(ctx, pdIncident)
+	if err != nil || at.IsZero() {
+		return false, err
+	}
+	return at.Before(latest), nil
+}
+
+func (h *webhook) latest(ctx context.Context, pdIncident string) (time.Time, error) {
+	raw, ok, err := h.store.GetKV(ctx, LatestBucket, pdIncident)
+	if err != nil || !ok {
+		return time.Time{}, err
+	}
+	t, _ := time.Parse(time.RFC3339Nano, string(raw))
+	return t, nil
+}
+
+// advance records at as the newest applied state event of the PagerDuty
+// incident, if it is.
+func (h *webhook) advance(ctx context.Context, pdIncident string, at time.Time) {
+	if at.IsZero() {
+		return
+	}
+	latest, err := h.latest(ctx, pdIncident)
+	if err == nil && !at.After(latest) {
+		return
+	}
+	if err == nil {
+		err = h.store.Put(ctx, LatestBucket, pdIncident, []byte(at.UTC().Format(time.RFC3339Nano)))
+	}
+	if err != nil {
+		// The event is applied; only the protection against an older
+		// replay of this incident's events is weaker until the next one.
+		h.log.Warn("newest PagerDuty event time not recorded", "pagerduty_incident", truncate(pdIncident, maxLoggedID), "err", err)
+	}
+}
+
+// applyState applies an incident.* state event to the bot's incident,
+// opening it from the event's data when the bot has not seen it.
+func (h *webhook) applyState(ctx context.Context, ev *Event, data *IncidentData, idem string) (WebhookResponse, error) {
 	n, known, err := h.store.ByAlertKey(ctx, KeyPrefix+data.ID)
 	if err != nil {
 		return WebhookResponse{}, err
@@ -313,7 +446,7 @@ func (h *webhook) apply(ctx context.Context, ev *Event, id string) (WebhookRespo
 	if !known {
 		// Out of order (acknowledged or resolved before triggered) or the
 		// trigger itself: open from the event's data, then apply it.
-		res, err := h.desk.Alert(ctx, h.alertFor(&data, idem+"/open", true))
+		res, err := h.desk.Alert(ctx, h.alertFor(data, idem+"/open", true))
 		if err != nil {
 			return WebhookResponse{}, err
 		}
@@ -344,7 +477,7 @@ func (h *webhook) apply(ctx context.Context, ev *Event, id string) (WebhookRespo
 		}
 		_, err = h.desk.AddNote(ctx, n, desk.Op{Actor: incident.ActorPagerDuty, Idem: idem}, text)
 	case EventResolved:
-		if _, err = h.desk.Alert(ctx, h.alertFor(&data, idem+"/alert", false)); err != nil {
+		if _, err = h.desk.Alert(ctx, h.alertFor(data, idem+"/alert", false)); err != nil {
 			return WebhookResponse{}, err
 		}
 		text := "Resolved in PagerDuty"
@@ -422,7 +555,9 @@ func (h *webhook) annotated(ctx context.Context, ev *Event, idem string) (Webhoo
 // alertFor is the desk alert of a PagerDuty incident: the catalogue service
 // mapped to its PagerDuty service, or an unmapped one named after it.
 func (h *webhook) alertFor(data *IncidentData, idem string, firing bool) desk.Alert {
-	name := strings.TrimSpace(data.Service.Summary)
+	// An unmapped service is named after PagerDuty's summary, which goes
+	// into channel topics and cards: one line, bounded.
+	name := truncate(strings.Join(strings.Fields(data.Service.Summary), " "), maxServiceName)
 	if svc, ok := h.desk.Catalogue().ServiceByPagerDuty(data.Service.ID); ok {
 		name = svc.Name
 	} else if name == "" {

@@ -87,7 +87,8 @@ func TestMarkedSeenOnlyAfterTheEffectIsStored(t *testing.T) {
 		atSeen = append(atSeen, n)
 	}
 	e.ok("W1", incidentEvent(pagerduty.EventTriggered, bedroomPD, ""))
-	if len(atSeen) != 1 || atSeen[0] == 0 {
+	// Seen is called for X-Webhook-Id and for event.id, both after.
+	if len(atSeen) != 2 || atSeen[0] == 0 || atSeen[1] == 0 {
 		t.Fatalf("Seen was called before the incident was stored: %v", atSeen)
 	}
 
@@ -121,6 +122,14 @@ func (f forgetful) Seen(context.Context, string, string, time.Time) (bool, error
 
 func (f forgetful) ByAlertKey(ctx context.Context, key string) (int64, bool, error) {
 	return f.s.ByAlertKey(ctx, key)
+}
+
+func (f forgetful) GetKV(ctx context.Context, bucket, key string) ([]byte, bool, error) {
+	return f.s.GetKV(ctx, bucket, key)
+}
+
+func (f forgetful) Put(ctx context.Context, bucket, key string, value []byte) error {
+	return f.s.Put(ctx, bucket, key, value)
 }
 
 func TestSignatures(t *testing.T) {

@@ -136,7 +136,7 @@ func (s *Server) applyResponseLocked(ru *responseURL, msg responseMessage, sourc
 		}
 		blocks = s.normalizeBlocksLocked(parsed)
 	}
-	if runes(msg.Text) > 40000 {
+	if runes(msg.Text) > maxMessageRunes {
 		return "msg_too_long"
 	}
 	ch := s.channels[ru.channelID]
@@ -630,6 +630,11 @@ func (s *Server) postUser(ctx context.Context, userID, channelID, threadTS, text
 	if threadTS != "" && ch.find(threadTS) == nil {
 		s.mu.Unlock()
 		return "", fmt.Errorf("fakeslack: no thread %s in %s", threadTS, ch.id)
+	}
+	if runes(text) > maxMessageRunes {
+		// Slack's limit for a message, people's included.
+		s.mu.Unlock()
+		return "", errCode("msg_too_long")
 	}
 	m := &message{ts: s.nextTSLocked(), threadTS: threadTS, user: u.ID, text: text, clientMsgID: randUUID()}
 	s.appendMessageLocked(ch, m)

@@ -953,3 +953,20 @@ func TestAPIEventsEchoTheBotLikeSlack(t *testing.T) {
 		t.Fatalf("%d channel_topic messages in the channel, want 2", n)
 	}
 }
+
+// People's messages have Slack's 40,000-character limit too: 35,000
+// characters go through (the bot must cope with them), 40,001 do not.
+func TestUserMessageLimit(t *testing.T) {
+	srv := newServer(t, Options{Channels: []ChannelSeed{{Name: "ops", Members: []string{alice.ID}}}})
+	ch, _ := srv.Channel("ops")
+	ctx := context.Background()
+	if _, err := srv.PostUserMessage(ctx, alice.ID, ch.ID, strings.Repeat("é", 35_000)); err != nil {
+		t.Fatalf("a 35,000-character message: %v", err)
+	}
+	if _, err := srv.PostUserMessage(ctx, alice.ID, ch.ID, strings.Repeat("x", 40_001)); err == nil || err.Error() != "msg_too_long" {
+		t.Fatalf("a 40,001-character message: %v", err)
+	}
+	if n := len(srv.Messages(ch.ID)); n != 1 {
+		t.Errorf("%d messages stored", n)
+	}
+}

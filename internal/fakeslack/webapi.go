@@ -21,6 +21,10 @@ type apiError struct {
 	extra map[string]any
 }
 
+// maxMessageRunes is Slack's limit on a message's text: 40,000 characters
+// (msg_too_long above it).
+const maxMessageRunes = 40000
+
 func (e *apiError) Error() string { return e.code }
 
 func errCode(code string) error { return &apiError{code: code} }
@@ -823,7 +827,7 @@ func tsMicros(ts string) (int64, bool) {
 
 // validateMessageContent applies chat.postMessage/chat.update content rules.
 func (s *Server) validateMessageContentLocked(c *apiCall) (blocks json.RawMessage, err error) {
-	if runes(c.str("text")) > 40000 {
+	if runes(c.str("text")) > maxMessageRunes {
 		return nil, errCode("msg_too_long")
 	}
 	if c.has("blocks") {

@@ -10,37 +10,25 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 
 	"github.com/incidentbot/incidentbot/bot"
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/alertmanager"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/boltstore/bolttest"
 	"github.com/incidentbot/incidentbot/incident/desk"
 	"github.com/incidentbot/incidentbot/incident/incidenttest"
 	"github.com/incidentbot/incidentbot/internal/fakeslack"
 	"github.com/incidentbot/incidentbot/internal/sandbox"
 )
 
-// clock is real time passing from a fixed start.
-type clock struct {
-	mu    sync.Mutex
-	base  time.Time
-	start time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.base.Add(time.Since(c.start))
-}
+type clock = incidenttest.Clock
 
 // tuesdayNoon is in working hours in London, and outside Black Friday.
 var tuesdayNoon = time.Date(2026, 11, 17, 12, 0, 0, 0, time.UTC)
@@ -124,7 +112,7 @@ func logger(t testing.TB) *slog.Logger {
 func startStack(t testing.TB) *stack {
 	t.Helper()
 	log := logger(t)
-	clk := &clock{base: tuesdayNoon, start: time.Now()}
+	clk := incidenttest.NewRunningClock(tuesdayNoon)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -140,13 +128,10 @@ func startStack(t testing.TB) *stack {
 	fs := fakeslack.New(fsOpts)
 	t.Cleanup(fs.Close)
 
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "incidentbot-sandbox.db"), boltstore.Options{Logger: log, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := bolttest.Open(t, boltstore.Options{Logger: log, Now: clk.Now})
 	d := desk.New(st, cat, desk.Options{Logger: log, Now: clk.Now, Planners: []desk.Planner{bot.Planner{}}})
 	runner := desk.NewRunner(st, desk.RunnerOptions{Logger: log, Now: clk.Now, Classify: bot.Classify, Poll: 50 * time.Millisecond})
-	api := slack.New(fs.BotToken(), slack.OptionAPIURL(fs.APIURL()), slack.OptionAppLevelToken(fs.AppToken()))
+	api := bot.NewClient(bot.ClientOptions{BotToken: fs.BotToken(), AppToken: fs.AppToken(), APIURL: fs.APIURL()})
 	b := bot.New(api, d, st, bot.Options{Logger: log, Now: clk.Now, AnnounceChannel: sandbox.AnnounceChannel, PublicURL: base, Wake: runner.Wake})
 	b.Register(runner)
 	(&desk.Duties{Desk: d, OnCall: desk.RotationFinder{Location: cat.WorkingHours.Location}, Enqueue: st.Enqueue, CountOpen: st.CountOpen}).Register(runner)
@@ -187,13 +172,7 @@ func startStack(t testing.TB) *stack {
 // waitFor waits until cond holds, or fails the test with what.
 func (s *stack) waitFor(what string, cond func() bool) {
 	s.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			s.t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	incidenttest.Eventually(s.t, what, cond)
 }
 
 // incidentChannel waits for incident n's channel, with its card pinned.
