@@ -30,6 +30,11 @@ func TestMain(m *testing.M) {
 	pgtest.Main(m)
 }
 
+var (
+	longAlertKey = "am/" + strings.Repeat("g", 5000)
+	longHookID   = strings.Repeat("w", 5000)
+)
+
 // bboltWithEverything writes a bbolt database with incidents, timelines,
 // alert and idempotency keys, pending and done jobs, dedupe keys and
 // adapter state, as a bot would have.
@@ -61,6 +66,13 @@ func bboltWithEverything(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	if _, err := st.Seen(ctx, "slack.event", "Ev1", clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// Keys bbolt stores as their hash.
+	if _, err := d.Alert(ctx, desk.Alert{Source: incident.ActorAlertmanager, Key: longAlertKey, Service: "search", Title: "Search down", Firing: true, Idem: "n2"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Seen(ctx, "pagerduty.webhook", longHookID, clk.Now()); err != nil {
 		t.Fatal(err)
 	}
 	for k, v := range map[string]string{"review/1": `{"number":1,"summary":"x"}`, "review/2": `{}`} {
@@ -124,7 +136,7 @@ func TestMigrateCopiesEverything(t *testing.T) {
 		_ = s.Scan(ctx, "reviews", "", func(k string, v []byte) error { kv = append(kv, k+"="+string(v)); return nil })
 		return kv
 	}, src, dst)
-	for _, k := range []string{"am/search"} {
+	for _, k := range []string{"am/search", longAlertKey} {
 		a, _, _ := src.ByAlertKey(ctx, k)
 		b, ok, _ := dst.ByAlertKey(ctx, k)
 		if !ok || a != b {
@@ -136,6 +148,9 @@ func TestMigrateCopiesEverything(t *testing.T) {
 	}
 	if seen, _ := dst.WasSeen(ctx, "slack.event", "Ev1"); !seen {
 		t.Error("dedupe key not copied")
+	}
+	if seen, _ := dst.WasSeen(ctx, "pagerduty.webhook", longHookID); !seen {
+		t.Error("a long dedupe key, which bbolt stores as its hash, is not found after the copy")
 	}
 	if err := dst.Enqueue(ctx, desk.Job{ID: "done/1", Kind: "x"}); err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -71,7 +70,7 @@ func (im *Importer) Incident(ctx context.Context, inc *incident.Incident) error 
 	}
 	tag, err := im.tx.Exec(ctx, `INSERT INTO incidents (number, service, started_at, open, last_seq, header)
 		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (number) DO NOTHING`,
-		inc.Number, strings.ToLower(inc.Service.Name), inc.StartedAt, isOpen(inc.Events), len(inc.Events), hdr)
+		inc.Number, serviceKey(inc.Service.Name), inc.StartedAt, isOpen(inc.Events), len(inc.Events), hdr)
 	if err != nil {
 		return fmt.Errorf("pgstore: import incident %d: %w", inc.Number, err)
 	}
@@ -101,12 +100,12 @@ func (im *Importer) exec(ctx context.Context, what, q string, args ...any) error
 
 // AlertKey copies an alert key's incident.
 func (im *Importer) AlertKey(ctx context.Context, key string, number int64) error {
-	return im.exec(ctx, "alert key", `INSERT INTO alert_keys (key, incident) VALUES ($1, $2) ON CONFLICT DO NOTHING`, key, number)
+	return im.exec(ctx, "alert key", `INSERT INTO alert_keys (key, incident) VALUES ($1, $2) ON CONFLICT DO NOTHING`, fromBolt(key), number)
 }
 
 // Idem copies an idempotency key's incident.
 func (im *Importer) Idem(ctx context.Context, key string, number int64) error {
-	return im.exec(ctx, "idempotency key", `INSERT INTO idem (key, incident) VALUES ($1, $2) ON CONFLICT DO NOTHING`, key, number)
+	return im.exec(ctx, "idempotency key", `INSERT INTO idem (key, incident) VALUES ($1, $2) ON CONFLICT DO NOTHING`, fromBolt(key), number)
 }
 
 // Job copies a pending job, unclaimed.
@@ -126,7 +125,7 @@ func (im *Importer) Done(ctx context.Context, id string, at time.Time) error {
 
 // Seen copies a dedupe key.
 func (im *Importer) Seen(ctx context.Context, namespace, key string, at time.Time) error {
-	return im.exec(ctx, "seen key", `INSERT INTO seen (namespace, key, seen_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, namespace, key, at)
+	return im.exec(ctx, "seen key", `INSERT INTO seen (namespace, key, seen_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, indexKey(namespace), fromBolt(key), at)
 }
 
 // KV copies adapter state.

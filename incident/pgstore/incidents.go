@@ -91,7 +91,7 @@ func insertIncident(ctx context.Context, tx pgx.Tx, inc *incident.Incident) erro
 		return fmt.Errorf("encode header: %w", err)
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO incidents (number, service, started_at, open, last_seq, header) VALUES ($1, $2, $3, $4, $5, $6)`,
-		inc.Number, strings.ToLower(inc.Service.Name), inc.StartedAt, isOpen(inc.Events), len(inc.Events), hdr)
+		inc.Number, serviceKey(inc.Service.Name), inc.StartedAt, isOpen(inc.Events), len(inc.Events), hdr)
 	if err != nil {
 		return err
 	}
@@ -188,7 +188,7 @@ func appendEvents(ctx context.Context, tx pgx.Tx, number int64, evs []incident.E
 		}
 		b.Queue(`INSERT INTO events (incident, seq, data) VALUES ($1, $2, $3)`, number, e.Seq, v)
 		if e.Idem != "" {
-			b.Queue(`INSERT INTO idem (key, incident) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, e.Idem, number)
+			b.Queue(`INSERT INTO idem (key, incident) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, indexKey(e.Idem), number)
 		}
 		if e.Kind == incident.EventAlertFired && e.Key != "" {
 			// A key stays with its incident while that is open; then the
@@ -197,7 +197,7 @@ func appendEvents(ctx context.Context, tx pgx.Tx, number int64, evs []incident.E
 				ON CONFLICT (key) DO UPDATE SET incident = excluded.incident
 				WHERE alert_keys.incident <> excluded.incident
 				  AND NOT EXISTS (SELECT 1 FROM incidents i WHERE i.number = alert_keys.incident AND i.open AND i.number <> excluded.incident)`,
-				e.Key, number)
+				indexKey(e.Key), number)
 		}
 	}
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
@@ -321,7 +321,7 @@ func (s *Store) List(ctx context.Context, f desk.Filter) ([]*incident.Incident, 
 		}
 		rows, err := tx.Query(ctx, `SELECT number, header, last_seq FROM incidents
 			WHERE (NOT $1 OR open) AND ($2 = '' OR service = $2) AND ($3::timestamptz IS NULL OR started_at >= $3)
-			ORDER BY number DESC LIMIT $4`, f.OpenOnly, strings.ToLower(f.Service), since, limit)
+			ORDER BY number DESC LIMIT $4`, f.OpenOnly, serviceKey(f.Service), since, limit)
 		if err != nil {
 			return err
 		}
@@ -385,12 +385,21 @@ func (s *Store) ByIdem(ctx context.Context, key string) (int64, bool, error) {
 
 func (s *Store) lookup(ctx context.Context, q, key, what string) (int64, bool, error) {
 	var n int64
-	err := s.pool.QueryRow(ctx, q, key).Scan(&n)
+	err := s.pool.QueryRow(ctx, q, indexKey(key)).Scan(&n)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, false, nil
 	}
 	if err != nil {
-		return 0, false, fmt.Errorf("pgstore: %s %q: %w", what, key, err)
+		return 0, false, fmt.Errorf("pgstore: %s %q: %w", what, clipKey(key), err)
 	}
 	return n, true, nil
+}
+
+// serviceKey is the stored form of a service name: lower-cased, hashed
+// when long.
+func serviceKey(name string) string {
+	if name == "" {
+		return ""
+	}
+	return indexKey(strings.ToLower(name))
 }

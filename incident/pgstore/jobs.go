@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -37,7 +38,10 @@ func (s *Store) enqueueTx(ctx context.Context, tx pgx.Tx, jobs []desk.Job) (int,
 	added := 0
 	for _, j := range jobs {
 		if j.ID == "" || j.Kind == "" {
-			return added, incident.Errorf(incident.EINVALID, "job %q (kind %q) needs an ID and a kind", j.ID, j.Kind)
+			return added, incident.Errorf(incident.EINVALID, "job %q (kind %q) needs an ID and a kind", clipKey(j.ID), j.Kind)
+		}
+		if err := checkStoredKey("job ID", j.ID); err != nil {
+			return added, err
 		}
 		if j.DueAt.IsZero() {
 			j.DueAt = s.now()
@@ -184,6 +188,7 @@ func (s *Store) complete(ctx context.Context, id string, gen int) error {
 // Retry records a failed attempt: Attempts+1, LastError, the new due time;
 // the claim on the job ends.
 func (s *Store) Retry(ctx context.Context, id string, due time.Time, errText string) error {
+	errText = strings.ReplaceAll(strings.ToValidUTF8(errText, "\uFFFD"), "\x00", "")
 	tag, err := s.pool.Exec(ctx, `UPDATE jobs SET attempts = attempts + 1, last_error = $2, due_at = $3,
 		claimed_by = NULL, claimed_until = NULL WHERE id = $1`, id, errText, due)
 	if err != nil {

@@ -16,14 +16,14 @@ import (
 // true only the first time, on whichever replica.
 func (s *Store) Seen(ctx context.Context, namespace, key string, at time.Time) (bool, error) {
 	if err := checkSeen(namespace, key); err != nil {
-		return false, fmt.Errorf("pgstore: seen %s/%s: %w", namespace, key, err)
+		return false, fmt.Errorf("pgstore: seen %s/%s: %w", clipKey(namespace), clipKey(key), err)
 	}
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
-	tag, err := s.pool.Exec(ctx, `INSERT INTO seen (namespace, key, seen_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, namespace, key, at)
+	tag, err := s.pool.Exec(ctx, `INSERT INTO seen (namespace, key, seen_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, indexKey(namespace), indexKey(key), at)
 	if err != nil {
-		return false, fmt.Errorf("pgstore: seen %s/%s: %w", namespace, key, err)
+		return false, fmt.Errorf("pgstore: seen %s/%s: %w", clipKey(namespace), clipKey(key), err)
 	}
 	return tag.RowsAffected() == 1, nil
 }
@@ -31,11 +31,11 @@ func (s *Store) Seen(ctx context.Context, namespace, key string, at time.Time) (
 // WasSeen reports whether key was recorded with Seen, without recording it.
 func (s *Store) WasSeen(ctx context.Context, namespace, key string) (bool, error) {
 	if err := checkSeen(namespace, key); err != nil {
-		return false, fmt.Errorf("pgstore: was seen %s/%s: %w", namespace, key, err)
+		return false, fmt.Errorf("pgstore: was seen %s/%s: %w", clipKey(namespace), clipKey(key), err)
 	}
 	var seen bool
-	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM seen WHERE namespace = $1 AND key = $2)`, namespace, key).Scan(&seen); err != nil {
-		return false, fmt.Errorf("pgstore: was seen %s/%s: %w", namespace, key, err)
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM seen WHERE namespace = $1 AND key = $2)`, indexKey(namespace), indexKey(key)).Scan(&seen); err != nil {
+		return false, fmt.Errorf("pgstore: was seen %s/%s: %w", clipKey(namespace), clipKey(key), err)
 	}
 	return seen, nil
 }
@@ -60,6 +60,9 @@ func checkSeen(namespace, key string) error {
 func (s *Store) Put(ctx context.Context, bucket, key string, value []byte) error {
 	if bucket == "" || key == "" {
 		return fmt.Errorf("pgstore: put %s/%s: %w", bucket, key, incident.Errorf(incident.EINVALID, "bucket and key are required"))
+	}
+	if err := checkKV(bucket, key); err != nil {
+		return fmt.Errorf("pgstore: put: %w", err)
 	}
 	if value == nil {
 		value = []byte{}
@@ -157,6 +160,9 @@ func (r *txRecords) Put(bucket, key string, value []byte) error {
 	if bucket == "" || key == "" {
 		return incident.Errorf(incident.EINVALID, "bucket and key are required")
 	}
+	if err := checkKV(bucket, key); err != nil {
+		return err
+	}
 	if value == nil {
 		value = []byte{}
 	}
@@ -166,4 +172,11 @@ func (r *txRecords) Put(bucket, key string, value []byte) error {
 	}
 	r.dirty = true
 	return nil
+}
+
+func checkKV(bucket, key string) error {
+	if err := checkStoredKey("bucket", bucket); err != nil {
+		return err
+	}
+	return checkStoredKey("key", key)
 }

@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -181,4 +182,58 @@ func testCountOpenAndPing(t *testing.T, e *env) {
 	e.create(t, "bedroom", T0, incident.Event{At: T0, Kind: incident.EventResolved})
 	e.create(t, "appointments", T0)
 	e.assertOpen(t, 3, 1)
+}
+
+// testOutsideKeys: keys that come from outside (a 40 KiB groupKey, a
+// service name from an alert label, a webhook id, with NUL or invalid
+// UTF-8) are stored, found, deduplicated and grouped like short ones; what
+// can never be stored is invalid input, not a failure to retry.
+func testOutsideKeys(t *testing.T, e *env) {
+	s, ctx := e.s, e.ctx
+	long := func(c string) string { return strings.Repeat(c, 40<<10) }
+	for _, k := range []struct{ alert, idem, svc, hook string }{
+		{"am:" + long("g"), "pd:" + long("i"), long("s"), long("w")},
+		{"am:a\x00b", "pd:\xff\xfe", "bed\x00room", "hook\x00\xff"},
+		{"\x01sha256:" + long("h"), "\x00sha256:x", "svc", "\x00sha256:y"},
+	} {
+		inc := e.create(t, k.svc, T0, incident.Event{At: T0, Kind: incident.EventAlertFired, Key: k.alert, Idem: k.idem, Text: "fired"})
+		if n, ok, err := s.ByAlertKey(ctx, k.alert); err != nil || !ok || n != inc.Number {
+			t.Errorf("ByAlertKey(%.20q) = %d %v %v", k.alert, n, ok, err)
+		}
+		if n, ok, err := s.ByIdem(ctx, k.idem); err != nil || !ok || n != inc.Number {
+			t.Errorf("ByIdem(%.20q) = %d %v %v", k.idem, n, ok, err)
+		}
+		if open, err := s.OpenByService(ctx, strings.ToUpper(k.svc)); err != nil || len(open) == 0 || open[0].Number != inc.Number {
+			t.Errorf("OpenByService(%.20q) = %d incidents, %v", k.svc, len(open), err)
+		}
+		if open, _ := s.OpenByService(ctx, k.svc[:len(k.svc)-1]); len(open) != 0 {
+			t.Errorf("a shorter name than %.20q found %d incidents", k.svc, len(open))
+		}
+		for i, want := range []bool{true, false} {
+			if first, err := s.Seen(ctx, "pagerduty.webhook", k.hook, T0); err != nil || first != want {
+				t.Errorf("Seen(%.20q) #%d = %v %v", k.hook, i+1, first, err)
+			}
+		}
+		if seen, err := s.WasSeen(ctx, "pagerduty.webhook", k.hook); err != nil || !seen {
+			t.Errorf("WasSeen(%.20q) = %v %v", k.hook, seen, err)
+		}
+		if got, err := s.Get(ctx, inc.Number); err != nil || got.Events[1].Key != k.alert || got.Service.Name != k.svc {
+			t.Errorf("incident %d does not keep its keys as given: %v", inc.Number, err)
+		}
+	}
+	if err := s.Put(ctx, "bucket", long("k"), []byte("v")); incident.ErrorCode(err) != incident.EINVALID {
+		t.Errorf("Put of a 40 KiB key: %v (code %s)", err, incident.ErrorCode(err))
+	}
+	_, err := s.Create(ctx, func(n int64) (*incident.Incident, []desk.Job, error) {
+		return declared(n, "bedroom", T0), []desk.Job{{ID: long("j"), Kind: "x"}}, nil
+	})
+	if incident.ErrorCode(err) != incident.EINVALID {
+		t.Errorf("a job with a 40 KiB id: %v (code %s)", err, incident.ErrorCode(err))
+	}
+	if err := s.Enqueue(ctx, desk.Job{ID: "r", Kind: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Retry(ctx, "r", T0, "slack said \x00\xff"); err != nil {
+		t.Errorf("Retry with an odd error text: %v", err)
+	}
 }

@@ -57,6 +57,7 @@ func Run(t *testing.T, open Open) {
 		{"Seen", testSeen},
 		{"WasSeen", testWasSeen},
 		{"KV", testKV},
+		{"OutsideKeys", testOutsideKeys},
 		{"Housekeep", testHousekeep},
 		{"CountOpenAndPing", testCountOpenAndPing},
 		{"CancelledContext", testCancelled},
