@@ -275,6 +275,7 @@ func TestServeOnPostgresRidesOutAnOutage(t *testing.T) {
 	}
 	status := func(method, path, body string) int {
 		req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
