@@ -15,6 +15,12 @@
 #              --entrypoint incidentbot incidentbot check
 # The configuration is read from /etc/incidentbot/incidentbot.yaml when it is
 # mounted there (the working directory), and from INCIDENTBOT_* variables.
+# `serve --sandbox` never uses the /data volume: it keeps its own database in
+# a temporary directory, removed when it stops.
+#
+# Distroless has no shell and no curl: the health check is the binary's own
+# `incidentbot healthcheck`, which exits 0 when GET /readyz on http.listen
+# answers 200 (storage answers and Slack is connected) within its timeout.
 
 FROM golang:1.26 AS build
 WORKDIR /src
@@ -40,4 +46,6 @@ ENV INCIDENTBOT_STORAGE_PATH=/data/incidentbot.db \
     INCIDENTBOT_HTTP_LISTEN=0.0.0.0:8080
 VOLUME /data
 EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
+  CMD ["incidentbot", "healthcheck", "--timeout", "5s"]
 ENTRYPOINT ["incidentbot", "serve"]

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -55,15 +56,40 @@ type view struct {
 
 func (v view) money(m incident.Money) string { return v.cat.Currency.Format(m) }
 
+// classLine is the class with its response method while the incident is
+// open; once resolved, the method no longer applies.
 func (v view) classLine() string {
+	if v.st.Status == incident.StatusResolved {
+		return fmt.Sprintf("✅ *%s* — resolved", v.st.Class.Title())
+	}
 	icon := "🟡"
 	if v.st.Class == incident.Major {
 		icon = "🔴"
 	}
-	if v.st.Status == incident.StatusResolved {
-		icon = "✅"
-	}
 	return fmt.Sprintf("%s *%s* — %s", icon, v.st.Class.Title(), v.st.Priority.ResponseMethod())
+}
+
+// namesService reports whether the title already names the service as a
+// word ("High error rate on bedroom"), so that a message does not say it
+// twice.
+func namesService(title, service string) bool {
+	if service == "" {
+		return false
+	}
+	const edge = `[^\pL\pN_-]`
+	re := regexp.MustCompile(`(?i)(?:^|` + edge + `)` + regexp.QuoteMeta(service) + `(?:$|` + edge + `)`)
+	return re.MatchString(title)
+}
+
+// headline is "*#1 Title*", followed by the service unless the title names
+// it: "*#1 Beds cannot be ordered* (`bedroom`)", "*#1 High error rate on
+// bedroom*".
+func (v view) headline() string {
+	h := fmt.Sprintf("%s*#%d %s*", drillTag(v.inc), v.inc.Number, esc(v.inc.Title))
+	if namesService(v.inc.Title, v.inc.Service.Name) {
+		return h
+	}
+	return h + " (`" + esc(v.inc.Service.Name) + "`)"
 }
 
 func (v view) serviceLine() string {
@@ -105,6 +131,9 @@ func cardBlocks(v view) []slack.Block {
 	if v.inc.Drill {
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(drillNotice), nil, nil))
 	}
+	if sum := alertSummary(v); sum != "" {
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(sum), nil, nil))
+	}
 	if line := v.cardBudgetLine(); line != "" {
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(line), nil, nil))
 	}
@@ -117,7 +146,7 @@ func cardBlocks(v view) []slack.Block {
 	if st.Status == incident.StatusResolved {
 		notes = append(notes, "Restored in "+incident.FormatShort(st.TimeToRestore)+".")
 		if e := st.Effectiveness; e != nil {
-			notes = append(notes, fmt.Sprintf("Protection effectiveness %d%%: %s protected against %s at tolerable unavailability (%s).", e.Percent(), v.money(e.Protected), v.money(e.LossAtTolerable), incident.FormatHMS(e.TolerableUnavailability)))
+			notes = append(notes, fmt.Sprintf("Protection effectiveness %s: %s protected against %s at tolerable unavailability (%s).", e.PercentText(), v.money(e.Protected), v.money(e.LossAtTolerable), incident.FormatHMS(e.TolerableUnavailability)))
 		}
 	}
 	notes = append(notes, fmt.Sprintf("Estimate = loss so far + %s at the current rate + costs · updated <!date^%d^{time}|%s>", incident.FormatShort(v.cat.Horizon), v.now.Unix(), v.now.UTC().Format("15:04 UTC")))
@@ -140,6 +169,101 @@ func cardBlocks(v view) []slack.Block {
 		blocks = append(blocks, slack.NewActionBlock("card_actions", elems...))
 	}
 	return blocks
+}
+
+// maxCardAlerts is how many linked alerts the card lists by name.
+const maxCardAlerts = 5
+
+// alertSummary lists the linked alerts on the card: how many fire and how
+// many are resolved, then the first few, firing first, each with its
+// status, labels, times and fingerprint. A group without individual alerts
+// (PagerDuty) counts as one alert.
+func alertSummary(v view) string {
+	firing, resolved := alertLines(v.st.Alerts)
+	all := append(firing, resolved...)
+	if len(all) == 0 {
+		return ""
+	}
+	var counts []string
+	if len(firing) > 0 {
+		counts = append(counts, fmt.Sprintf("%d firing", len(firing)))
+	}
+	if len(resolved) > 0 {
+		counts = append(counts, fmt.Sprintf("%d resolved", len(resolved)))
+	}
+	out := "🚨 *Alerts*: " + strings.Join(counts, ", ")
+	for i, line := range all {
+		if i == maxCardAlerts {
+			return out + fmt.Sprintf("\n… and %d more", len(all)-i)
+		}
+		out += "\n" + line
+	}
+	return out
+}
+
+// alertLines renders each linked alert as a card line, firing and resolved
+// apart.
+func alertLines(groups []incident.AlertState) (firing, resolved []string) {
+	add := func(on bool, line string) {
+		if on {
+			firing = append(firing, line)
+		} else {
+			resolved = append(resolved, line)
+		}
+	}
+	for _, g := range groups {
+		if len(g.Alerts) == 0 {
+			add(g.Firing, alertLine(g.Firing, esc(clip(firstNonEmpty(g.Summary, g.Key), 100)), g.FiredAt, g.ClosedAt, ""))
+		}
+		for _, a := range g.Alerts {
+			on := a.Status == incident.AlertFiring
+			add(on, alertLine(on, alertLabels(a.Labels), a.StartsAt, a.EndsAt, a.Fingerprint))
+		}
+	}
+	return firing, resolved
+}
+
+func alertLine(firing bool, what string, start, end time.Time, fp string) string {
+	line := "• 🔴 firing "
+	if !firing {
+		line = "• 🟢 resolved "
+	}
+	line += what
+	if !start.IsZero() {
+		line += " · since " + slackTime(start)
+	}
+	if !firing && !end.IsZero() {
+		line += " · ended " + slackTime(end)
+	}
+	if fp != "" {
+		line += " · fp " + esc(clip(fp, 40))
+	}
+	return line
+}
+
+// alertLabels shows an alert's name and its other labels (but the service,
+// which the card shows already), in name order, escaped and clipped.
+func alertLabels(lb map[string]string) string {
+	keys := make([]string, 0, len(lb))
+	for k := range lb {
+		if k != "alertname" && k != "service" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	parts := []string{"*" + esc(clip(firstNonEmpty(lb["alertname"], "alert"), 60)) + "*"}
+	for i, k := range keys {
+		if i == 3 {
+			parts = append(parts, "…")
+			break
+		}
+		parts = append(parts, esc(clip(k, 30))+"="+esc(clip(lb[k], 60)))
+	}
+	return strings.Join(parts, " ")
+}
+
+func slackTime(t time.Time) string {
+	return fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", t.Unix(), t.UTC().Format("2006-01-02 15:04 UTC"))
 }
 
 // pagedUnacknowledged reports whether a PagerDuty alert is firing and
@@ -219,7 +343,7 @@ func eventLine(v view, e incident.Event) string {
 	case incident.EventResolved:
 		s := fmt.Sprintf("✅ %s resolved the incident after %s. Final loss %s.", who, incident.FormatShort(v.st.TimeToRestore), v.money(v.st.LossSoFar))
 		if eff := v.st.Effectiveness; eff != nil {
-			s += fmt.Sprintf(" Protection effectiveness %d%% (%s protected).", eff.Percent(), v.money(eff.Protected))
+			s += fmt.Sprintf(" Protection effectiveness %s (%s protected).", eff.PercentText(), v.money(eff.Protected))
 		}
 		if e.Text != "" {
 			s += "\n>" + esc(e.Text)
@@ -258,12 +382,12 @@ func announceText(v view, kind string, e incident.Event, channelID string) strin
 		}
 		return ""
 	}
-	head := fmt.Sprintf("%s*#%d %s* (`%s`)", drillTag(v.inc), v.inc.Number, esc(v.inc.Title), esc(v.inc.Service.Name))
+	head := v.headline()
 	switch kind {
 	case "declared":
 		return fmt.Sprintf("🚨 %s declared — %s. Loss rate %s/h, estimated %s. Join %s.", head, v.classLine(), v.money(v.st.Rate), v.money(v.st.Estimated), ch)
 	case "class":
-		return fmt.Sprintf("🏷️ %s is now *%s*: %s. Estimated loss %s. %s", head, e.Class.Title(), esc(e.Text), v.money(v.st.Estimated), ch)
+		return fmt.Sprintf("🏷️ %s is now *%s*: %s %s", head, e.Class.Title(), classReason(v, e), ch)
 	case "update":
 		return fmt.Sprintf("📣 Update on %s from %s: %s", head, user(e.Actor), esc(e.Text))
 	case "resolved":
@@ -272,6 +396,24 @@ func announceText(v view, kind string, e incident.Event, channelID string) strin
 		return fmt.Sprintf("↩️ %s was reopened. %s", head, ch)
 	}
 	return head
+}
+
+// classReason is why the class changed, with the estimate at that moment,
+// stated once: an automatic upgrade's reason already gives it ("estimated
+// loss $200,000 reached the high threshold $100,000").
+func classReason(v view, e incident.Event) string {
+	est := v.st.Estimated
+	if e.Figures != nil {
+		est = e.Figures.Estimated
+	}
+	reason := strings.TrimSuffix(strings.TrimSpace(esc(e.Text)), ".")
+	if e.Actor == incident.ActorSystem && strings.Contains(e.Text, v.money(est)) {
+		return reason + "."
+	}
+	if reason == "" {
+		return fmt.Sprintf("estimated loss %s.", v.money(est))
+	}
+	return fmt.Sprintf("%s. Estimated loss %s.", reason, v.money(est))
 }
 
 // declareModal is the form behind a bare /incident.
@@ -312,8 +454,19 @@ func declareModal(cat *incident.Catalogue, channelID string) slack.ModalViewRequ
 	}
 }
 
+// noteModal asks for a note.
+func noteModal(number int64) slack.ModalViewRequest {
+	return textModal(ViewNote, "Add a note", "Note", "Add note", number, false)
+}
+
+// resolveModal asks for an optional resolution summary; Slack marks the
+// input "(optional)" itself.
+func resolveModal(number int64) slack.ModalViewRequest {
+	return textModal(ViewResolve, "Resolve incident", "Summary", "Resolve", number, true)
+}
+
 // textModal asks for one text (a note, a resolution summary).
-func textModal(callbackID, title, label string, number int64, optional bool) slack.ModalViewRequest {
+func textModal(callbackID, title, label, submit string, number int64, optional bool) slack.ModalViewRequest {
 	in := slack.NewPlainTextInputBlockElement(plain(label), "text")
 	in.Multiline = true
 	in.MaxLength = 3000
@@ -322,7 +475,7 @@ func textModal(callbackID, title, label string, number int64, optional bool) sla
 		CallbackID:      callbackID,
 		PrivateMetadata: itoa(number),
 		Title:           plain(title),
-		Submit:          plain("Save"),
+		Submit:          plain(submit),
 		Close:           plain("Cancel"),
 		Blocks: slack.Blocks{BlockSet: []slack.Block{
 			slack.NewInputBlock("text", plain(label), nil, in).WithOptional(optional),
@@ -330,8 +483,8 @@ func textModal(callbackID, title, label string, number int64, optional bool) sla
 	}
 }
 
-// homeBlocks is a user's App Home.
-func homeBlocks(cat *incident.Catalogue, open []view, now time.Time, extra []slack.Block) []slack.Block {
+// sortOpen puts majors first, then the largest estimate first.
+func sortOpen(open []view) {
 	sort.SliceStable(open, func(i, j int) bool {
 		a, b := open[i].st, open[j].st
 		if (a.Class == incident.Major) != (b.Class == incident.Major) {
@@ -339,6 +492,11 @@ func homeBlocks(cat *incident.Catalogue, open []view, now time.Time, extra []sla
 		}
 		return a.Estimated > b.Estimated
 	})
+}
+
+// homeBlocks is a user's App Home.
+func homeBlocks(cat *incident.Catalogue, open []view, now time.Time, extra []slack.Block) []slack.Block {
+	sortOpen(open)
 	var running incident.Money
 	for _, v := range open {
 		if v.st.Class == incident.Major {
@@ -357,7 +515,7 @@ func homeBlocks(cat *incident.Catalogue, open []view, now time.Time, extra []sla
 			blocks = append(blocks, slack.NewContextBlock("", mrkdwn(fmt.Sprintf("…and %d more: `/incident list`", len(open)-i))))
 			break
 		}
-		label := fmt.Sprintf("%s*#%d %s* · `%s`", drillTag(v.inc), v.inc.Number, esc(v.inc.Title), esc(v.inc.Service.Name))
+		label := v.headline()
 		if v.st.Security {
 			label = fmt.Sprintf("*#%d* 🔒 security incident", v.inc.Number)
 		}
@@ -366,4 +524,13 @@ func homeBlocks(cat *incident.Catalogue, open []view, now time.Time, extra []sla
 	}
 	blocks = append(blocks, slack.NewDividerBlock())
 	return append(blocks, extra...)
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if strings.TrimSpace(s) != "" {
+			return s
+		}
+	}
+	return ""
 }

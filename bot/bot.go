@@ -80,6 +80,7 @@ type Bot struct {
 	http  *http.Client
 
 	botUserID atomic.Value // string
+	identity  atomic.Pointer[slack.AuthTestResponse]
 	connected atomic.Bool
 
 	reviews   *reviewstore.Store
@@ -118,6 +119,16 @@ func New(api SlackAPI, d *desk.Desk, store Store, opts Options) *Bot {
 func (b *Bot) Connected() bool { return b.connected.Load() }
 
 func (b *Bot) botUser() string { return b.botUserID.Load().(string) }
+
+// logConnected says, once a connection is up, which workspace and bot user
+// the bot runs as (empty until auth.test has answered).
+func (b *Bot) logConnected() {
+	id := b.identity.Load()
+	if id == nil {
+		id = &slack.AuthTestResponse{}
+	}
+	b.log.Info("connected to Slack", "team", id.Team, "team_id", id.TeamID, "bot_user", id.User, "bot_user_id", id.UserID)
+}
 
 // Register installs the bot's job handlers on a runner.
 func (b *Bot) Register(r *desk.Runner) {

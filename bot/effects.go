@@ -389,6 +389,24 @@ func (b *Bot) announce(ctx context.Context, j desk.Job) error {
 	return err
 }
 
+// managerText is the DM to incident managers about a major incident; ch
+// says where to join.
+func managerText(v view, ch string) string {
+	on := " on `" + esc(v.inc.Service.Name) + "`"
+	if namesService(v.inc.Title, v.inc.Service.Name) {
+		on = ""
+	}
+	text := fmt.Sprintf("🔴 *Major incident #%d %s*%s: %s. Loss rate %s/h, estimated %s. Commander %s. Join %s.",
+		v.inc.Number, esc(v.inc.Title), on, v.st.Priority.ResponseMethod(), v.money(v.st.Rate), v.money(v.st.Estimated), user(v.st.Commander), ch)
+	if v.st.Security {
+		text = "🔒 " + text
+	}
+	if v.inc.Drill {
+		text = "🧪 *Drill* (practice, not a real outage) · " + text
+	}
+	return text
+}
+
 // notifyManagers tells every incident manager about a major incident by
 // DM, with the details (also of security incidents), and invites them.
 func (b *Bot) notifyManagers(ctx context.Context, j desk.Job) error {
@@ -401,14 +419,7 @@ func (b *Bot) notifyManagers(ctx context.Context, j desk.Job) error {
 	if cs.ID != "" {
 		ch = "<#" + cs.ID + ">"
 	}
-	text := fmt.Sprintf("🔴 *Major incident #%d %s* on `%s`: %s. Loss rate %s/h, estimated %s. Commander %s. Join %s.",
-		v.inc.Number, esc(v.inc.Title), esc(v.inc.Service.Name), v.st.Priority.ResponseMethod(), v.money(v.st.Rate), v.money(v.st.Estimated), user(v.st.Commander), ch)
-	if v.st.Security {
-		text = "🔒 " + text
-	}
-	if v.inc.Drill {
-		text = "🧪 *Drill* (practice, not a real outage) · " + text
-	}
+	text := managerText(v, ch)
 	for _, im := range b.cat.IncidentManagers {
 		dm, _, _, err := b.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{im}})
 		if err != nil {

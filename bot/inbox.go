@@ -230,9 +230,14 @@ func (b *Bot) replyList(ctx context.Context, to replyTo) error {
 		return b.reply(ctx, to, "No open incidents. 🎉")
 	}
 	now := b.now()
+	views := make([]view, len(incs))
+	for i, inc := range incs {
+		views[i] = view{inc: inc, st: inc.State(b.cat.Policy, now), cat: b.cat, now: now}
+	}
+	sortOpen(views) // as on App Home
 	var lines []string
-	for _, inc := range incs {
-		v := view{inc: inc, st: inc.State(b.cat.Policy, now), cat: b.cat, now: now}
+	for _, v := range views {
+		inc := v.inc
 		if v.st.Security && !b.cat.IsIncidentManager(to.user) {
 			lines = append(lines, fmt.Sprintf("• #%d 🔒 security incident", inc.Number))
 			continue
@@ -241,8 +246,8 @@ func (b *Bot) replyList(ctx context.Context, to replyTo) error {
 		if cs, ok, _ := b.channelOf(ctx, inc.Number); ok && cs.ID != "" {
 			ch = " <#" + cs.ID + ">"
 		}
-		lines = append(lines, fmt.Sprintf("• %s*#%d %s* `%s` — %s, %s so far, %s/h, commander %s%s",
-			drillTag(inc), inc.Number, esc(inc.Title), esc(inc.Service.Name), v.st.Class.Title(), v.money(v.st.LossSoFar), v.money(v.st.Rate), user(v.st.Commander), ch))
+		lines = append(lines, fmt.Sprintf("• %s — %s, %s so far, %s/h, commander %s%s",
+			v.headline(), v.st.Class.Title(), v.money(v.st.LossSoFar), v.money(v.st.Rate), user(v.st.Commander), ch))
 		if len(lines) == 50 {
 			lines = append(lines, fmt.Sprintf("…and %d more.", len(incs)-50))
 			break

@@ -71,6 +71,7 @@ func (b *Bot) Serve(ctx context.Context, sm *socketmode.Client) error {
 				b.connected.Store(true)
 			case socketmode.EventTypeHello:
 				b.connected.Store(true)
+				b.logConnected()
 				// Events sent while we were away may never be replayed:
 				// read back what the incident channels missed.
 				if err := b.store.Enqueue(ctx, desk.Job{ID: JobCatchUp, Kind: JobCatchUp, Coalesce: true, DueAt: b.now()}); err != nil {
@@ -114,6 +115,7 @@ func (b *Bot) identify(ctx context.Context) {
 			return false
 		}
 		b.botUserID.Store(r.UserID)
+		b.identity.Store(r)
 		return true
 	}
 	if try() {
@@ -236,10 +238,10 @@ func (b *Bot) intakeInteraction(ctx context.Context, req socketmode.Request, dat
 		}
 		switch a.ActionID {
 		case ActNote:
-			go b.openModal(ctx, cb.TriggerID, textModal(ViewNote, "Add a note", "Note", n, false))
+			go b.openModal(ctx, cb.TriggerID, noteModal(n))
 			return nil, nil
 		case ActResolve, ActConfirmResolve:
-			go b.openModal(ctx, cb.TriggerID, textModal(ViewResolve, "Resolve incident", "Summary (optional)", n, true))
+			go b.openModal(ctx, cb.TriggerID, resolveModal(n))
 			return nil, nil
 		}
 		return nil, b.persist(ctx, "inbox/"+req.EnvelopeID, n, "interaction", req)
@@ -312,6 +314,9 @@ func (b *Bot) intakeEvent(ctx context.Context, req socketmode.Request, data any)
 	switch e := ev.InnerEvent.Data.(type) {
 	case *slackevents.MessageEvent:
 		channel = e.Channel
+		if e.SubType == "message_deleted" || e.SubType == "message_changed" {
+			req.Payload = withoutPreviousMessage(req.Payload)
+		}
 	case *slackevents.ReactionAddedEvent:
 		if e.Reaction != "pushpin" && e.Reaction != "round_pushpin" {
 			return nil

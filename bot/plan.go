@@ -92,7 +92,7 @@ func changesCard(k incident.EventKind) bool {
 	case incident.EventImpactChanged, incident.EventCostAdded, incident.EventSecurity,
 		incident.EventClassChanged, incident.EventCommander, incident.EventResolved,
 		incident.EventReopened, incident.EventCalloutDeferred, incident.EventCalledOut,
-		incident.EventAcknowledged:
+		incident.EventAcknowledged, incident.EventAlertFired, incident.EventAlertResolved:
 		return true
 	}
 	return false

@@ -178,6 +178,9 @@ func (b *Bot) draftReview(ctx context.Context, j desk.Job) error {
 		}
 		return err
 	}
+	if p, err := desk.DecodePayload(j); err == nil && p.Kind == desk.ReviewErased {
+		return b.scrub(ctx) // redrafted without the deleted message
+	}
 	return nil
 }
 
@@ -202,6 +205,15 @@ func (b *Bot) reviewDrafted(ctx context.Context, j desk.Job) error {
 	}
 	_, err = b.postOnce(ctx, fmt.Sprintf("review-drafted/%d", j.Incident), cs.ID, text, nil)
 	return err
+}
+
+// scrub zeroes the storage's free pages, where the previous draft of a
+// review that quoted a deleted message is left, when the storage can.
+func (b *Bot) scrub(ctx context.Context) error {
+	if s, ok := b.store.(interface{ Scrub(context.Context) error }); ok {
+		return s.Scrub(ctx)
+	}
+	return nil
 }
 
 // loadReview returns an incident with its state and its review record.
@@ -414,7 +426,7 @@ func (b *Bot) publish(ctx context.Context, n int64, userID string, confirm bool,
 	if rec, err = b.publishNow(ctx, n, desk.Op{Actor: userID}); err != nil {
 		return b.outcome(ctx, to, err, "")
 	}
-	msg := "📘 Published the review of #" + itoa(n) + ": " + b.publishedLink(rec)
+	msg := "📘 Published the review: " + b.publishedLink(rec)
 	if len(findings) > 0 {
 		msg += fmt.Sprintf(" (over %d language %s).", len(findings), pluralWord(len(findings), "warning", "warnings"))
 	}
@@ -451,11 +463,13 @@ func (b *Bot) publishNow(ctx context.Context, n int64, op desk.Op) (*reviewstore
 	return rec, err
 }
 
+// publishedLink is the review's title linked to its page: "<…|#1 Title>",
+// or the title and its path when there is no public URL to link to.
 func (b *Bot) publishedLink(rec *reviewstore.Record) string {
 	if u, ok := b.previewURL(rec); ok {
 		return link(u, "#"+itoa(rec.Number)+" "+rec.Title)
 	}
-	return "`/reviews/" + itoa(rec.Number) + "` (set http.public_url for links)"
+	return "*#" + itoa(rec.Number) + " " + esc(rec.Title) + "* at `/reviews/" + itoa(rec.Number) + "` (set http.public_url for links)"
 }
 
 // reviewPublished announces a published review in its channel and in the
@@ -503,13 +517,20 @@ func publishedAnnouncement(rec *reviewstore.Record, link string) string {
 			open++
 		}
 	}
+	owner := esc(rec.Team)
+	if !namesService(rec.Title, rec.Service) {
+		owner = "`" + esc(rec.Service) + "`, " + owner
+	}
+	actions := "No improvement actions yet."
+	if len(rec.Actions) > 0 {
+		actions = fmt.Sprintf("%s, %d open.", pluralCount(len(rec.Actions), "improvement action", "improvement actions"), open)
+	}
 	kind := "Post-incident review"
 	if rec.Drill {
 		kind = "🧪 Chaos Day review"
 	}
-	return fmt.Sprintf("📘 %s published: *#%d %s* (`%s`, %s) — %s. %s, %d open.",
-		kind, rec.Number, esc(rec.Title), esc(rec.Service), esc(rec.Team), link,
-		pluralCount(len(rec.Actions), "improvement action", "improvement actions"), open)
+	// link is the title linked to the page: the title is said once.
+	return fmt.Sprintf("📘 %s published: %s (%s). %s", kind, link, owner, actions)
 }
 
 // --- modals -------------------------------------------------------------------
@@ -559,7 +580,7 @@ func (b *Bot) saveSection(ctx context.Context, j desk.Job, cb slack.InteractionC
 	}
 	to := replyTo{channel: m.Channel, user: cb.User.ID, key: j.ID}
 	text := joinParts(viewParts(cb.View.State), m.Seps)
-	_, err := b.editReview(ctx, m.N, func(rec *reviewstore.Record, exists bool) error {
+	saved, err := b.editReview(ctx, m.N, func(rec *reviewstore.Record, exists bool) error {
 		if rec.HasApplied(j.ID) {
 			return reviewstore.ErrNoChange
 		}
@@ -577,7 +598,7 @@ func (b *Bot) saveSection(ctx context.Context, j desk.Job, cb slack.InteractionC
 	}
 	info, _ := review.Section(m.Section)
 	msg := fmt.Sprintf("✅ Saved *%s* of the review of #%d (%d characters).", info.Title, m.N, len([]rune(strings.TrimSpace(text))))
-	if fs := review.Check(text); len(fs) > 0 {
+	if fs := checkText(saved, text); len(fs) > 0 {
 		msg += "\n" + findingLines(nil, fs, 10)
 	}
 	return b.reply(ctx, to, msg)
@@ -602,7 +623,7 @@ func (b *Bot) saveAccount(ctx context.Context, j desk.Job, cb slack.InteractionC
 	if err != nil {
 		return err
 	}
-	_, err = b.editReview(ctx, m.N, func(rec *reviewstore.Record, exists bool) error {
+	saved, err := b.editReview(ctx, m.N, func(rec *reviewstore.Record, exists bool) error {
 		if rec.HasApplied(j.ID) {
 			return reviewstore.ErrNoChange
 		}
@@ -626,7 +647,7 @@ func (b *Bot) saveAccount(ctx context.Context, j desk.Job, cb slack.InteractionC
 		return nil
 	}
 	text := fmt.Sprintf("🙏 Thank you: your account is in the review of *#%d %s*. You can change it with the same button until the review is published.", m.N, esc(v.inc.Title))
-	if fs := review.Check(a.Saw + "\n" + a.Did + "\n" + a.Surprised + "\n" + a.HarderEasier); len(fs) > 0 {
+	if fs := checkText(saved, a.Saw+"\n"+a.Did+"\n"+a.Surprised+"\n"+a.HarderEasier); len(fs) > 0 {
 		text += "\n" + findingLines(nil, fs, 5)
 	}
 	if _, inIncident, err := b.incidentOfChannel(ctx, m.Channel); err != nil {
@@ -671,9 +692,11 @@ func (b *Bot) addAction(ctx context.Context, j desk.Job, actor, rest string, to 
 		return b.reply(ctx, to, incident.ErrorMessage(usage("`/incident action <text…> [@owner]` needs a description of the action.")))
 	}
 	var added review.Action
+	var edited *reviewstore.Record
 	owners := b.names(ctx, []string{owner})
 	_, err := b.desk.Review(ctx, n, desk.Op{Actor: actor, Idem: j.ID}, func(inc *incident.Incident, st incident.State, recs desk.Records, now time.Time) ([]incident.Event, error) {
-		_, err := reviewstore.Edit(recs, n, func(rec *reviewstore.Record, exists bool) error {
+		var err error
+		edited, err = reviewstore.Edit(recs, n, func(rec *reviewstore.Record, exists bool) error {
 			if !exists || rec.Status == incident.ReviewNone {
 				stub(rec, view{inc: inc, st: st, cat: b.cat, now: now})
 			}
@@ -690,7 +713,7 @@ func (b *Bot) addAction(ctx context.Context, j desk.Job, actor, rest string, to 
 	if err != nil || added.ID == "" {
 		return b.outcome(ctx, to, err, "")
 	}
-	if fs := review.Check(added.Text); len(fs) > 0 {
+	if fs := checkText(edited, added.Text); len(fs) > 0 {
 		return b.reply(ctx, to, "Improvement action *"+added.ID+"* is defined.\n"+findingLines(nil, fs, 5))
 	}
 	return nil

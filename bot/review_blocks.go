@@ -27,9 +27,7 @@ func pluralWord(n int, one, many string) string {
 	return many
 }
 
-func pluralCount(n int, one, many string) string {
-	return strconv.Itoa(n) + " " + pluralWord(n, one, many)
-}
+func pluralCount(n int, one, many string) string { return review.Plural(n, one, many) }
 
 // daysText writes a duration in days with one decimal: "2.5 days".
 func daysText(d time.Duration) string {
@@ -109,7 +107,7 @@ func (b *Bot) reviewStateBlocks(rec *reviewstore.Record, note string) (string, [
 					given++
 				}
 			}
-			line = fmt.Sprintf("*%s* — %d of %d responders gave their account%s", s.Title, given, len(r.Participants), warn)
+			line = fmt.Sprintf("*%s* — %d of %s gave their account%s", s.Title, given, pluralCount(len(r.Participants), "responder", "responders"), warn)
 			if !r.Published() {
 				acc = slack.NewAccessory(slack.NewButtonBlockElement(ActReviewAccount, itoa(r.Number), plain("Add my account")))
 			}
@@ -254,6 +252,15 @@ func accountModal(n int64, title string, prev review.Account, channelID string) 
 
 // --- editing a section -----------------------------------------------------------
 
+// checkText is the blameless language check of text written for rec's
+// review, which knows its people's names (nil: no names).
+func checkText(rec *reviewstore.Record, text string) []review.Finding {
+	if rec == nil {
+		return review.Check(text)
+	}
+	return rec.Review.Check(text)
+}
+
 func partBlock(i int) string { return "part_" + strconv.Itoa(i) }
 
 // editModal holds a section's Markdown. Slack caps an input at 3,000
@@ -305,7 +312,7 @@ func editModal(rec *reviewstore.Record, id review.SectionID, prompt, channelID s
 		in.InitialValue = p
 		blocks = append(blocks, slack.NewInputBlock(partBlock(i+1), plain(label), nil, in).WithOptional(true))
 	}
-	if fs := review.Check(text); len(fs) > 0 {
+	if fs := checkText(rec, text); len(fs) > 0 {
 		blocks = append(blocks, slack.NewContextBlock("", mrkdwn("⚠️ Blameless language check:\n"+clip(findingLines(nil, fs, 8), 2900))))
 	}
 	return slack.ModalViewRequest{
@@ -595,8 +602,8 @@ func statsText(m review.Measures, period string, cur incident.Currency, private 
 		fmt.Fprintf(&b, "   by team: %s\n", losses(m.LossByTeam, cur, false, 10))
 	}
 	if m.EffectivenessMeasured > 0 {
-		fmt.Fprintf(&b, "• *Protection effectiveness:* %d%% — %s protected of %s at tolerable unavailability (%s)\n",
-			m.EffectivenessPercent(), cur.Format(m.Protected), cur.Format(m.LossAtTolerable), pluralCount(m.EffectivenessMeasured, "incident", "incidents"))
+		fmt.Fprintf(&b, "• *Protection effectiveness:* %s — %s protected of %s at tolerable unavailability (%s)\n",
+			m.EffectivenessText(), cur.Format(m.Protected), cur.Format(m.LossAtTolerable), pluralCount(m.EffectivenessMeasured, "incident", "incidents"))
 	} else {
 		b.WriteString("• *Protection effectiveness:* not measured (no restored incident with impact)\n")
 	}
@@ -630,13 +637,13 @@ func statsText(m review.Measures, period string, cur incident.Currency, private 
 // homeMeasuresText is the short form of the measures for App Home.
 func homeMeasuresText(m review.Measures, cur incident.Currency) string {
 	lines := []string{
-		fmt.Sprintf("*%d* incidents: *%d* major, *%d* minor · loss %s", m.Incidents, m.Majors, m.Minors, cur.Format(m.TotalLoss)),
+		fmt.Sprintf("*%d* %s: *%d* major, *%d* minor · loss %s", m.Incidents, pluralWord(m.Incidents, "incident", "incidents"), m.Majors, m.Minors, cur.Format(m.TotalLoss)),
 	}
 	if m.Restored > 0 {
 		lines = append(lines, fmt.Sprintf("Time to restore: median %s, p90 %s", incident.FormatShort(m.MedianTimeToRestore), incident.FormatShort(m.P90TimeToRestore)))
 	}
 	if m.EffectivenessMeasured > 0 {
-		lines = append(lines, fmt.Sprintf("Protection effectiveness %d%% (%s protected)", m.EffectivenessPercent(), cur.Format(m.Protected)))
+		lines = append(lines, fmt.Sprintf("Protection effectiveness %s (%s protected)", m.EffectivenessText(), cur.Format(m.Protected)))
 	}
 	act := fmt.Sprintf("Improvement actions: %d defined, %d done, %d open", m.ActionsDefined, m.ActionsDone, m.ActionsOpen)
 	if m.ActionsDone > 0 {

@@ -15,7 +15,7 @@ import (
 	"github.com/incidentbot/incidentbot/review/reviewstore"
 )
 
-var effectivenessRE = regexp.MustCompile(`Protection effectiveness:\* (69|70)% — \$23\d,\d{3}(\.\d\d)? protected of \$33\d,`)
+var effectivenessRE = regexp.MustCompile(`Protection effectiveness:\* (69|70)(\.\d)?% — \$23\d,\d{3}(\.\d\d)? protected of \$33\d,`)
 
 // botMessage waits for a bot message in a channel containing substr.
 func (re *reviewEnv) botMessage(channelID, substr string) fakeslack.Message {
@@ -240,10 +240,17 @@ func TestReviewLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	re.waitFor("published", func() bool { rec, _ := re.record(1); return rec.Published() })
+	// The answer names the incident once ("of #1: #1 …" said it twice).
+	if pub := re.lastEphemeral(bob, "Published the review").AllText(); !strings.Contains(pub, "📘 Published the review: <"+re.web.URL+"/reviews/1|#1 Checkout fails for beds>") {
+		t.Errorf("publish answer: %s", pub)
+	}
 	re.botMessage(ch, "review of this incident is published")
 	ann := re.botMessage(announc, "Post-incident review published")
 	if !strings.Contains(ann.Text, re.web.URL+"/reviews/1|") || strings.Contains(ann.Text, "preview=") {
 		t.Errorf("announcement: %s", ann.Text)
+	}
+	if strings.Count(ann.Text, "Checkout fails for beds") != 1 {
+		t.Errorf("the announcement names the review more than once: %s", ann.Text)
 	}
 	re.waitFor("published on the timeline", func() bool { return re.countEvents(1, incident.EventReviewPublished) == 1 })
 	inc, _ := re.incident(1)

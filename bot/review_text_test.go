@@ -58,7 +58,7 @@ func TestStatsText(t *testing.T) {
 • *Loss:* $100,500 in total
    by service: ` + "`bedroom`" + ` $100,000 (1) · ` + "`a&lt;b&gt;&amp;c`" + ` $500 (2)
    by team: bedroom-team $100,000 (1) · appointments-team $500 (2)
-• *Protection effectiveness:* 70% — $236,000 protected of $336,000 at tolerable unavailability (1 incident)
+• *Protection effectiveness:* 70.2% — $236,000 protected of $336,000 at tolerable unavailability (1 incident)
 • *Improvement actions:* 4 defined, 2 done, 3 open; median lead time 2.5 days; 0.5 done a week, one every 1.5 days
 • *Review readers:* 13 reads of 2 published reviews; 9 unique readers
    #7 Checkout &lt;!channel&gt; &amp; beds — 12 readers
@@ -201,11 +201,13 @@ func TestSplitOwner(t *testing.T) {
 // A drill's published review is announced as a Chaos Day review.
 func TestPublishedAnnouncementOfADrill(t *testing.T) {
 	rec := &reviewstore.Record{Review: review.Review{Number: 4, Title: "Failover", Service: "bedroom", Team: "bedroom-team", Drill: true}}
-	if got := publishedAnnouncement(rec, "http://x/reviews/4"); !strings.Contains(got, "🧪 Chaos Day review published: *#4 Failover*") {
+	// The link is the review's title linked to its page (publishedLink).
+	const l = "<http://x/reviews/4|#4 Failover>"
+	if got := publishedAnnouncement(rec, l); !strings.Contains(got, "🧪 Chaos Day review published: "+l) {
 		t.Errorf("drill review announced as %q", got)
 	}
 	rec.Drill = false
-	if got := publishedAnnouncement(rec, "http://x/reviews/4"); !strings.HasPrefix(got, "📘 Post-incident review published") {
+	if got := publishedAnnouncement(rec, l); !strings.HasPrefix(got, "📘 Post-incident review published") {
 		t.Errorf("review announced as %q", got)
 	}
 }

@@ -1,6 +1,7 @@
 package incident
 
 import (
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -261,10 +262,51 @@ func (inc *Incident) Record(p Policy, now time.Time, e Event) ([]Event, error) {
 	if e.At.IsZero() || e.At.After(now) {
 		e.At = now
 	}
-	n := len(inc.Events)
-	if len(inc.Append(e)) == 0 {
+	// One pass over the timeline, however long: a chat message on a busy
+	// incident costs no more than that.
+	ts := ""
+	if e.Kind == EventMessage || e.Kind == EventMessageEdited || e.Kind == EventMessageDeleted {
+		ts = e.Key
+	}
+	dup, deleted := inc.lookup(e.Idem, ts)
+	if dup {
 		return nil, nil
 	}
+	e, ok := inc.observe(e, deleted)
+	if !ok {
+		return nil, nil
+	}
+	n := len(inc.Events)
+	inc.appendOne(e)
 	inc.settle(p, now, n)
 	return inc.Events[n:], nil
+}
+
+// observe prepares an observed event for the timeline and reports whether
+// it says anything new. A deletion erases the text of its message and of the
+// message's edits (and names them in Erases); a message or an edit of a
+// deleted message is not recorded at all, nor is a second deletion. An alert
+// event keeps only the alerts whose report is news; one that carried alerts
+// but no news is not recorded.
+// deleted says whether the timeline records the deletion of a message
+// with the event's key.
+func (inc *Incident) observe(e Event, deleted bool) (Event, bool) {
+	switch e.Kind {
+	case EventMessage, EventMessageEdited:
+		return e, !deleted
+	case EventMessageDeleted:
+		if deleted {
+			return e, false
+		}
+		e.Text = ""
+		e.Erases = inc.eraseMessage(e.Key)
+	case EventAlertFired, EventAlertResolved:
+		e.Alerts = slices.DeleteFunc(slices.Clone(e.Alerts), func(a Alert) bool { return a.Fingerprint == "" })
+		if len(e.Alerts) > 0 {
+			e.Alerts = inc.alertNews(e.Key, e.Alerts, e.At)
+			return e, len(e.Alerts) > 0
+		}
+		e.Alerts = nil
+	}
+	return e, true
 }

@@ -26,11 +26,12 @@ func TestGoldenBands(t *testing.T) {
 		level     string
 		tolerable time.Duration
 		hms       string
-		short     string
+		exact     string // as the playbook writes it
+		short     string // rounded to the second, as people read durations
 	}{
-		{0, "95.0%", 8*time.Hour + 24*time.Minute, "8:24:00", "8 h 24 min"},
-		{1, "99.0%", time.Hour + 40*time.Minute + 48*time.Second, "1:40:48", "1 h 40 min 48 s"},
-		{2, "99.9%", 10*time.Minute + 4800*time.Millisecond, "0:10:05", "10 min 4.8 s"},
+		{0, "95.0%", 8*time.Hour + 24*time.Minute, "8:24:00", "8 h 24 min", "8 h 24 min"},
+		{1, "99.0%", time.Hour + 40*time.Minute + 48*time.Second, "1:40:48", "1 h 40 min 48 s", "1 h 40 min 48 s"},
+		{2, "99.9%", 10*time.Minute + 4800*time.Millisecond, "0:10:05", "10 min 4.8 s", "10 min 5 s"},
 	} {
 		a := c.Bands[tc.band].Availability
 		if got := a.String(); got != tc.level {
@@ -42,6 +43,9 @@ func TestGoldenBands(t *testing.T) {
 		}
 		if got := incident.FormatHMS(tol); got != tc.hms {
 			t.Errorf("band %d FormatHMS = %s, want %s", tc.band, got, tc.hms)
+		}
+		if got := incident.FormatExact(tol); got != tc.exact {
+			t.Errorf("band %d FormatExact = %s, want %s", tc.band, got, tc.exact)
 		}
 		if got := incident.FormatShort(tol); got != tc.short {
 			t.Errorf("band %d FormatShort = %s, want %s", tc.band, got, tc.short)
@@ -110,8 +114,10 @@ func TestGoldenBedroomEffectiveness(t *testing.T) {
 			t.Errorf("%s = %s, want %s", ch.name, usd.Format(ch.got), usd.Format(ch.want))
 		}
 	}
-	if e.Percent() != 70 {
-		t.Errorf("effectiveness = %d%%, want 70%%", e.Percent())
+	// 236,000 / 336,000 = 70.24%: the playbook's "70%" to a whole percent;
+	// people read it with one decimal.
+	if e.Ratio != 7024 || e.PercentText() != "70.2%" {
+		t.Errorf("effectiveness = %d bp (%s), want 7024 bp (70.2%%)", e.Ratio, e.PercentText())
 	}
 	if e.TolerableUnavailability != 6048*time.Second {
 		t.Errorf("tolerable = %v, want 1h40m48s", e.TolerableUnavailability)

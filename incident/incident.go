@@ -27,11 +27,16 @@ type EventKind string
 
 // Timeline event kinds. The timeline is append-only: corrections are new
 // events (an edit or deletion of a message is recorded, never applied in
-// place), so every figure can be recomputed at any point in time.
+// place), so every figure can be recomputed at any point in time. The one
+// exception is erasure: recording a message's deletion erases the text of
+// the message and of its edits from their events (the events stay, without
+// text), and the deletion lists them in Erases, so that storage rewrites
+// them in the same transaction. People delete what they should not have
+// pasted.
 const (
 	EventDeclared          EventKind = "declared"           // Text: description; Impact: initial impact
-	EventAlertFired        EventKind = "alert_fired"        // Key: alert key; Source; Labels; Text: summary
-	EventAlertResolved     EventKind = "alert_resolved"     // Key: alert key; Source
+	EventAlertFired        EventKind = "alert_fired"        // Key: alert key; Source; Labels; Text: summary; Alerts: what changed
+	EventAlertResolved     EventKind = "alert_resolved"     // Key: alert key; Source; Alerts: what changed
 	EventImpactChanged     EventKind = "impact_changed"     // Impact; Figures
 	EventCostAdded         EventKind = "cost_added"         // Amount; Text: what; Figures
 	EventSecurity          EventKind = "security"           // marks a security incident
@@ -44,7 +49,7 @@ const (
 	EventUpdate            EventKind = "update"             // Text: stakeholder update
 	EventMessage           EventKind = "message"            // Key: Slack ts; Text
 	EventMessageEdited     EventKind = "message_edited"     // Key: Slack ts; Text: new text
-	EventMessageDeleted    EventKind = "message_deleted"    // Key: Slack ts
+	EventMessageDeleted    EventKind = "message_deleted"    // Key: Slack ts; Erases: seqs whose text it erased
 	EventKeyEvent          EventKind = "key_event"          // Key: Slack ts of a pinned or 📌 message
 	EventAcknowledged      EventKind = "acknowledged"       // Source
 	EventResolved          EventKind = "resolved"           // Text: summary
@@ -78,6 +83,13 @@ type Event struct {
 	Source string            `json:"source,omitempty"`
 	Labels map[string]string `json:"labels,omitempty"`
 	Until  time.Time         `json:"until,omitzero"`
+	// Alerts are, on an alert event, the alerts of the group whose report
+	// changed what the timeline knew (a new alert, a resolution, a new
+	// firing): what the notification said and earlier ones had not.
+	Alerts []Alert `json:"alerts,omitempty"`
+	// Erases are, on a message deletion, the seqs of the earlier events
+	// (the message and its edits) whose text the deletion erased.
+	Erases []int `json:"erases,omitempty"`
 	// Figures are the loss figures right after this event, recorded for the
 	// reader of the timeline. They are derived and can be recomputed.
 	Figures *Figures `json:"figures,omitempty"`
@@ -112,7 +124,9 @@ type Incident struct {
 	Events    []Event   `json:"events"`
 }
 
-// AlertState is the last known state of one linked alert.
+// AlertState is the known state of one linked alert group (an Alertmanager
+// group, a PagerDuty incident). A group with individual alerts fires while
+// any of them fires; one without (PagerDuty) as its last event says.
 type AlertState struct {
 	Key      string            `json:"key"`
 	Source   string            `json:"source"`
@@ -121,6 +135,11 @@ type AlertState struct {
 	Summary  string            `json:"summary,omitempty"`
 	FiredAt  time.Time         `json:"fired_at"`
 	ClosedAt time.Time         `json:"resolved_at,omitzero"`
+	// Alerts are the group's individual alerts, merged from every
+	// notification, in the order the timeline first heard of them.
+	Alerts []Alert `json:"alerts,omitempty"`
+
+	firedByEvent bool // the last event without individual alerts fired
 }
 
 // State is everything derived from an incident's timeline at one instant.
@@ -146,7 +165,8 @@ type State struct {
 	// Effectiveness is set once the incident is resolved with some impact.
 	Effectiveness *Effectiveness `json:"effectiveness,omitempty"`
 	// Messages are the human messages in the channel with edits and
-	// deletions applied, in order; KeyEvents are the pinned ones.
+	// deletions applied, in order (deleted ones left out); Key marks the
+	// pinned or 📌-reacted ones.
 	Messages []Message `json:"-"`
 
 	pendingUpgrade bool
@@ -160,6 +180,8 @@ type Message struct {
 	Text   string    `json:"text"`
 	Edited bool      `json:"edited,omitempty"`
 	Key    bool      `json:"key,omitempty"`
+	// Deleted: the message was deleted in Slack; Text is empty.
+	Deleted bool `json:"deleted,omitempty"`
 }
 
 // Effectiveness is the financial loss protection effectiveness of the
@@ -173,14 +195,13 @@ type Effectiveness struct {
 	Ratio                   Share         `json:"ratio_bp"`  // basis points; may be negative
 }
 
-// Percent rounds the ratio to a whole percentage for display.
-func (e Effectiveness) Percent() int64 {
-	r := int64(e.Ratio)
-	if r >= 0 {
-		return (r + 50) / 100
-	}
-	return -((-r + 50) / 100)
-}
+// Percent is the ratio as a percentage with one decimal, truncated toward
+// zero, so that a figure is never shown better than it is: 99.55% is 99.5
+// (not 100), 99.96% is 99.9, -49.63% is -49.6.
+func (e Effectiveness) Percent() float64 { return e.Ratio.Tenths() }
+
+// PercentText writes Percent for people: "99.5%", "70%", "-49.6%".
+func (e Effectiveness) PercentText() string { return e.Ratio.TenthsText() }
 
 // LastEvent returns the newest event on the timeline.
 func (inc *Incident) LastEvent() (Event, bool) {
@@ -210,21 +231,26 @@ func (inc *Incident) HasIdem(key string) bool {
 func (inc *Incident) Append(evs ...Event) []Event {
 	var added []Event
 	for _, e := range evs {
-		if inc.HasIdem(e.Idem) {
-			continue
+		if !inc.HasIdem(e.Idem) {
+			added = append(added, inc.appendOne(e))
 		}
-		if last, ok := inc.LastEvent(); ok {
-			e.Seq = last.Seq + 1
-			if e.At.Before(last.At) {
-				e.At = last.At
-			}
-		} else {
-			e.Seq = 1
-		}
-		inc.Events = append(inc.Events, e)
-		added = append(added, e)
 	}
 	return added
+}
+
+// appendOne numbers an event, keeps time monotonic and appends it, without
+// looking at its idempotency key.
+func (inc *Incident) appendOne(e Event) Event {
+	if last, ok := inc.LastEvent(); ok {
+		e.Seq = last.Seq + 1
+		if e.At.Before(last.At) {
+			e.At = last.At
+		}
+	} else {
+		e.Seq = 1
+	}
+	inc.Events = append(inc.Events, e)
+	return e
 }
 
 // DeclaredAt is the time of the declaration event.

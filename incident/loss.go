@@ -24,6 +24,23 @@ func (s Share) String() string {
 	return strings.TrimRight(strconv.FormatInt(w, 10)+"."+leftPad2(f), "0") + "%"
 }
 
+// Tenths is the share as a percentage with one decimal, truncated toward
+// zero: 9955 basis points are 99.5.
+func (s Share) Tenths() float64 { return float64(int64(s)/10) / 10 }
+
+// TenthsText writes Tenths: "99.5%", "70%", "-49.6%", "-0.5%".
+func (s Share) TenthsText() string {
+	t := int64(s) / 10
+	sign := ""
+	if t < 0 {
+		sign, t = "-", -t
+	}
+	if t%10 == 0 {
+		return sign + strconv.FormatInt(t/10, 10) + "%"
+	}
+	return sign + strconv.FormatInt(t/10, 10) + "." + strconv.FormatInt(t%10, 10) + "%"
+}
+
 func leftPad2(n int64) string {
 	if n < 10 {
 		return "0" + strconv.FormatInt(n, 10)

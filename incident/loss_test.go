@@ -234,8 +234,9 @@ func TestNegativeEffectiveness(t *testing.T) {
 	if e.LossAtTolerable != usd.Major(136_080) || e.Protected != usd.Major(136_080-810_000) {
 		t.Errorf("at tolerable %s protected %s", usd.Format(e.LossAtTolerable), usd.Format(e.Protected))
 	}
-	if e.Percent() != -495 {
-		t.Errorf("effectiveness %d%%, want -495%%", e.Percent())
+	// -673,920 / 136,080 = -4.9524…; the ratio is kept in basis points.
+	if e.Ratio != -49524 || e.PercentText() != "-495.2%" {
+		t.Errorf("effectiveness %d bp (%s), want -49524 bp (-495.2%%)", e.Ratio, e.PercentText())
 	}
 }
 

@@ -359,12 +359,32 @@ func FormatHMS(d time.Duration) string {
 	return out
 }
 
-// FormatShort writes a duration for people: "10 min 4.8 s", "1 h 40 min 48 s",
-// "2 d 3 h".
+// FormatShort writes a duration for people, rounded to the second:
+// "2 min 46 s", "1 h 40 min 48 s", "2 d 3 h 5 min"; under half a second is
+// "under 1 s".
 func FormatShort(d time.Duration) string {
 	if d < 0 {
 		return "-" + FormatShort(-d)
 	}
+	r := d.Round(time.Second)
+	if r == 0 && d > 0 {
+		return "under 1 s"
+	}
+	return formatUnits(r)
+}
+
+// FormatExact writes a duration for people to the millisecond, as the
+// playbook writes a tolerable unavailability: "10 min 4.8 s".
+func FormatExact(d time.Duration) string {
+	if d < 0 {
+		return "-" + FormatExact(-d)
+	}
+	return formatUnits(d.Truncate(time.Millisecond))
+}
+
+// formatUnits writes days, hours, minutes and (under a day) seconds with
+// their fraction.
+func formatUnits(d time.Duration) string {
 	var parts []string
 	days := d / (24 * time.Hour)
 	d -= days * 24 * time.Hour

@@ -90,8 +90,8 @@ func (inc *Incident) State(p Policy, t time.Time) State {
 	st.Target = p.Bands.Target(inc.Service.ExposureAt(inc.StartedAt))
 	people := map[string]bool{}
 	alerts := map[string]int{}
-	msgs := map[string]int{}
-	var deleted []bool
+	groups := map[string]*alertGroup{}
+	msgs := newMessageFold()
 	if len(inc.Events) > 0 && inc.Events[0].Kind == EventDeclared && inc.Events[0].Impact != nil {
 		st.Impact = *inc.Events[0].Impact
 		a.share = st.Impact.Share
@@ -148,37 +148,12 @@ func (inc *Incident) State(p Policy, t time.Time) State {
 			if e.User != "" {
 				people[e.User] = true
 			}
-		case EventAlertFired:
-			if i, ok := alerts[e.Key]; ok {
-				st.Alerts[i].Firing, st.Alerts[i].ClosedAt = true, time.Time{}
-			} else {
-				alerts[e.Key] = len(st.Alerts)
-				st.Alerts = append(st.Alerts, AlertState{Key: e.Key, Source: e.Source, Firing: true, Labels: e.Labels, Summary: e.Text, FiredAt: e.At})
-			}
-		case EventAlertResolved:
-			if i, ok := alerts[e.Key]; ok {
-				st.Alerts[i].Firing, st.Alerts[i].ClosedAt = false, e.At
-			}
+		case EventAlertFired, EventAlertResolved:
+			st.alert(e, alerts, groups)
 		case EventAcknowledged:
 			st.Acknowledged = true
-		case EventMessage:
-			if _, dup := msgs[e.Key]; !dup {
-				msgs[e.Key] = len(st.Messages)
-				st.Messages = append(st.Messages, Message{TS: e.Key, At: e.At, User: e.Actor, Text: e.Text})
-				deleted = append(deleted, false)
-			}
-		case EventMessageEdited:
-			if i, ok := msgs[e.Key]; ok {
-				st.Messages[i].Text, st.Messages[i].Edited = e.Text, true
-			}
-		case EventMessageDeleted:
-			if i, ok := msgs[e.Key]; ok {
-				deleted[i] = true
-			}
-		case EventKeyEvent:
-			if i, ok := msgs[e.Key]; ok {
-				st.Messages[i].Key = true
-			}
+		case EventMessage, EventMessageEdited, EventMessageDeleted, EventKeyEvent:
+			msgs.apply(e)
 		case EventResolved:
 			a.running = false
 			st.Status, st.ResolvedAt = StatusResolved, e.At
@@ -200,13 +175,10 @@ func (inc *Incident) State(p Policy, t time.Time) State {
 	}
 	a.check(clock)
 
-	kept := st.Messages[:0]
-	for i, m := range st.Messages {
-		if !deleted[i] {
-			kept = append(kept, m)
-		}
+	st.Messages = msgs.live()
+	for i := range st.Alerts {
+		st.Alerts[i].settle(groups[st.Alerts[i].Key], clock)
 	}
-	st.Messages = kept
 	st.Participants = sortedKeys(people)
 	st.Security = a.security
 	st.Downgraded = a.downgraded
@@ -265,6 +237,39 @@ func effectiveness(sum *big.Int, openNs int64, target Availability, actual Money
 		e.Ratio = Share(roundDiv(big.NewInt(int64(e.Protected)*int64(FullShare)), big.NewInt(int64(atTol))))
 	}
 	return e
+}
+
+// alert folds an alert event into the state of its group. Individual
+// alerts are merged into the group; an event without them (PagerDuty) fires
+// or resolves the group itself; such a resolution for a group the timeline
+// never saw fire is ignored.
+func (st *State) alert(e Event, index map[string]int, groups map[string]*alertGroup) {
+	i, ok := index[e.Key]
+	if !ok {
+		if e.Kind != EventAlertFired && len(e.Alerts) == 0 {
+			return
+		}
+		i = len(st.Alerts)
+		index[e.Key] = i
+		st.Alerts = append(st.Alerts, AlertState{Key: e.Key, Source: e.Source, Labels: e.Labels, Summary: e.Text, FiredAt: e.At})
+	}
+	a := &st.Alerts[i]
+	if len(e.Alerts) == 0 {
+		a.firedByEvent = e.Kind == EventAlertFired
+		a.ClosedAt = time.Time{}
+		if !a.firedByEvent {
+			a.ClosedAt = e.At
+		}
+		return
+	}
+	g := groups[e.Key]
+	if g == nil {
+		g = &alertGroup{}
+		groups[e.Key] = g
+	}
+	for _, r := range e.Alerts {
+		g.merge(r, e.At)
+	}
 }
 
 func isPerson(actor string) bool {

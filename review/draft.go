@@ -1,7 +1,6 @@
 package review
 
 import (
-	"fmt"
 	"regexp"
 	"strings"
 	"time"
@@ -190,8 +189,16 @@ func (d *drafter) when(t time.Time) string {
 	return t.In(d.loc).Format("2006-01-02 15:04:05 MST")
 }
 
+// hms writes a measured duration: "0:30:00 (30 min)", rounded to the
+// second.
 func hms(dur time.Duration) string {
 	return incident.FormatHMS(dur) + " (" + incident.FormatShort(dur) + ")"
+}
+
+// tolerableText writes a target's tolerable unavailability as the playbook
+// does, exactly: "0:10:05 (10 min 4.8 s)".
+func tolerableText(dur time.Duration) string {
+	return incident.FormatHMS(dur) + " (" + incident.FormatExact(dur) + ")"
 }
 
 // --- summary ---------------------------------------------------------------
@@ -289,7 +296,7 @@ func (d *drafter) impact() impactView {
 	inc, st := d.inc, d.st
 	tol := st.Target.TolerableUnavailability()
 	v := impactView{
-		Service: inc.Service.Name, Target: st.Target.String(), Tolerable: hms(tol),
+		Service: inc.Service.Name, Target: st.Target.String(), Tolerable: tolerableText(tol),
 		TimeToRestore: hms(st.TimeToRestore), Exposure: d.money(inc.Service.ExposureAt(inc.StartedAt)),
 		Loss: d.money(st.LossSoFar), Costs: d.money(st.Costs), HasCosts: st.Costs != 0,
 	}
@@ -356,7 +363,7 @@ func (d *drafter) impact() impactView {
 		v.AverageRate = d.money(e.AverageRate) + "/h"
 		v.LossAtTolerable = d.money(e.LossAtTolerable)
 		v.Protected = d.money(e.Protected)
-		v.Effectiveness = fmt.Sprintf("%d%%", e.Percent())
+		v.Effectiveness = e.PercentText()
 		v.Negative = e.Protected < 0
 		if v.Negative {
 			v.Excess = d.money(-e.Protected)

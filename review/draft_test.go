@@ -21,7 +21,7 @@ func TestDraftGoldenBedroom(t *testing.T) {
 		"| Financial loss | $100,000 |",
 		"| Loss at tolerable unavailability per week | $336,000 |",
 		"| Financial loss protected | $236,000 |",
-		"| Financial loss protection effectiveness | 70% |",
+		"| Financial loss protection effectiveness | 70.2% |",
 		"1:40:48",
 		"0:30:00",
 		"Contributing factors",
@@ -45,7 +45,7 @@ func TestDraftGoldenNegativeEffectiveness(t *testing.T) {
 		"| Financial loss, including costs incurred | $43,500 |",
 		"| Loss at tolerable unavailability per week | $35,280 |",
 		"| Financial loss protected | -$8,220 |",
-		"| Financial loss protection effectiveness | -23% |",
+		"| Financial loss protection effectiveness | -23.3% |",
 		"exceeded the loss at tolerable unavailability by $8,220",
 	} {
 		if !strings.Contains(md, want) {

@@ -61,6 +61,8 @@ var rules = []*rule{
 		suggestion: `Write about contributing factors, not fault: "the alert threshold and the missing runbook step combined to …".`},
 	{phrase: "why didn't", pattern: `why` + ws + `(?:didn't|didn’t|did` + ws + `not|wasn't|wasn’t|was` + ws + `not|weren't|weren’t|hadn't|hadn’t|couldn't|couldn’t)`,
 		suggestion: `Ask "what made it hard to …?" or "what would have helped …?": questions that look at the situation, not the person.`},
+	{phrase: "forgot", pattern: `forgot(?:ten)?`,
+		suggestion: `Say "did not", and what would have been a reminder: a checklist step, an alert, a prompt in the tool.`},
 	{phrase: "negligent", pattern: `negligen(?:t|tly|ce)`,
 		suggestion: `Describe what happened and the conditions around it; judging the person hides what the system can learn.`},
 	{phrase: "blame", pattern: `blam(?:e|ed|es|ing)`,
@@ -100,7 +102,26 @@ func init() {
 // Check finds blaming phrases in text: case-insensitive, on word boundaries
 // and across line breaks, sorted by offset. Technical uses ("fault
 // tolerance", "default", "lazy loading", "blameless") are not flagged.
-func Check(text string) []Finding {
+// Blaming a person is flagged too (see CheckNames); without their names
+// the check recognises Slack mentions, @handles and capitalised names.
+func Check(text string) []Finding { return CheckNames(text, nil) }
+
+// CheckNames is Check knowing the names of the people involved (a review's
+// participants): "because Riley …", "riley broke …" are blame even where a
+// name could not be told from a product's.
+func CheckNames(text string, names []string) []Finding { return check(text, namesRe(names)) }
+
+// check is CheckNames with the names' pattern compiled (nil: none).
+func check(text string, names *regexp.Regexp) []Finding {
+	out := findRules(text)
+	for _, l := range blamedPeople(text, names) {
+		out = append(out, Finding{Phrase: text[l[0]:l[1]], Rule: personRule, Suggestion: personSuggestion, Offset: l[0]})
+	}
+	return keepFirst(out)
+}
+
+// findRules applies the table.
+func findRules(text string) []Finding {
 	var out []Finding
 	for _, r := range rules {
 		locs := r.re.FindAllStringIndex(text, -1)
@@ -121,6 +142,12 @@ func Check(text string) []Finding {
 			out = append(out, Finding{Phrase: text[l[0]:l[1]], Rule: r.phrase, Suggestion: r.suggestion, Offset: l[0]})
 		}
 	}
+	return out
+}
+
+// keepFirst sorts findings by offset and drops those overlapping an
+// earlier one.
+func keepFirst(out []Finding) []Finding {
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Offset < out[j].Offset })
 	// A longer phrase and a shorter one at the same place ("shouldn't
 	// have" and "should have" cannot both match, but "mistake by" and
@@ -140,10 +167,33 @@ func Check(text string) []Finding {
 // Phrases lists the phrases the check looks for, with their suggestions, for
 // help text.
 func Phrases() [][2]string {
-	out := make([][2]string, len(rules))
-	for i, r := range rules {
-		out[i] = [2]string{r.phrase, r.suggestion}
+	out := make([][2]string, 0, len(rules)+1)
+	for _, r := range rules {
+		out = append(out, [2]string{r.phrase, r.suggestion})
 	}
+	return append(out, [2]string{personRule, personSuggestion})
+}
+
+// Check checks text written for the review, knowing its people's names.
+func (r *Review) Check(text string) []Finding { return CheckNames(text, r.PersonNames()) }
+
+// PersonNames are the names of the review's people as the review writes
+// them, and their first names: "Riley Responder", "Riley".
+func (r *Review) PersonNames() []string {
+	if r == nil {
+		return nil
+	}
+	var out []string
+	for _, n := range r.People {
+		if n = strings.TrimSpace(strings.TrimPrefix(n, "@")); n == "" {
+			continue
+		}
+		out = append(out, n)
+		if first, _, ok := strings.Cut(n, " "); ok {
+			out = append(out, first)
+		}
+	}
+	sort.Strings(out)
 	return out
 }
 
@@ -153,6 +203,7 @@ func CheckReview(r *Review) []Finding {
 	if r == nil {
 		return nil
 	}
+	names := namesRe(r.PersonNames())
 	var out []Finding
 	for _, s := range sections {
 		switch s.ID {
@@ -161,7 +212,7 @@ func CheckReview(r *Review) []Finding {
 				for _, f := range []struct{ name, text string }{
 					{"saw", a.Saw}, {"did", a.Did}, {"surprised", a.Surprised}, {"harder or easier", a.HarderEasier},
 				} {
-					for _, x := range Check(f.text) {
+					for _, x := range check(f.text, names) {
 						x.Section, x.Field = s.ID, strings.TrimSpace(a.User+" "+f.name)
 						out = append(out, x)
 					}
@@ -169,13 +220,13 @@ func CheckReview(r *Review) []Finding {
 			}
 		case SectionActions:
 			for _, a := range r.Actions {
-				for _, x := range Check(a.Text) {
+				for _, x := range check(a.Text, names) {
 					x.Section, x.Field = s.ID, "action "+a.ID
 					out = append(out, x)
 				}
 			}
 		default:
-			for _, x := range Check(r.Sections[s.ID]) {
+			for _, x := range check(r.Sections[s.ID], names) {
 				x.Section = s.ID
 				out = append(out, x)
 			}

@@ -1,6 +1,7 @@
 package review_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -25,7 +26,7 @@ func TestCheckLanguage(t *testing.T) {
 		{"The engineer failed to notice the alert.", []string{"failed to"}},
 		{"A careless change to the config.", []string{"careless"}},
 		{"It was their fault.", []string{"fault"}},
-		{"Nobody is at fault here, but it was Dana's fault.", []string{"fault", "fault"}},
+		{"Nobody is at fault here, but it was Dana's fault.", []string{"fault", "blaming a person"}},
 		{"Why didn't anyone page the database team?", []string{"why didn't"}},
 		{"Why did not the on-call escalate?", []string{"why didn't"}},
 		{"That was negligent.", []string{"negligent"}},
@@ -40,7 +41,29 @@ func TestCheckLanguage(t *testing.T) {
 		{"A lazy fix.", []string{"lazy"}},
 		{"OBVIOUSLY the cause; also Human Error.", []string{"obviously", "human error"}},
 		{"Ops could have easily prevented it.", []string{"could have prevented"}},
+		{"We forgot the cron job.", []string{"forgot"}},
+		{"The certificate had been forgotten.", []string{"forgot"}},
+		{"The deploy failed to roll back.", []string{"failed to"}},
+		{"Whose fault was it? Nobody's faults.", []string{"fault", "fault"}},
+		// Blaming a person: mentions, handles, names.
+		{"<@U0123ABC> broke checkout.", []string{"blaming a person"}},
+		{"<@U0123ABC|alice> caused the outage", []string{"blaming a person"}},
+		{"It went down because <@U0123ABC> deployed on Friday.", []string{"blaming a person"}},
+		{"@bilal missed the page", []string{"blaming a person"}},
+		{"The data was lost because of @dana.", []string{"blaming a person"}},
+		{"It failed because Alice deployed without the canary.", []string{"blaming a person"}},
+		{"Checkout broke because Dana didn't run the migration.", []string{"blaming a person"}},
+		{"It was Bilal's mistake.", []string{"blaming a person"}},
+		{"Alice messed up the config.", []string{"blaming a person"}},
+		{"Dana forgot to renew the certificate.", []string{"blaming a person"}},
 		// Not blame.
+		{"Redis broke under load.", nil},
+		{"It slowed down because Redis evicted keys.", nil},
+		{"Kubernetes ignored the memory limit.", nil},
+		{"Mail to ops@example.com broke nothing.", nil},
+		{"Because Monday traffic is high, we scaled out.", nil},
+		{"Then Alice restored the service because she rolled back.", nil},
+		{"It broke because the cache expired.", nil},
 		{"The default timeout is 30 seconds.", nil},
 		{"We run a rootcause-free review.", nil},
 		{"Fault tolerance held in two regions; a page fault was logged.", nil},
@@ -69,6 +92,33 @@ func TestCheckLanguage(t *testing.T) {
 		if strings.Join(rules, ",") != strings.Join(tc.rules, ",") {
 			t.Errorf("Check(%q) = %v, want %v", tc.text, rules, tc.rules)
 		}
+	}
+}
+
+// TestCheckNames: known names are blamed in any case and with any blaming
+// verb; the longest name wins.
+func TestCheckNames(t *testing.T) {
+	names := []string{"Riley Responder", "Riley", "bilal"}
+	for text, want := range map[string]string{
+		"Riley broke checkout.":                      "Riley broke",
+		"bilal missed the page.":                     "bilal missed",
+		"Checkout failed because of Riley Responder": "because of Riley Responder",
+		"BILAL was responsible for the outage":       "BILAL was responsible for",
+		"Riley restored it.":                         "",
+	} {
+		got := review.CheckNames(text, names)
+		phrase := ""
+		if len(got) == 1 && got[0].Rule == "blaming a person" {
+			phrase = got[0].Phrase
+		} else if len(got) > 0 {
+			phrase = fmt.Sprint(got)
+		}
+		if phrase != want {
+			t.Errorf("CheckNames(%q) = %q, want %q", text, phrase, want)
+		}
+	}
+	if f := review.Check("Riley broke checkout."); len(f) != 0 {
+		t.Errorf("without names, a capitalised word with \"broke\" is not taken for a person: %+v", f)
 	}
 }
 
@@ -112,6 +162,15 @@ func TestCheckReview(t *testing.T) {
 		if g.Section != w.section || g.Field != w.field || g.Rule != w.rule || g.Offset != w.offset {
 			t.Errorf("finding %d = %+v, want %+v", i, g, w)
 		}
+	}
+	// The review's people are recognised by name wherever they are blamed,
+	// also where a capitalised word alone would not tell.
+	if err := r.SetSection(review.SectionLearnings, "bilal caused the outage; Chen restored it."); err != nil {
+		t.Fatal(err)
+	}
+	got = review.CheckReview(r)
+	if g := got[len(got)-2]; g.Section != review.SectionLearnings || g.Rule != "blaming a person" || g.Phrase != "bilal caused" {
+		t.Errorf("blaming a participant by name: %+v", got)
 	}
 	if len(review.Phrases()) < 17 {
 		t.Error("phrase table too short")

@@ -88,7 +88,7 @@ var textFuncs = ttemplate.FuncMap{
 }
 
 var htmlFuncs = htemplate.FuncMap{
-	"plural": plural,
+	"plural": Plural,
 }
 
 // NewRenderer loads the embedded templates, then the overrides found in
@@ -543,7 +543,8 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-func plural(n int, one, many string) string {
+// Plural writes a count with its noun: "1 incident", "2 incidents".
+func Plural(n int, one, many string) string {
 	if n == 1 {
 		return fmt.Sprintf("%d %s", n, one)
 	}

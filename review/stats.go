@@ -93,10 +93,12 @@ type Measures struct {
 	UniqueReaders int
 }
 
-// EffectivenessPercent rounds the mean effectiveness to a whole percentage.
-func (s Measures) EffectivenessPercent() int64 {
-	return incident.Effectiveness{Ratio: s.Effectiveness}.Percent()
-}
+// EffectivenessPercent is the mean effectiveness as a percentage with one
+// decimal, truncated toward zero (99.55% is 99.5, never 100).
+func (s Measures) EffectivenessPercent() float64 { return s.Effectiveness.Tenths() }
+
+// EffectivenessText writes EffectivenessPercent for people: "99.5%".
+func (s Measures) EffectivenessText() string { return s.Effectiveness.TenthsText() }
 
 // Days writes a duration in days, as lead times are reported: 2.5.
 func Days(d time.Duration) float64 { return d.Hours() / 24 }

@@ -126,7 +126,7 @@ func TestStatsHandChecked(t *testing.T) {
 	if sum != s.TotalLoss {
 		t.Errorf("loss by service sums to %s, total %s", usd.Format(sum), usd.Format(s.TotalLoss))
 	}
-	if s.LossAtTolerable != money(508_200, 0) || s.Protected != money(185_200, 0) || s.Effectiveness != 3644 || s.EffectivenessPercent() != 36 {
+	if s.LossAtTolerable != money(508_200, 0) || s.Protected != money(185_200, 0) || s.Effectiveness != 3644 || s.EffectivenessText() != "36.4%" {
 		t.Errorf("effectiveness %s of %s = %d bp", usd.Format(s.Protected), usd.Format(s.LossAtTolerable), s.Effectiveness)
 	}
 	if s.Reviews[0].Number != 3 || s.Reviews[0].Readers != 2 || s.Reviews[1].Number != 1 || s.Reviews[1].Readers != 3 {

@@ -49,7 +49,7 @@ func (a *app) runBackup(s Settings, dest string) error {
 	if same(src, dest) {
 		return fmt.Errorf("%s is the database itself (storage.path); choose another file", dest)
 	}
-	log := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := newLogger(a.stderr, slog.LevelWarn)
 	store, err := boltstore.Open(src, boltstore.Options{Logger: log})
 	if errors.Is(err, boltstore.ErrLocked) {
 		ctx, cancel := context.WithTimeout(a.ctx, 30*time.Minute)
@@ -70,9 +70,9 @@ func same(a, b string) bool {
 	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
 }
 
-// backupURL is the serving bot's backup endpoint on its own listener; an
-// unspecified listen host (0.0.0.0, ::, "") is reached on the loopback.
-func backupURL(listen string) (string, error) {
+// localURL is path on the serving bot's own listener; an unspecified listen
+// host (0.0.0.0, ::, "") is reached on the loopback.
+func localURL(listen, path string) (string, error) {
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
 		return "", fmt.Errorf("http.listen %q: %w", listen, err)
@@ -80,7 +80,7 @@ func backupURL(listen string) (string, error) {
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 		host = "127.0.0.1"
 	}
-	return "http://" + net.JoinHostPort(host, port) + "/api/backup", nil
+	return "http://" + net.JoinHostPort(host, port) + path, nil
 }
 
 // backupOverHTTP streams the serving bot's consistent copy to dest,
@@ -89,7 +89,7 @@ func backupOverHTTP(ctx context.Context, h HTTPSettings, dest string) (err error
 	if h.APIToken == "" {
 		return errors.New("the database is in use by a running incidentbot; copying it over HTTP needs http.api_token (INCIDENTBOT_HTTP_API_TOKEN), the same as the running bot's")
 	}
-	u, err := backupURL(h.Listen)
+	u, err := localURL(h.Listen, "/api/backup")
 	if err != nil {
 		return err
 	}

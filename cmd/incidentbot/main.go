@@ -6,6 +6,7 @@
 //	incidentbot check [--config FILE]
 //	incidentbot backup FILE [--config FILE]
 //	incidentbot migrate --from FILE [--to URL]
+//	incidentbot healthcheck [--config FILE] [--timeout 5s]
 //	incidentbot version
 //
 // Configuration is read from incidentbot.yaml (--config; by default
@@ -40,6 +41,7 @@ Usage:
   incidentbot check [--config FILE]               validate the configuration; print the catalogue
   incidentbot backup FILE [--config FILE]         write a consistent copy of the database, even while serving
   incidentbot migrate --from FILE [--to URL]      copy a bbolt database into an empty PostgreSQL database
+  incidentbot healthcheck [--config FILE]         exit 0 if the running bot is ready (GET /readyz on http.listen)
   incidentbot version                             print the version
 
 Configuration: incidentbot.yaml (--config FILE; default ./incidentbot.yaml if
@@ -86,6 +88,8 @@ func (a *app) run(args []string) int {
 		return a.backup(rest)
 	case "migrate":
 		return a.migrate(rest)
+	case "healthcheck":
+		return a.healthcheck(rest)
 	case "version":
 		return a.version(rest)
 	case "help", "-h", "-help", "--help":

@@ -275,8 +275,8 @@ func TestServeSandboxHealthzAndGracefulShutdown(t *testing.T) {
 	if resp.StatusCode != 200 || strings.TrimSpace(string(body)) != `{"status":"ok"}` || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		t.Errorf("healthz: %d %q %q", resp.StatusCode, body, resp.Header.Get("Content-Type"))
 	}
-	if _, err := os.Stat(filepath.Join(dir, "incidentbot.db")); err != nil {
-		t.Errorf("storage not opened: %v", err)
+	if _, err := os.Stat(filepath.Join(dir, "incidentbot.db")); err == nil {
+		t.Errorf("the sandbox opened storage.path: it must never touch the real database")
 	}
 
 	cancel() // as SIGTERM would
@@ -414,8 +414,8 @@ func TestBackupURL(t *testing.T) {
 		"10.0.0.5:9000":  "http://10.0.0.5:9000/api/backup",
 		"localhost:8080": "http://localhost:8080/api/backup",
 	} {
-		if got, err := backupURL(listen); err != nil || got != want {
-			t.Errorf("backupURL(%q) = %q, %v; want %q", listen, got, err, want)
+		if got, err := localURL(listen, "/api/backup"); err != nil || got != want {
+			t.Errorf("localURL(%q) = %q, %v; want %q", listen, got, err, want)
 		}
 	}
 }

@@ -46,20 +46,22 @@ func (a *app) serve(args []string) int {
 	if !ok {
 		return 1
 	}
-	if !*sandboxMode {
-		if err := requireSlack(s); err != nil {
-			fmt.Fprintln(a.stderr, err)
-			return 1
-		}
+	var sb *sandboxRun
+	var err error
+	if *sandboxMode {
+		sb, err = a.prepareSandbox(&s)
 	} else {
-		// The sandbox never touches the real database.
-		if s.Storage.Path == defaultStoragePath || s.Storage.Driver == DriverPostgres {
-			s.Storage.Path = sandboxStoragePath
-		}
-		s.Storage.Driver = DriverBbolt
+		err = requireSlack(s)
+	}
+	if err != nil {
+		fmt.Fprintln(a.stderr, err)
+		return 1
 	}
 
-	log := slog.New(slog.NewJSONHandler(a.stderr, nil))
+	log := newLogger(a.stderr, slog.LevelInfo)
+	if sb != nil {
+		defer sb.cleanup(log)
+	}
 	ver, rev, _, _ := buildVersion()
 
 	ctx, stop := signal.NotifyContext(a.ctx, os.Interrupt, syscall.SIGTERM)
@@ -73,20 +75,11 @@ func (a *app) serve(args []string) int {
 		return 1
 	}
 	warnOpenWebhook(log, s, ln.Addr())
+	base := sandbox.LocalBaseURL(ln.Addr().String())
 	var workspace *fakeslack.Server
-	if *sandboxMode {
-		fsOpts, cat := sandbox.Workspace(&s.Catalogue)
-		fsOpts.BaseURL = sandbox.LocalBaseURL(ln.Addr().String())
-		workspace = fakeslack.New(fsOpts)
+	if sb != nil {
+		workspace = sandboxWorkspace(&s, base)
 		defer workspace.Close()
-		s.Catalogue = *cat
-		s.Slack.APIURL = workspace.APIURL()
-		s.Slack.BotToken, s.Slack.AppToken = Secret(workspace.BotToken()), Secret(workspace.AppToken())
-		s.Slack.AnnounceChannel = sandbox.AnnounceChannel
-		s.PagerDuty = PagerDutySettings{}
-		if s.HTTP.PublicURL == defaultPublicURL {
-			s.HTTP.PublicURL = sandbox.LocalBaseURL(ln.Addr().String())
-		}
 	}
 	log.Info("incidentbot starting", "version", ver, "commit", rev, "sandbox", *sandboxMode, "settings", s)
 
@@ -114,13 +107,8 @@ func (a *app) serve(args []string) int {
 	}
 	w.routes(mux)
 	if workspace != nil {
-		base := sandbox.LocalBaseURL(ln.Addr().String())
-		sandbox.New(workspace, sandbox.Options{
-			Catalogue: &s.Catalogue, AlertWebhookURL: base + alertmanager.Path,
-			AlertBearerToken: s.Alertmanager.BearerToken.Reveal(), ServiceLabel: s.Alertmanager.ServiceLabel, Logger: log,
-		}).Routes(mux)
-		log.Info("sandbox: open " + base + sandbox.DefaultPrefix + " in a browser")
-		fmt.Fprintf(a.stdout, "incidentbot sandbox: open %s%s\n", base, sandbox.DefaultPrefix)
+		sandbox.New(workspace, sandboxOptions(s, base, log)).Routes(mux)
+		sb.announce(a.stdout, log, s, base)
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -159,12 +147,14 @@ func isLoopback(addr net.Addr) bool {
 	return ok && tcp.IP.IsLoopback()
 }
 
-// Storage paths: the default, and the sandbox's own.
+// Defaults the sandbox replaces.
 const (
 	defaultStoragePath = "incidentbot.db"
-	sandboxStoragePath = "incidentbot-sandbox.db"
 	defaultPublicURL   = "http://localhost:8080"
 )
+
+// postOnly answers a webhook's other methods with a JSON 405.
+var postOnly = httpapi.ErrorHandler(http.StatusMethodNotAllowed, "this webhook takes POST only", "POST")
 
 // serveHTTP serves h on ln until ctx is done, then shuts down gracefully.
 func (a *app) serveHTTP(ctx context.Context, log *slog.Logger, ln net.Listener, h http.Handler) error {
@@ -284,13 +274,18 @@ func wire(s Settings, store storage, log *slog.Logger, version string) (wired, e
 			BearerToken: s.Alertmanager.BearerToken.Reveal(), ServiceLabel: s.Alertmanager.ServiceLabel,
 			AutoResolve: s.Alertmanager.AutoResolve, Logger: log,
 		})))
-		if s.PagerDuty.WebhookSecret != "" {
-			o := pagerduty.Options{Secret: s.PagerDuty.WebhookSecret.Reveal(), Logger: log}
-			if pdc != nil {
-				o.Incidents = pdc
-			}
-			mux.Handle("POST "+pagerduty.WebhookPath, m.Instrument(pagerduty.WebhookPath, pagerduty.WebhookHandler(d, store, o)))
+		mux.Handle(alertmanager.Path, postOnly)
+		if s.PagerDuty.WebhookSecret == "" {
+			mux.Handle(pagerduty.WebhookPath, httpapi.ErrorHandler(http.StatusNotFound,
+				"the PagerDuty webhook is off: set pagerduty.webhook_secret to receive PagerDuty webhooks", ""))
+			return
 		}
+		o := pagerduty.Options{Secret: s.PagerDuty.WebhookSecret.Reveal(), Logger: log}
+		if pdc != nil {
+			o.Incidents = pdc
+		}
+		mux.Handle("POST "+pagerduty.WebhookPath, m.Instrument(pagerduty.WebhookPath, pagerduty.WebhookHandler(d, store, o)))
+		mux.Handle(pagerduty.WebhookPath, postOnly)
 	}
 	return wired{desk: d, runner: runner, bot: b, socket: socketmode.New(api), routes: routes, insights: ins}, nil
 }

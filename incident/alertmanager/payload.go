@@ -64,6 +64,7 @@ const (
 	maxLine       = 300  // bytes of one alert's text in the summary
 	maxLabels     = 40   // labels kept on the timeline event
 	maxLabelValue = 256  // bytes per label name or value
+	maxAlerts     = 1000 // individual alerts tracked from one notification
 )
 
 // Validate reports what makes a notification unusable; nil if it is fine.
@@ -190,7 +191,61 @@ func (n *Notification) DeskAlert(serviceLabel string) desk.Alert {
 		Firing:   n.Status == StatusFiring,
 		Idem:     n.Idem(),
 		Severity: n.CommonLabels["severity"],
+		Alerts:   n.alerts(),
 	}
+}
+
+// alerts maps the notification's alerts to the timeline's, each identified
+// by its fingerprint (a hash of its labels when the sender gave none), with
+// capped labels and summary. The status of an alert is its own, not the
+// notification's: a firing group may report some alerts resolved.
+func (n *Notification) alerts() []incident.Alert {
+	out := make([]incident.Alert, 0, min(len(n.Alerts), maxAlerts))
+	for _, a := range n.Alerts {
+		if len(out) == maxAlerts {
+			break
+		}
+		status := incident.AlertFiring
+		if a.Status == StatusResolved {
+			status = incident.AlertResolved
+		}
+		out = append(out, incident.Alert{
+			Fingerprint: fingerprint(a),
+			Status:      status,
+			Labels:      capLabels(a.Labels),
+			Summary:     truncate(oneLine(firstNonEmpty(a.Annotations["summary"], a.Annotations["description"])), maxLine),
+			StartsAt:    realTime(a.StartsAt),
+			EndsAt:      realTime(a.EndsAt),
+		})
+	}
+	return out
+}
+
+// fingerprint is the alert's fingerprint, or a hash of its labels.
+func fingerprint(a Alert) string {
+	if fp := strings.TrimSpace(a.Fingerprint); fp != "" {
+		return truncate(fp, maxLabelValue)
+	}
+	sum := sha256.Sum256([]byte(labelsKey(a.Labels)))
+	return "labels:" + hex.EncodeToString(sum[:8])
+}
+
+// realTime is t, or zero for Go's and Alertmanager's zero times
+// (0001-01-01T00:00:00Z: a firing alert's endsAt).
+func realTime(t time.Time) time.Time {
+	if t.IsZero() || t.Year() <= 1 {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s = strings.TrimSpace(s); s != "" {
+			return s
+		}
+	}
+	return ""
 }
 
 func (n *Notification) alertname() string {
@@ -258,6 +313,12 @@ func (n *Notification) labels() map[string]string {
 	if len(src) == 0 {
 		src = n.GroupLabels
 	}
+	return capLabels(src)
+}
+
+// capLabels keeps at most maxLabels labels (by name), each name and value
+// cut to maxLabelValue bytes.
+func capLabels(src map[string]string) map[string]string {
 	if len(src) == 0 {
 		return nil
 	}

@@ -3,9 +3,11 @@ package alertmanager_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -211,5 +213,90 @@ func stormSlack(t *testing.T, e *env, want int) {
 	})
 	if n := incChannels(); n != want {
 		t.Errorf("%d incident channels, want %d", n, want)
+	}
+}
+
+// TestAlertStormGrowingGroups sends thousands of notifications, shuffled,
+// from concurrent senders, for groups that grow over time: a group's k-th
+// notification carries its first k alerts, so most notifications arrive
+// after a bigger one of their group. Every distinct alert ends up linked to
+// its group's incident, firing, and only what was news is stored.
+func TestAlertStormGrowingGroups(t *testing.T) {
+	t.Parallel()
+	const groups, perGroup, workers = 40, 50, 8
+	e := newEnv(t, alertmanager.Options{BearerToken: token})
+	base := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	var bodies [][]byte
+	for g := range groups {
+		svc := fmt.Sprintf("growing-svc-%02d", g)
+		common := labels("alertname", "Growing", "service", svc)
+		var alerts []alertmanager.Alert
+		for k := range perGroup {
+			alerts = append(alerts, firing(fmt.Sprintf("g%02d-a%03d", g, k), base.Add(time.Duration(k)*time.Second),
+				labels("alertname", "Growing", "service", svc, "instance", fmt.Sprint("host-", k)), "disk filling"))
+			n := notification(gk(svc, "Growing"), alertmanager.StatusFiring, common, alerts...)
+			bodies = append(bodies, mustJSON(t, n))
+		}
+	}
+	rand.New(rand.NewPCG(7, 11)).Shuffle(len(bodies), func(i, j int) { bodies[i], bodies[j] = bodies[j], bodies[i] })
+
+	work := make(chan []byte)
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	startedAt := time.Now()
+	for range workers {
+		wg.Go(func() {
+			for body := range work {
+				if rec := e.post(body, "Bearer "+token); rec.Code != http.StatusOK {
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	for _, b := range bodies {
+		work <- b
+	}
+	close(work)
+	wg.Wait()
+	t.Logf("%d notifications in %s", len(bodies), time.Since(startedAt))
+	if n := failed.Load(); n != 0 {
+		t.Fatalf("%d notifications were not answered 200", n)
+	}
+
+	all := e.incidents()
+	if len(all) != groups {
+		t.Fatalf("%d incidents, want %d", len(all), groups)
+	}
+	for _, inc := range all {
+		g := -1
+		if _, err := fmt.Sscanf(inc.Service.Name, "growing-svc-%02d", &g); err != nil {
+			t.Fatalf("incident %d of %q", inc.Number, inc.Service.Name)
+		}
+		st := e.desk.State(inc)
+		if len(st.Alerts) != 1 || !st.Alerts[0].Firing {
+			t.Fatalf("incident %d: groups %+v, want one firing", inc.Number, st.Alerts)
+		}
+		linked := map[string]bool{}
+		for _, a := range st.Alerts[0].Alerts {
+			if a.Status != incident.AlertFiring || a.Labels["service"] != inc.Service.Name || a.StartsAt.IsZero() {
+				t.Errorf("incident %d: alert %+v", inc.Number, a)
+			}
+			linked[a.Fingerprint] = true
+		}
+		for k := range perGroup {
+			if fp := fmt.Sprintf("g%02d-a%03d", g, k); !linked[fp] {
+				t.Errorf("incident %d (group %d) lost alert %s", inc.Number, g, fp)
+			}
+		}
+		if len(linked) != perGroup {
+			t.Errorf("incident %d links %d alerts, want %d", inc.Number, len(linked), perGroup)
+		}
+		reports := 0
+		for _, ev := range inc.Events {
+			reports += len(ev.Alerts)
+		}
+		if reports != perGroup {
+			t.Errorf("incident %d stores %d alert reports, want %d (the news only)", inc.Number, reports, perGroup)
+		}
 	}
 }

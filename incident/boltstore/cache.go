@@ -18,12 +18,21 @@ import (
 // beyond what any reader sees, so that recording a message on a long
 // timeline copies nothing; its committed timeline is adopted, and a
 // rolled-back write drops the entry.
+//
+// Erasing a deleted message's text is the one change that is not an
+// append. The domain erases in a copy of the timeline (never in the
+// borrowed slice), the writer's erased timeline replaces the entry, and
+// from then on the cache refuses any timeline of that incident shorter
+// than the erasing one (a reader's snapshot from before the erasure, put
+// late, which later puts would extend), so that the text never comes back
+// from memory.
 type timelineCache struct {
 	mu        sync.Mutex
 	maxEvents int // total events kept; 0 disables the cache
 	events    int
 	lru       *list.List // of *cachedTimeline, most recent first
 	byNumber  map[int64]*list.Element
+	floor     map[int64]int // incident → length of its last erasing timeline
 }
 
 type cachedTimeline struct {
@@ -34,7 +43,7 @@ type cachedTimeline struct {
 }
 
 func newTimelineCache(maxEvents int) *timelineCache {
-	return &timelineCache{maxEvents: maxEvents, lru: list.New(), byNumber: map[int64]*list.Element{}}
+	return &timelineCache{maxEvents: maxEvents, lru: list.New(), byNumber: map[int64]*list.Element{}, floor: map[int64]int{}}
 }
 
 // get returns a copy of the cached timeline of incident number if it ends at
@@ -96,6 +105,15 @@ func (c *timelineCache) adopt(number int64, evs []incident.Event) {
 	c.evict()
 }
 
+// erased adopts the committed timeline of a write that erased text from
+// earlier events, and refuses shorter timelines of the incident from now on.
+func (c *timelineCache) erased(number int64, evs []incident.Event) {
+	c.mu.Lock()
+	c.floor[number] = len(evs)
+	c.mu.Unlock()
+	c.adopt(number, evs)
+}
+
 // drop forgets incident number's timeline.
 func (c *timelineCache) drop(number int64) {
 	c.mu.Lock()
@@ -117,6 +135,9 @@ func (c *timelineCache) put(number int64, evs []incident.Event) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if len(evs) < c.floor[number] {
+		return // a snapshot from before an erasure
+	}
 	if el, ok := c.byNumber[number]; ok {
 		ct := el.Value.(*cachedTimeline)
 		if len(ct.events) > len(evs) {

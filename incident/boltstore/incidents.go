@@ -108,8 +108,11 @@ var errNoChange = errors.New("no change")
 
 // Update loads incident number with its full timeline and calls fn, which
 // appends events with inc.Append. In one transaction it then stores the new
-// events (those with a Seq above the previous last one), updates the indexes
-// and enqueues the jobs fn returns. If fn fails, nothing changes and fn's
+// events (those with a Seq above the previous last one), stores again the
+// earlier events a new event erased (incident.Event.Erases: a message
+// deletion erases the message's text), updates the indexes and enqueues the
+// jobs fn returns. After an erasure it zeroes the file's free pages before
+// returning (see Scrub). If fn fails, nothing changes and fn's
 // error is returned as is. An unknown number gives an incident.ENOTFOUND
 // error. The header is immutable: fn must record changes as events.
 //
@@ -124,7 +127,7 @@ func (s *Store) Update(ctx context.Context, number int64, fn func(inc *incident.
 func (s *Store) UpdateRecords(ctx context.Context, number int64, fn func(inc *incident.Incident, recs desk.Records) ([]desk.Job, error)) (*incident.Incident, error) {
 	var out *incident.Incident
 	var added int
-	borrowed := false
+	borrowed, erased := false, false
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		inc, b, err := s.loadForWrite(tx, number)
 		borrowed = b
@@ -165,6 +168,9 @@ func (s *Store) UpdateRecords(ctx context.Context, number int64, fn func(inc *in
 		if err := putEvents(tx, number, newEvents); err != nil {
 			return fmt.Errorf("boltstore: update incident %d: %w", number, err)
 		}
+		if erased, err = rewriteErased(tx, number, inc.Events, newEvents); err != nil {
+			return fmt.Errorf("boltstore: update incident %d: %w", number, err)
+		}
 		if err := indexTimeline(tx, number, inc.Events, newEvents); err != nil {
 			return fmt.Errorf("boltstore: update incident %d: %w", number, err)
 		}
@@ -176,7 +182,11 @@ func (s *Store) UpdateRecords(ctx context.Context, number int64, fn func(inc *in
 		if added == 0 && n == 0 && !recs.dirty {
 			return errNoChange
 		}
-		tx.OnCommit(func() { s.cache.adopt(number, inc.Events) })
+		if erased {
+			tx.OnCommit(func() { s.cache.erased(number, inc.Events) })
+		} else {
+			tx.OnCommit(func() { s.cache.adopt(number, inc.Events) })
+		}
 		return nil
 	})
 	if errors.Is(err, errNoChange) {
@@ -187,6 +197,9 @@ func (s *Store) UpdateRecords(ctx context.Context, number int64, fn func(inc *in
 			s.cache.drop(number) // rolled back: it may hold what was not stored
 		}
 		return nil, err
+	}
+	if erased {
+		s.scrubAfterErasure()
 	}
 	s.log.Debug("incident updated", "number", number, "new_events", added)
 	// The caller reads; its appends must not reach the cached array.
@@ -215,6 +228,40 @@ func (s *Store) loadForWrite(tx *bolt.Tx, number int64) (*incident.Incident, boo
 	}
 	inc.Events, err = decodeEvents(b, number, last)
 	return inc, false, err
+}
+
+// rewriteErased stores again the earlier events whose text a new message
+// deletion erased (the seqs in its Erases), so that the text leaves the
+// events bucket in the transaction that records the deletion, and marks the
+// file's free pages for zeroing (the pages that held the text are free once
+// this commits). It reports whether it rewrote anything.
+func rewriteErased(tx *bolt.Tx, number int64, all, added []incident.Event) (bool, error) {
+	b := tx.Bucket(bEvents).Bucket(be64(uint64(number)))
+	erased := false
+	for _, e := range added {
+		for _, seq := range e.Erases {
+			if seq < 1 || seq > len(all) || all[seq-1].Seq != seq {
+				return false, fmt.Errorf("event %d erases event %d, which is not on the timeline", e.Seq, seq)
+			}
+			if all[seq-1].Text != "" {
+				return false, fmt.Errorf("event %d erases event %d, which still has its text", e.Seq, seq)
+			}
+			v, err := json.Marshal(all[seq-1])
+			if err != nil {
+				return false, fmt.Errorf("encode event %d: %w", seq, err)
+			}
+			if err := b.Put(be64(uint64(seq)), v); err != nil {
+				return false, fmt.Errorf("erase event %d: %w", seq, err)
+			}
+			erased = true
+		}
+	}
+	if erased {
+		if err := tx.Bucket(bMeta).Put(kScrubDue, empty); err != nil {
+			return false, fmt.Errorf("mark free pages for zeroing: %w", err)
+		}
+	}
+	return erased, nil
 }
 
 // Get returns incident number with its full timeline, or an
@@ -257,11 +304,11 @@ func (s *Store) List(ctx context.Context, f desk.Filter) ([]*incident.Incident, 
 		}
 		switch {
 		case f.Service != "":
-			return eachByService(tx, f.Service, visit)
+			return eachByService(tx, f.Service, f.Before, visit)
 		case f.OpenOnly:
-			return eachNumber(open.Cursor(), visit)
+			return eachNumber(open.Cursor(), f.Before, visit)
 		default:
-			return eachNumber(tx.Bucket(bIncidents).Cursor(), visit)
+			return eachNumber(tx.Bucket(bIncidents).Cursor(), f.Before, visit)
 		}
 	})
 	if err != nil {
@@ -334,8 +381,8 @@ func (s *Store) ByAlertKey(ctx context.Context, key string) (int64, bool, error)
 }
 
 // eachNumber walks a bucket keyed by be64(number) from the newest.
-func eachNumber(c *bolt.Cursor, visit func(int64) (bool, error)) error {
-	for k, _ := c.Last(); k != nil; k, _ = c.Prev() {
+func eachNumber(c *bolt.Cursor, before int64, visit func(int64) (bool, error)) error {
+	for k := lastBelow(c, nil, before); k != nil; k, _ = c.Prev() {
 		if len(k) != 8 {
 			continue
 		}
@@ -347,20 +394,29 @@ func eachNumber(c *bolt.Cursor, visit func(int64) (bool, error)) error {
 	return nil
 }
 
-// eachByService walks a service's incidents from the newest.
-func eachByService(tx *bolt.Tx, service string, visit func(int64) (bool, error)) error {
+// lastBelow positions c on the last key below prefix + be64(before) (below
+// every key of the prefix when before is 0, that is past its end) and
+// returns it.
+func lastBelow(c *bolt.Cursor, prefix []byte, before int64) []byte {
+	end := append(clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+	if before > 0 {
+		end = append(clone(prefix), be64(uint64(before))...)
+	}
+	if k, _ := c.Seek(end); k == nil {
+		k, _ = c.Last()
+		return k
+	}
+	k, _ := c.Prev()
+	return k
+}
+
+// eachByService walks a service's incidents from the newest (below before,
+// when it is not 0).
+func eachByService(tx *bolt.Tx, service string, before int64, visit func(int64) (bool, error)) error {
 	prefix := serviceKey(service, 0)
 	prefix = prefix[:len(prefix)-8]
 	c := tx.Bucket(bByService).Cursor()
-	// Seek past the last key of the service, then step back.
-	end := append(clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
-	k, _ := c.Seek(end)
-	if k == nil {
-		k, _ = c.Last()
-	} else {
-		k, _ = c.Prev()
-	}
-	for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
+	for k := lastBelow(c, prefix, before); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
 		if len(k) != len(prefix)+8 {
 			continue // a longer service name that happens to share the prefix
 		}

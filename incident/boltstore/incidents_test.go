@@ -140,6 +140,16 @@ func TestListFilters(t *testing.T) {
 		{desk.Filter{Service: "nope"}, nil},
 		{desk.Filter{Since: t0.Add(3 * time.Hour)}, []int64{6, 5, 4}},
 		{desk.Filter{Since: t0.Add(3 * time.Hour), Service: "appointments", Limit: 1}, []int64{6}},
+		// Pages: numbers below Before.
+		{desk.Filter{Before: 5}, []int64{4, 3, 2, 1}},
+		{desk.Filter{Before: 5, Limit: 2}, []int64{4, 3}},
+		{desk.Filter{Before: 99}, []int64{6, 5, 4, 3, 2, 1}},
+		{desk.Filter{Before: 1}, nil},
+		{desk.Filter{OpenOnly: true, Before: 6}, []int64{4, 3, 2, 1}},
+		{desk.Filter{Service: "bedroom", Before: 5}, []int64{3, 1}},
+		{desk.Filter{Service: "bedroom", Before: 4, Limit: 1}, []int64{3}},
+		{desk.Filter{Service: "appointments", Before: 2}, nil},
+		{desk.Filter{Service: "bedroom", OpenOnly: true, Before: 3}, []int64{1}},
 	}
 	for _, c := range cases {
 		if got := listNumbers(t, s, c.f); !slices.Equal(got, c.want) {

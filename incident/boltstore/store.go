@@ -10,7 +10,7 @@
 //
 // # Layout
 //
-//	meta        schema_version → "2"
+//	meta        schema_version → "2"; scrub_due → "" while free pages may hold erased text
 //	incidents   be64(number) → JSON header (Incident without Events); NextSequence numbers incidents
 //	events      be64(number) → bucket: be64(seq) → JSON Event
 //	open        be64(number) → ""                   (derived from the timeline)
@@ -34,6 +34,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -79,6 +80,7 @@ var (
 	allBuckets = [][]byte{bMeta, bIncidents, bEvents, bOpen, bByService, bAlertKeys, bIdem, bJobs, bJobsDue, bJobsDueInput, bJobsDone, bSeen, bKV}
 
 	kSchemaVersion = []byte("schema_version")
+	kScrubDue      = []byte("scrub_due")
 
 	// empty is the value of index entries. Not nil: inside the transaction
 	// that put it, bbolt's Get returns nil for a nil value.
@@ -108,6 +110,10 @@ type Store struct {
 	now    func() time.Time
 	cache  *timelineCache
 	claims claims
+	// pages is held shared by every read transaction and exclusively while
+	// free pages are zeroed: a free page may still be part of an older
+	// reader's snapshot.
+	pages sync.RWMutex
 }
 
 // Open opens or creates the database at path. The file gets mode 0600, even
@@ -137,6 +143,10 @@ func Open(path string, opts Options) (*Store, error) {
 	s := &Store{db: db, path: path, log: opts.Logger, now: opts.Now, cache: newTimelineCache(opts.TimelineCacheEvents),
 		claims: claims{byID: map[string]claim{}}}
 	if err := s.init(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if err := s.scrubIfDue(); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
@@ -245,18 +255,175 @@ func (s *Store) checkAll() ([]error, error) {
 }
 
 // Backup writes a consistent copy of the database to w while the store keeps
-// serving, and returns the number of bytes written.
+// serving, and returns the number of bytes written. The copy is made in a
+// temporary file next to the database (it needs as much free space as the
+// database takes) and its free pages are zeroed before it is sent: pages
+// that were free when the copy began hold whatever writers put there while
+// it was made, which may be the text of a message deleted meanwhile.
 func (s *Store) Backup(w io.Writer) (int64, error) {
-	var n int64
-	err := s.db.View(func(tx *bolt.Tx) error {
-		var err error
-		n, err = tx.WriteTo(w)
-		return err
-	})
+	f, err := os.CreateTemp(filepath.Dir(s.path), "."+filepath.Base(s.path)+".backup-*")
+	if err != nil {
+		return 0, fmt.Errorf("boltstore: backup %s: %w", s.path, err)
+	}
+	defer func() {
+		_ = f.Close()
+		_ = os.Remove(f.Name())
+	}()
+	if err := s.copyTo(f); err != nil {
+		return 0, fmt.Errorf("boltstore: backup %s: %w", s.path, err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return 0, fmt.Errorf("boltstore: backup %s: %w", s.path, err)
+	}
+	n, err := io.Copy(w, f)
 	if err != nil {
 		return n, fmt.Errorf("boltstore: backup %s: %w", s.path, err)
 	}
 	return n, nil
+}
+
+// copyTo writes a consistent copy of the database to f, from one read
+// transaction, and zeroes the copy's free pages.
+func (s *Store) copyTo(f *os.File) error {
+	err := s.view(context.Background(), func(tx *bolt.Tx) error {
+		_, err := tx.WriteTo(f)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync the copy: %w", err)
+	}
+	return scrubCopy(f.Name())
+}
+
+// scrubCopy zeroes the free pages of a copy nobody else uses: the pages its
+// own freelist (the one of the snapshot it was copied from) names.
+func scrubCopy(path string) error {
+	db, err := bolt.Open(path, fileMode, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		return fmt.Errorf("open the copy: %w", err)
+	}
+	tx, err := db.Begin(true)
+	if err != nil {
+		_ = db.Close()
+		return fmt.Errorf("zero the copy's free pages: %w", err)
+	}
+	_, err = zeroFreePages(tx, path, db.Info().PageSize)
+	_ = tx.Rollback()
+	if cerr := db.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("zero the copy's free pages: %w", err)
+	}
+	return nil
+}
+
+// Scrub overwrites every free page of the database file with zeros. bbolt
+// never updates a page in place: a changed page is written elsewhere and the
+// old one is freed, keeping its bytes until it is reused. Update calls
+// Scrub after a transaction that erased text (a deleted message's), so that
+// the text is not left in the file; Open calls it when the process stopped
+// before that finished. It waits for running read transactions and holds
+// new ones off while it runs; it reads every page's header, so its cost
+// grows with the file.
+func (s *Store) Scrub(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var zeroed int
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		s.pages.Lock()
+		defer s.pages.Unlock()
+		var err error
+		if zeroed, err = zeroFreePages(tx, s.path, s.db.Info().PageSize); err != nil {
+			return err
+		}
+		return tx.Bucket(bMeta).Delete(kScrubDue)
+	})
+	if err != nil {
+		return fmt.Errorf("boltstore: zero the free pages of %s: %w", s.path, err)
+	}
+	s.log.Debug("free pages zeroed", "pages", zeroed)
+	return nil
+}
+
+func (s *Store) scrubIfDue() error {
+	due := false
+	if err := s.db.View(func(tx *bolt.Tx) error {
+		due = tx.Bucket(bMeta).Get(kScrubDue) != nil
+		return nil
+	}); err != nil {
+		return fmt.Errorf("boltstore: open %s: %w", s.path, err)
+	}
+	if !due {
+		return nil
+	}
+	s.log.Info("zeroing free pages that may hold erased text (the last run stopped before it did)", "path", s.path)
+	return s.Scrub(context.Background())
+}
+
+// scrubAfterErasure zeroes the free pages after a committed erasure; the
+// mark stays in the file if it fails, so the next Open does it.
+func (s *Store) scrubAfterErasure() {
+	if err := s.Scrub(context.Background()); err != nil {
+		s.log.Error("free pages may still hold erased text; they will be zeroed at the next start", "err", err)
+	}
+}
+
+// zeroFreePages writes zeros over every page tx's freelist holds (free and
+// pending), through its own file handle, and syncs. The caller makes sure
+// that nothing reads or allocates those pages meanwhile: tx is a write
+// transaction that has not allocated yet (bbolt's writer lock keeps others
+// from allocating) and no read transaction whose snapshot may reach a
+// pending page is open.
+func zeroFreePages(tx *bolt.Tx, path string, pageSize int) (int, error) {
+	runs, err := freeRuns(tx)
+	if err != nil {
+		return 0, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = f.Close() }()
+	zeros := make([]byte, 64*pageSize)
+	zeroed := 0
+	for _, r := range runs {
+		for id := r.start; id < r.end; {
+			n := min(r.end-id, 64)
+			if _, err := f.WriteAt(zeros[:n*pageSize], int64(id)*int64(pageSize)); err != nil {
+				return zeroed, err
+			}
+			id, zeroed = id+n, zeroed+n
+		}
+	}
+	return zeroed, f.Sync()
+}
+
+type pageRun struct{ start, end int } // page ids [start, end)
+
+// freeRuns lists the runs of consecutive free pages below tx's high-water
+// mark, skipping the overflow pages of pages in use.
+func freeRuns(tx *bolt.Tx) ([]pageRun, error) {
+	var runs []pageRun
+	for id := 2; ; id++ {
+		info, err := tx.Page(id)
+		switch {
+		case err != nil:
+			return nil, err
+		case info == nil:
+			return runs, nil
+		case info.Type != "free":
+			id += info.OverflowCount
+		case len(runs) > 0 && runs[len(runs)-1].end == id:
+			runs[len(runs)-1].end++
+		default:
+			runs = append(runs, pageRun{id, id + 1})
+		}
+	}
 }
 
 // BackupFile writes a consistent copy of the database to path, atomically:
@@ -288,11 +455,8 @@ func BackupFile(s *Store, path string) (err error) {
 	if err = f.Chmod(fileMode); err != nil {
 		return fmt.Errorf("boltstore: backup to %s: %w", path, err)
 	}
-	if _, err = s.Backup(f); err != nil {
+	if err = s.copyTo(f); err != nil {
 		return fmt.Errorf("boltstore: backup to %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("boltstore: backup to %s: sync: %w", path, err)
 	}
 	if err = f.Close(); err != nil {
 		return fmt.Errorf("boltstore: backup to %s: close: %w", path, err)
@@ -332,6 +496,8 @@ func (s *Store) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	s.pages.RLock()
+	defer s.pages.RUnlock()
 	return s.db.View(fn)
 }
 

@@ -132,6 +132,10 @@ type Alert struct {
 	Severity  string
 	Security  bool
 	ExtraKeys []string // other keys to index for this incident (e.g. a PagerDuty incident id)
+	// Alerts are the group's individual alerts as this notification
+	// reports them (Alertmanager); the timeline merges every
+	// notification's reports by fingerprint.
+	Alerts []incident.Alert
 }
 
 // AlertResult says what an alert did.
@@ -175,7 +179,7 @@ func (d *Desk) alert(ctx context.Context, a Alert) (AlertResult, error) {
 	if !a.Firing {
 		kind = incident.EventAlertResolved
 	}
-	ev := incident.Event{At: now, Kind: kind, Actor: a.Source, Source: a.Source, Key: a.Key, Text: a.Summary, Labels: a.Labels, Idem: a.Idem}
+	ev := incident.Event{At: now, Kind: kind, Actor: a.Source, Source: a.Source, Key: a.Key, Text: a.Summary, Labels: a.Labels, Alerts: a.Alerts, Idem: a.Idem}
 	if target != 0 {
 		_, err := d.apply(ctx, target, func(inc *incident.Incident, now time.Time) ([]incident.Event, error) {
 			evs, err := inc.Record(d.cat.Policy, now, ev)
@@ -251,7 +255,10 @@ func (d *Desk) findTarget(ctx context.Context, a Alert, now time.Time) (int64, e
 			if err != nil {
 				return 0, err
 			}
-			if inc.State(d.cat.Policy, now).Status == incident.StatusOpen || !a.Firing {
+			// A firing notification that makes nothing fire again (an
+			// older one of the group, arriving late) belongs to the
+			// resolved incident too, and changes nothing there.
+			if inc.State(d.cat.Policy, now).Status == incident.StatusOpen || !a.Firing || !inc.AlertNewsFiring(k, a.Alerts, now) {
 				return n, nil
 			}
 		}

@@ -19,6 +19,11 @@ const (
 	JobReview    = "review.draft" // draft the post-incident review
 )
 
+// ReviewErased is the Kind of a review.draft job planned because a
+// message was deleted: the review is redrafted from the erased timeline and
+// the storage's free pages zeroed once the old draft is gone.
+const ReviewErased = "erased"
+
 // Payload is the JSON payload of incident jobs, shared by the adapters.
 type Payload struct {
 	Seq   int                  `json:"seq,omitempty"`
@@ -162,7 +167,8 @@ func majorAt(c *Change, before *incident.State) int {
 }
 
 // planEvents plans the desk's own reactions to events: the review draft on
-// resolution, a new refresh cycle on reopening.
+// resolution, a new refresh cycle on reopening, a redraft of a drafted
+// review when a message it may quote is deleted.
 func (d *Desk) planEvents(c *Change) []Job {
 	var jobs []Job
 	for _, e := range c.Added {
@@ -170,6 +176,10 @@ func (d *Desk) planEvents(c *Change) []Job {
 		case c.Opened:
 		case e.Kind == incident.EventResolved:
 			jobs = append(jobs, JobFor(JobReview, c.Incident.Number, fmt.Sprint(e.Seq), c.Now, Payload{Seq: e.Seq}))
+		case e.Kind == incident.EventMessageDeleted && len(e.Erases) > 0:
+			if st := c.State(); st.Status == incident.StatusResolved && st.Review == incident.ReviewDrafted {
+				jobs = append(jobs, JobFor(JobReview, c.Incident.Number, fmt.Sprint(e.Seq), c.Now, Payload{Seq: e.Seq, Kind: ReviewErased}))
+			}
 		case e.Kind == incident.EventReopened:
 			// A new chain of refreshes: the first one's ID is spent.
 			jobs = append(jobs, JobFor(JobRefresh, c.Incident.Number, fmt.Sprintf("reopened-%d", e.Seq), c.Now.Add(RefreshEvery), Payload{}))

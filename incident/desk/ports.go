@@ -50,6 +50,7 @@ type Filter struct {
 	Service  string    // only this service (case-insensitive)
 	Since    time.Time // only incidents that started (StartedAt) at or after Since
 	Limit    int       // at most this many; 0 means no limit
+	Before   int64     // only incidents numbered below Before (paging); 0 means no bound
 }
 
 // Store is what the desk needs from storage.

@@ -147,7 +147,7 @@ func TestResolvedBedroomIncident(t *testing.T) {
 		"effectiveness.actual_loss.formatted":                     "$100,000",
 		"effectiveness.protected.minor_units":                     23600000.0,
 		"effectiveness.protected.formatted":                       "$236,000",
-		"effectiveness.percent":                                   70.0,
+		"effectiveness.percent":                                   70.2, // one decimal, truncated toward zero
 		"effectiveness.ratio_bp":                                  7024.0,
 		"effectiveness.negative":                                  false,
 		"effectiveness.tolerable_unavailability_per_week.seconds": 6048.0,
@@ -263,6 +263,60 @@ func numbers(l httpapi.IncidentList) []int64 {
 	return out
 }
 
+// TestListPagesWithACursor walks every listing, filtered or not, page by
+// page with ?after=<next>: each incident appears once, in order, and the
+// last page's next is null.
+func TestListPagesWithACursor(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	services := []string{"bedroom", "appointments", "ecommerce-platform"}
+	for i := 0; i < 11; i++ {
+		inc := e.declare(services[i%3], "Incident "+strconv.Itoa(i+1), incident.ImpactPartial, false)
+		if i%4 == 0 {
+			e.resolve(inc.Number, carol)
+		}
+	}
+	for _, q := range []string{"", "&status=open", "&status=resolved", "&service=bedroom", "&service=bedroom&status=open"} {
+		all := e.getList(t, "/api/incidents?limit=1000"+q)
+		if all.Next != nil {
+			t.Errorf("%s: one page holds everything, yet next = %d", q, *all.Next)
+		}
+		for _, limit := range []int{1, 2, 3, 5} {
+			var walked []int64
+			path := "/api/incidents?limit=" + strconv.Itoa(limit) + q
+			for pages := 0; pages < 20; pages++ {
+				l := e.getList(t, path)
+				walked = append(walked, numbers(l)...)
+				if l.Next == nil {
+					break
+				}
+				if len(l.Incidents) != limit || *l.Next != l.Incidents[limit-1].Number {
+					t.Fatalf("%s: a page of %d with next %d", path, len(l.Incidents), *l.Next)
+				}
+				path = "/api/incidents?limit=" + strconv.Itoa(limit) + q + "&after=" + strconv.FormatInt(*l.Next, 10)
+			}
+			if !slices.Equal(walked, numbers(all)) {
+				t.Errorf("%s, pages of %d: %v, want %v", q, limit, walked, numbers(all))
+			}
+		}
+	}
+	// A page that ends exactly at the last incident has no next.
+	if l := e.getList(t, "/api/incidents?limit=11"); l.Next != nil || len(l.Incidents) != 11 {
+		t.Errorf("exact page: %d incidents, next %v", len(l.Incidents), l.Next)
+	}
+	if l := e.getList(t, "/api/incidents?after=1"); len(l.Incidents) != 0 || l.Next != nil {
+		t.Errorf("after the oldest: %+v", l)
+	}
+}
+
+func (e *env) getList(t *testing.T, path string) httpapi.IncidentList {
+	t.Helper()
+	r := e.get(path)
+	wantStatus(t, r, http.StatusOK)
+	var l httpapi.IncidentList
+	r.json(t, &l)
+	return l
+}
+
 func TestListFilters(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	one := e.declare("bedroom", "Beds cannot be ordered", incident.ImpactBlocked, false)
@@ -348,6 +402,8 @@ func TestBadRequests(t *testing.T) {
 		{"GET", "/api/incidents?limit=-5", http.StatusBadRequest},
 		{"GET", "/api/incidents?limit=1001", http.StatusBadRequest},
 		{"GET", "/api/incidents?limit=ten", http.StatusBadRequest},
+		{"GET", "/api/incidents?after=0", http.StatusBadRequest},
+		{"GET", "/api/incidents?after=soon", http.StatusBadRequest},
 		{"GET", "/api/incidents?limit=99999999999999999999999", http.StatusBadRequest},
 		{"GET", "/api/incidents?service=" + strings.Repeat("x", 300), http.StatusBadRequest},
 		{"GET", "/api/incidents?service=%ff%fe", http.StatusBadRequest},

@@ -22,67 +22,99 @@ type IncidentList struct {
 	Incidents []Incident `json:"incidents"` // newest first, without timelines
 	Count     int        `json:"count"`
 	Limit     int        `json:"limit"`
-	AsOf      time.Time  `json:"as_of"`
+	// Next is the after= of the next page (the number of this page's last
+	// incident); null on the last page.
+	Next *int64    `json:"next"`
+	AsOf time.Time `json:"as_of"`
 }
 
-// listIncidents serves GET /api/incidents[?status=open|resolved][&service=x][&limit=N].
-func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request) {
+// listQuery is what GET /api/incidents asks for.
+type listQuery struct {
+	status, service string
+	limit           int
+	after           int64 // only incidents numbered below after; 0: from the newest
+}
+
+// parseList reads ?status=&service=&limit=&after=; it returns the message
+// of a 400 when they are wrong.
+func parseList(r *http.Request) (listQuery, string) {
 	q := r.URL.Query()
-	status := strings.ToLower(strings.TrimSpace(q.Get("status")))
-	switch status {
+	lq := listQuery{status: strings.ToLower(strings.TrimSpace(q.Get("status"))), service: strings.TrimSpace(q.Get("service")), limit: DefaultLimit}
+	switch lq.status {
 	case "", "all", string(incident.StatusOpen), string(incident.StatusResolved):
 	default:
-		WriteError(w, http.StatusBadRequest, "status must be open or resolved")
-		return
+		return lq, "status must be open or resolved"
 	}
-	service := strings.TrimSpace(q.Get("service"))
-	if len(service) > 200 || !utf8.ValidString(service) {
-		WriteError(w, http.StatusBadRequest, "service is not a service name")
-		return
+	if len(lq.service) > 200 || !utf8.ValidString(lq.service) {
+		return lq, "service is not a service name"
 	}
-	limit := DefaultLimit
 	if v := strings.TrimSpace(q.Get("limit")); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > MaxLimit {
-			WriteError(w, http.StatusBadRequest, "limit must be a whole number from 1 to "+strconv.Itoa(MaxLimit))
-			return
+			return lq, "limit must be a whole number from 1 to " + strconv.Itoa(MaxLimit)
 		}
-		limit = n
+		lq.limit = n
 	}
+	if v := strings.TrimSpace(q.Get("after")); v != "" {
+		n, err := strconv.ParseInt(strings.TrimPrefix(v, "#"), 10, 64)
+		if err != nil || n < 1 {
+			return lq, "after must be an incident number (the next of the previous page)"
+		}
+		lq.after = n
+	}
+	return lq, ""
+}
 
+// listIncidents serves GET /api/incidents[?status=open|resolved][&service=x][&limit=N][&after=number]:
+// pages of limit incidents, newest first; each page's next is the after=
+// of the one that follows.
+func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request) {
+	lq, bad := parseList(r)
+	if bad != "" {
+		WriteError(w, http.StatusBadRequest, bad)
+		return
+	}
 	ctx := r.Context()
-	f := desk.Filter{Service: service, Limit: limit, OpenOnly: status == string(incident.StatusOpen)}
-	if status == string(incident.StatusResolved) {
+	// One more than a page tells whether another page follows.
+	f := desk.Filter{Service: lq.service, Limit: lq.limit + 1, OpenOnly: lq.status == string(incident.StatusOpen), Before: lq.after}
+	if lq.status == string(incident.StatusResolved) {
 		// The store indexes open incidents only. Every incident is open or
-		// resolved, so the newest limit+open incidents hold the newest limit
-		// resolved ones (open incidents are few).
-		open, err := s.desk.List(ctx, desk.Filter{OpenOnly: true, Service: service})
+		// resolved, so the newest limit+1+open incidents hold the newest
+		// limit+1 resolved ones (open incidents are few).
+		open, err := s.desk.List(ctx, desk.Filter{OpenOnly: true, Service: lq.service, Before: lq.after})
 		if err != nil {
 			s.internal(w, r, err)
 			return
 		}
-		f.Limit = limit + len(open)
+		f.Limit += len(open)
 	}
 	incs, err := s.desk.List(ctx, f)
 	if err != nil {
 		s.internal(w, r, err)
 		return
 	}
+	WriteJSON(w, http.StatusOK, s.page(incs, lq))
+}
+
+// page is the list of one page of incs, newest first.
+func (s *Server) page(incs []*incident.Incident, lq listQuery) IncidentList {
 	now := s.now()
 	p := s.desk.Policy()
-	out := IncidentList{Incidents: []Incident{}, Limit: limit, AsOf: now.UTC()}
+	out := IncidentList{Incidents: []Incident{}, Limit: lq.limit, AsOf: now.UTC()}
 	for _, inc := range incs {
-		if len(out.Incidents) == limit {
-			break
-		}
 		v := incidentView(p, inc, now, false)
-		if status != "" && status != "all" && v.Status != status {
+		if lq.status != "" && lq.status != "all" && v.Status != lq.status {
 			continue
+		}
+		if len(out.Incidents) == lq.limit {
+			last := out.Incidents[len(out.Incidents)-1].Number
+			out.Next = &last
+			break
 		}
 		out.Incidents = append(out.Incidents, v)
 	}
 	out.Count = len(out.Incidents)
-	WriteJSON(w, http.StatusOK, out)
+	return out
 }
 
 // getIncident serves GET /api/incidents/{number}.

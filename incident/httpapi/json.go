@@ -42,6 +42,18 @@ func WriteError(w http.ResponseWriter, status int, msg string) {
 	WriteJSON(w, status, errorBody{Error: msg})
 }
 
+// ErrorHandler answers every request with the JSON error {"error": msg}
+// and the status: a route that is off (404) or a method a route does not
+// take (405, with Allow), in the shape of every other error.
+func ErrorHandler(status int, msg, allow string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		WriteError(w, status, msg)
+	})
+}
+
 // Money is an amount in the organisation's currency, both exact and as
 // people read it.
 type Money struct {
@@ -59,9 +71,12 @@ type Duration struct {
 	HMS     string  `json:"hms"` // "1:40:48"
 }
 
-func duration(d time.Duration) Duration {
+// DurationOf is d as the API shows durations.
+func DurationOf(d time.Duration) Duration {
 	return Duration{Seconds: d.Seconds(), HMS: incident.FormatHMS(d)}
 }
+
+func duration(d time.Duration) Duration { return DurationOf(d) }
 
 func utcPtr(t time.Time) *time.Time {
 	if t.IsZero() {
@@ -166,7 +181,7 @@ type Effect struct {
 	ActualLoss              Money    `json:"actual_loss"`
 	Protected               Money    `json:"protected"` // may be negative
 	RatioBP                 int64    `json:"ratio_bp"`  // basis points; may be negative
-	Percent                 int64    `json:"percent"`   // rounded
+	Percent                 float64  `json:"percent"`   // one decimal, truncated toward zero: 99.5
 	Negative                bool     `json:"negative"`  // restoration was slower than tolerable
 }
 
@@ -187,7 +202,8 @@ func effect(c incident.Currency, e *incident.Effectiveness) *Effect {
 	}
 }
 
-// Alert is the last known state of a linked alert.
+// Alert is the known state of a linked alert group (an Alertmanager group,
+// a PagerDuty incident) and of its individual alerts.
 type Alert struct {
 	Key        string            `json:"key"`
 	Source     string            `json:"source"`
@@ -196,6 +212,44 @@ type Alert struct {
 	Labels     map[string]string `json:"labels,omitempty"`
 	FiredAt    time.Time         `json:"fired_at"`
 	ResolvedAt *time.Time        `json:"resolved_at"`
+	// Alerts are the group's individual alerts (Alertmanager), merged from
+	// every notification; empty for a source without them.
+	Alerts []AlertItem `json:"alerts"`
+}
+
+// AlertItem is one alert of a group.
+type AlertItem struct {
+	Fingerprint string            `json:"fingerprint"`
+	Status      string            `json:"status"` // firing, resolved
+	Labels      map[string]string `json:"labels"`
+	Summary     string            `json:"summary,omitempty"`
+	StartsAt    *time.Time        `json:"starts_at"`
+	EndsAt      *time.Time        `json:"ends_at"` // when it ended, or will end unless reported again
+	SeenAt      *time.Time        `json:"seen_at,omitempty"`
+}
+
+func alertItems(as []incident.Alert) []AlertItem {
+	out := make([]AlertItem, 0, len(as))
+	for _, a := range as {
+		lb := a.Labels
+		if lb == nil {
+			lb = map[string]string{}
+		}
+		out = append(out, AlertItem{Fingerprint: a.Fingerprint, Status: string(a.Status), Labels: lb, Summary: a.Summary,
+			StartsAt: utcPtr(a.StartsAt), EndsAt: utcPtr(a.EndsAt), SeenAt: utcPtr(a.SeenAt)})
+	}
+	return out
+}
+
+// Message is how a human message reads now, on a timeline entry of kind
+// "message": its edits, pins and 📌 reactions are folded in rather than
+// listed as entries of their own. A deleted message has no text: the text
+// is erased from storage when the deletion is recorded.
+type Message struct {
+	TS      string `json:"ts"`      // the Slack message ts
+	Edited  bool   `json:"edited"`  // the text is the edited one
+	Key     bool   `json:"key"`     // pinned or 📌-reacted: a key event
+	Deleted bool   `json:"deleted"` // deleted in Slack
 }
 
 // Event is one timeline entry.
@@ -215,13 +269,25 @@ type Event struct {
 	Labels  map[string]string `json:"labels,omitempty"`
 	Until   *time.Time        `json:"until,omitempty"`
 	Figures *Figures          `json:"figures,omitempty"`
+	// Message is set on a human message (kind "message"): how it reads now.
+	Message *Message `json:"message,omitempty"`
+	// Alerts are, on an alert event, the alerts whose report was news.
+	Alerts []AlertItem `json:"alerts,omitempty"`
 }
 
-func event(c incident.Currency, e incident.Event) Event {
+func event(c incident.Currency, en incident.Entry) Event {
+	e := en.Event
 	out := Event{
 		Seq: e.Seq, At: e.At.UTC(), Kind: string(e.Kind), Actor: e.Actor, Text: e.Text,
 		Class: string(e.Class), User: e.User, Users: e.Users, Key: e.Key, Source: e.Source,
 		Labels: e.Labels, Until: utcPtr(e.Until),
+	}
+	if m := en.Message; m != nil {
+		out.Text = m.Text
+		out.Message = &Message{TS: m.TS, Edited: m.Edited, Key: m.Key, Deleted: m.Deleted}
+	}
+	if len(e.Alerts) > 0 {
+		out.Alerts = alertItems(e.Alerts)
 	}
 	if e.Impact != nil {
 		i := impact(*e.Impact)
@@ -292,16 +358,16 @@ func incidentView(p incident.Policy, inc *incident.Incident, now time.Time, with
 	for _, a := range st.Alerts {
 		out.Alerts = append(out.Alerts, Alert{
 			Key: a.Key, Source: a.Source, Firing: a.Firing, Summary: a.Summary, Labels: a.Labels,
-			FiredAt: a.FiredAt.UTC(), ResolvedAt: utcPtr(a.ClosedAt),
+			FiredAt: a.FiredAt.UTC(), ResolvedAt: utcPtr(a.ClosedAt), Alerts: alertItems(a.Alerts),
 		})
 	}
 	if withTimeline {
-		out.Timeline = make([]Event, 0, len(inc.Events))
-		for _, e := range inc.Events {
-			if e.At.After(now) {
-				break // the figures are as of now; so is the timeline
-			}
-			out.Timeline = append(out.Timeline, event(c, e))
+		// As of now, like the figures: what happened, messages as they
+		// read now.
+		entries := incident.Timeline(inc.Events, now)
+		out.Timeline = make([]Event, 0, len(entries))
+		for _, en := range entries {
+			out.Timeline = append(out.Timeline, event(c, en))
 		}
 	}
 	return out

@@ -321,7 +321,8 @@ func (s *Store) List(ctx context.Context, f desk.Filter) ([]*incident.Incident, 
 		}
 		rows, err := tx.Query(ctx, `SELECT number, header, last_seq FROM incidents
 			WHERE (NOT $1 OR open) AND ($2 = '' OR service = $2) AND ($3::timestamptz IS NULL OR started_at >= $3)
-			ORDER BY number DESC LIMIT $4`, f.OpenOnly, serviceKey(f.Service), since, limit)
+			  AND ($5 = 0 OR number < $5)
+			ORDER BY number DESC LIMIT $4`, f.OpenOnly, serviceKey(f.Service), since, limit, f.Before)
 		if err != nil {
 			return err
 		}

@@ -34,7 +34,7 @@ var samples = []sampleKind{
 	{
 		alertname: "HighErrorRate", severity: "critical",
 		summary:     "High error rate on %s",
-		description: "More than 5% of requests to %s have failed for 5 minutes (now 23.4%).",
+		description: "More than 5%% of requests to %s have failed for 5 minutes (now 23.4%%).",
 		expr:        `sum(rate(http_requests_total{service="%[1]s",code=~"5.."}[5m])) / sum(rate(http_requests_total{service="%[1]s"}[5m])) > 0.05`,
 	},
 	{

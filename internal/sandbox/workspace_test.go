@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -217,5 +219,36 @@ func TestSampleAlertRelabelled(t *testing.T) {
 	}
 	if !strings.Contains(n.GroupKey, `app="bedroom"`) {
 		t.Errorf("groupKey %q", n.GroupKey)
+	}
+}
+
+// TestSampleAlertTextsReadWell: every sample's summary, description and
+// query are formatted with the service, and nothing is garbled by an
+// unescaped % ("More than 5%!o(string=bedroom)f requests").
+func TestSampleAlertTextsReadWell(t *testing.T) {
+	now := time.Date(2026, 11, 17, 12, 0, 0, 0, time.UTC)
+	if got, want := SampleAlert("bedroom", now).CommonAnnotations["description"],
+		"More than 5% of requests to bedroom have failed for 5 minutes (now 23.4%)."; got != want {
+		t.Errorf("bedroom's description = %q, want %q", got, want)
+	}
+	for _, k := range samples {
+		// Find a service that fires this kind.
+		svc := ""
+		for i := 0; i < 1000 && svc == ""; i++ {
+			name := "service-" + strconv.Itoa(i)
+			if SampleAlert(name, now).CommonLabels["alertname"] == k.alertname {
+				svc = name
+			}
+		}
+		if svc == "" {
+			t.Fatalf("no service fires %s", k.alertname)
+		}
+		n := SampleAlert(svc, now)
+		gen, _ := url.QueryUnescape(n.Alerts[0].GeneratorURL)
+		for what, text := range map[string]string{"summary": n.CommonAnnotations["summary"], "description": n.CommonAnnotations["description"], "query": gen} {
+			if strings.Contains(text, "%!") || !strings.Contains(text, svc) {
+				t.Errorf("%s %s: %q", k.alertname, what, text)
+			}
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/incidentbot/incidentbot/incident"
+	"github.com/incidentbot/incidentbot/review"
 )
 
 //go:embed page.html.tmpl
@@ -135,12 +136,12 @@ func summary(x Insights) []fact {
 		{"Time to restore", fmt.Sprintf("median %s, p90 %s (%d restored)", incident.FormatHMS(t.MedianTimeToRestore), incident.FormatHMS(t.P90TimeToRestore), t.Restored)},
 	}
 	if t.EffectivenessMeasured > 0 {
-		out = append(out, fact{"Effectiveness", fmt.Sprintf("%s: %s protected of %s at tolerable unavailability (%d incidents)",
-			incident.OneDecimal(t.Effectiveness), x.Currency.Format(t.Protected), x.Currency.Format(t.LossAtTolerable), t.EffectivenessMeasured)})
+		out = append(out, fact{"Effectiveness", fmt.Sprintf("%s: %s protected of %s at tolerable unavailability (%s)",
+			incident.OneDecimal(t.Effectiveness), x.Currency.Format(t.Protected), x.Currency.Format(t.LossAtTolerable), review.Plural(t.EffectivenessMeasured, "incident", "incidents"))})
 	}
 	out = append(out,
 		fact{"Improvement actions", fmt.Sprintf("%d defined, %d done, %d open", t.ActionsDefined, t.ActionsDone, t.ActionsOpen)},
-		fact{"Review readers", fmt.Sprintf("%d reads by %d unique readers of %d reviews", t.ReviewReaders, t.UniqueReaders, len(t.Reviews))},
+		fact{"Review readers", fmt.Sprintf("%s by %s of %s", review.Plural(t.ReviewReaders, "read", "reads"), review.Plural(t.UniqueReaders, "unique reader", "unique readers"), review.Plural(len(t.Reviews), "review", "reviews"))},
 		fact{"Drills", fmt.Sprintf("%d (left out of every figure above)", x.Drills)},
 	)
 	if x.Security > 0 {

@@ -107,7 +107,7 @@ func (s *Site) Routes(mux *http.ServeMux) {
 	mux.Handle("/reviews/", m.Instrument(RouteIndex, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet || r.Method == http.MethodHead {
 			s.headers(w, false)
-			httpapi.WriteError(w, http.StatusNotFound, "no such page")
+			s.writeError(w, r, http.StatusNotFound, "There is no such page on the review site.")
 			return
 		}
 		w.Header().Set("Allow", "GET, HEAD")
@@ -131,7 +131,7 @@ func (s *Site) headers(w http.ResponseWriter, private bool) {
 
 func (s *Site) fail(w http.ResponseWriter, r *http.Request, err error) {
 	s.log.Error("review site", "path", r.URL.Path, "err", err)
-	httpapi.WriteError(w, http.StatusInternalServerError, "the review could not be shown")
+	s.writeError(w, r, http.StatusInternalServerError, "The review could not be shown just now; the problem has been logged.")
 }
 
 func (s *Site) index(w http.ResponseWriter, r *http.Request) {
@@ -166,9 +166,9 @@ func (s *Site) write(w http.ResponseWriter, contentType string, body []byte) {
 	_, _ = w.Write(body)
 }
 
-func (s *Site) notFound(w http.ResponseWriter) {
+func (s *Site) notFound(w http.ResponseWriter, r *http.Request) {
 	s.headers(w, true)
-	httpapi.WriteError(w, http.StatusNotFound, "there is no published review here")
+	s.writeError(w, r, http.StatusNotFound, "There is no published review here. A draft is shown only through the preview link posted in its incident channel.")
 }
 
 func (s *Site) page(w http.ResponseWriter, r *http.Request) {
@@ -177,7 +177,7 @@ func (s *Site) page(w http.ResponseWriter, r *http.Request) {
 	raw = strings.TrimSuffix(raw, ".md")
 	n, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil || n <= 0 || raw != strconv.FormatInt(n, 10) {
-		s.notFound(w)
+		s.notFound(w, r)
 		return
 	}
 	ctx := r.Context()
@@ -187,7 +187,7 @@ func (s *Site) page(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok {
-		s.notFound(w)
+		s.notFound(w, r)
 		return
 	}
 	public := rv.Published() && !rv.Private
@@ -199,7 +199,7 @@ func (s *Site) page(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if !valid {
-			s.notFound(w)
+			s.notFound(w, r)
 			return
 		}
 	}

@@ -312,12 +312,18 @@ func TestStatsHandler(t *testing.T) {
 		t.Errorf("default: %d %v", code, m)
 	}
 	eff, _ := m["effectiveness"].(map[string]any)
-	if eff["percent"] != float64(70) {
+	if eff["percent"] != 70.2 || eff["ratio_bp"] != float64(7024) {
 		t.Errorf("effectiveness: %v", m["effectiveness"])
 	}
 	acts, _ := m["actions"].(map[string]any)
-	if acts["median_lead_time_days"] != 1.5 {
+	lead, _ := acts["median_lead_time"].(map[string]any)
+	if lead["seconds"] != float64(36*3600) || lead["hms"] != "36:00:00" || acts["mean_time_between_completions"] != nil {
 		t.Errorf("actions: %v", acts)
+	}
+	// Durations have the shape of the incidents' ({seconds, hms}).
+	ttr, _ := m["median_time_to_restore"].(map[string]any)
+	if ttr["seconds"] != float64(1800) || ttr["hms"] != "0:30:00" {
+		t.Errorf("median_time_to_restore: %v", m["median_time_to_restore"])
 	}
 	code, m = get("/api/stats?period=7d&service=BEDROOM", "tok", "GET")
 	if code != 200 || gotService != "bedroom" || gotPeriod != 7*24*time.Hour || m["period"] != "7d" {
@@ -341,6 +347,40 @@ func TestStatsHandler(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 403 {
 		t.Errorf("disabled API: %d", resp.StatusCode)
+	}
+}
+
+// TestStatsWithoutDataAreNull: a measure nothing was measured for is null,
+// not a zero that reads as "restored in no time" or "0% effective".
+func TestStatsWithoutDataAreNull(t *testing.T) {
+	h := site.StatsHandler(site.StatsOptions{
+		Measure: func(ctx context.Context, period time.Duration, service string) (review.Measures, error) {
+			return review.Measures{To: t0, Incidents: 1, Open: 1}, nil
+		},
+		Authorize: site.BearerAuthorizer("tok"),
+	})
+	req := httptest.NewRequest("GET", "/api/stats", nil)
+	req.Header.Set("Authorization", "Bearer tok")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	var m map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &m); err != nil || rec.Code != 200 {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	acts, _ := m["actions"].(map[string]any)
+	for name, v := range map[string]any{
+		"median_time_to_restore": m["median_time_to_restore"], "p90_time_to_restore": m["p90_time_to_restore"],
+		"effectiveness": m["effectiveness"], "actions.median_lead_time": acts["median_lead_time"],
+		"actions.mean_time_between_completions": acts["mean_time_between_completions"],
+	} {
+		if v != nil {
+			t.Errorf("%s = %v, want null", name, v)
+		}
+	}
+	for _, key := range []string{"median_time_to_restore", "effectiveness"} {
+		if _, present := m[key]; !present {
+			t.Errorf("%s is left out instead of null", key)
+		}
 	}
 }
 
@@ -387,5 +427,45 @@ func TestRoutesCoexistWithAPI(t *testing.T) {
 	}
 	if api.Metrics().Requests(site.RouteStats, 200) != 1 || api.Metrics().Requests(site.RouteReview, 200) != 1 {
 		t.Errorf("requests not counted")
+	}
+}
+
+// TestBrowsersGetHTMLErrors: a browser (Accept: text/html) asking for a
+// review that is not there, a draft without its token, or an unknown page
+// gets an HTML page linking back to the index, under the same strict
+// headers; API clients still get the JSON error.
+func TestBrowsersGetHTMLErrors(t *testing.T) {
+	f := newFixture(t, nil)
+	const browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+	get := func(path, accept string) (*http.Response, string) {
+		req, _ := http.NewRequest("GET", f.srv.URL+path, nil)
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	for _, path := range []string{"/reviews/99", "/reviews/3", "/reviews/4", "/reviews/x/y"} {
+		resp, body := get(path, browser)
+		if resp.StatusCode != 404 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+			!strings.Contains(body, "<!doctype html>") || !strings.Contains(body, `<a href="/reviews/">`) {
+			t.Errorf("browser GET %s: %d %s\n%s", path, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("browser GET %s: headers %v", path, resp.Header)
+		}
+		resp, body = get(path, "")
+		var e struct{ Error string }
+		if resp.StatusCode != 404 || json.Unmarshal([]byte(body), &e) != nil || e.Error == "" {
+			t.Errorf("API GET %s: %d %s", path, resp.StatusCode, body)
+		}
+	}
+	if resp, body := get("/reviews/1", browser); resp.StatusCode != 200 || !strings.Contains(body, "Checkout fails for beds") {
+		t.Errorf("a published review: %d", resp.StatusCode)
 	}
 }

@@ -125,15 +125,17 @@ type Stats struct {
 	Minors    int `json:"minors"`
 	Open      int `json:"open"`
 
-	Restored                   int     `json:"restored"`
-	MedianTimeToRestoreSeconds float64 `json:"median_time_to_restore_seconds"`
-	P90TimeToRestoreSeconds    float64 `json:"p90_time_to_restore_seconds"`
+	// Times to restore of the restored incidents; null when none was.
+	Restored            int               `json:"restored"`
+	MedianTimeToRestore *httpapi.Duration `json:"median_time_to_restore"`
+	P90TimeToRestore    *httpapi.Duration `json:"p90_time_to_restore"`
 
 	TotalLoss     httpapi.Money `json:"total_loss"`
 	LossByService []LossJSON    `json:"loss_by_service"`
 	LossByTeam    []LossJSON    `json:"loss_by_team"`
 
-	Effectiveness *EffectivenessJSON `json:"effectiveness,omitempty"`
+	// Effectiveness is null when no restored incident had an impact.
+	Effectiveness *EffectivenessJSON `json:"effectiveness"`
 
 	Actions ActionsJSON `json:"actions"`
 
@@ -155,17 +157,19 @@ type EffectivenessJSON struct {
 	LossAtTolerable httpapi.Money `json:"loss_at_tolerable"`
 	Protected       httpapi.Money `json:"protected"`
 	RatioBP         int64         `json:"ratio_bp"`
-	Percent         int64         `json:"percent"`
+	Percent         float64       `json:"percent"` // one decimal, truncated toward zero
 }
 
-// ActionsJSON are the improvement action measures.
+// ActionsJSON are the improvement action measures. The median lead time is
+// null until an action is done, the mean time between completions until
+// two are.
 type ActionsJSON struct {
-	Defined                       int     `json:"defined"`
-	Done                          int     `json:"done"`
-	Open                          int     `json:"open"`
-	MedianLeadTimeDays            float64 `json:"median_lead_time_days"`
-	PerWeek                       float64 `json:"per_week"`
-	MeanTimeBetweenCompletionDays float64 `json:"mean_time_between_completions_days"`
+	Defined                    int               `json:"defined"`
+	Done                       int               `json:"done"`
+	Open                       int               `json:"open"`
+	MedianLeadTime             *httpapi.Duration `json:"median_lead_time"`
+	PerWeek                    float64           `json:"per_week"`
+	MeanTimeBetweenCompletions *httpapi.Duration `json:"mean_time_between_completions"`
 }
 
 // ReviewJSON is one published review's readership.
@@ -176,6 +180,11 @@ type ReviewJSON struct {
 	Team        string    `json:"team"`
 	PublishedAt time.Time `json:"published_at"`
 	Readers     int       `json:"readers"`
+}
+
+func durationOf(d time.Duration) *httpapi.Duration {
+	v := httpapi.DurationOf(d)
+	return &v
 }
 
 func money(c incident.Currency, m incident.Money) httpapi.Money {
@@ -199,17 +208,13 @@ func StatsJSON(m review.Measures, period time.Duration, c incident.Currency) Sta
 	out := Stats{
 		To: m.To, Period: PeriodLabel(period), Service: m.Service,
 		Drills: m.Drills, Incidents: m.Incidents, Majors: m.Majors, Minors: m.Minors, Open: m.Open,
-		Restored:                   m.Restored,
-		MedianTimeToRestoreSeconds: m.MedianTimeToRestore.Seconds(),
-		P90TimeToRestoreSeconds:    m.P90TimeToRestore.Seconds(),
-		TotalLoss:                  money(c, m.TotalLoss),
-		LossByService:              []LossJSON{},
-		LossByTeam:                 []LossJSON{},
+		Restored:      m.Restored,
+		TotalLoss:     money(c, m.TotalLoss),
+		LossByService: []LossJSON{},
+		LossByTeam:    []LossJSON{},
 		Actions: ActionsJSON{
 			Defined: m.ActionsDefined, Done: m.ActionsDone, Open: m.ActionsOpen,
-			MedianLeadTimeDays:            review.Days(m.MedianActionLeadTime),
-			PerWeek:                       m.ActionsPerWeek,
-			MeanTimeBetweenCompletionDays: review.Days(m.MeanTimeBetweenActions),
+			PerWeek: m.ActionsPerWeek,
 		},
 		Reviews:       []ReviewJSON{},
 		ReviewReaders: m.ReviewReaders, UniqueReaders: m.UniqueReaders,
@@ -217,6 +222,16 @@ func StatsJSON(m review.Measures, period time.Duration, c incident.Currency) Sta
 	if !m.From.IsZero() {
 		f := m.From
 		out.From = &f
+	}
+	if m.Restored > 0 {
+		out.MedianTimeToRestore = durationOf(m.MedianTimeToRestore)
+		out.P90TimeToRestore = durationOf(m.P90TimeToRestore)
+	}
+	if m.ActionsDone > 0 {
+		out.Actions.MedianLeadTime = durationOf(m.MedianActionLeadTime)
+	}
+	if m.ActionsDone > 1 {
+		out.Actions.MeanTimeBetweenCompletions = durationOf(m.MeanTimeBetweenActions)
 	}
 	for _, l := range m.LossByService {
 		out.LossByService = append(out.LossByService, LossJSON{l.Name, money(c, l.Loss), l.Incidents})

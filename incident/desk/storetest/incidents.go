@@ -127,6 +127,11 @@ func testListFilters(t *testing.T, e *env) {
 		{desk.Filter{Service: "nope"}, nil},
 		{desk.Filter{Since: T0.Add(3 * time.Hour)}, []int64{6, 5, 4}},
 		{desk.Filter{Since: T0.Add(3 * time.Hour), Service: "appointments", Limit: 1}, []int64{6}},
+		{desk.Filter{Before: 6}, []int64{5, 4, 3, 2, 1}},
+		{desk.Filter{Before: 6, Limit: 2}, []int64{5, 4}},
+		{desk.Filter{Before: 5, OpenOnly: true}, []int64{4, 3, 2, 1}},
+		{desk.Filter{Before: 5, Service: "bedroom"}, []int64{3, 1}},
+		{desk.Filter{Before: 1}, nil},
 	}
 	for _, c := range cases {
 		if got := e.listNumbers(t, c.f); !slices.Equal(got, c.want) {
