@@ -9,8 +9,11 @@
 #              -e INCIDENTBOT_SLACK_BOT_TOKEN -e INCIDENTBOT_SLACK_APP_TOKEN \
 #              -p 8080:8080 incidentbot
 #
-# The entrypoint is `incidentbot serve`; arguments are appended to it
-# (e.g. `--sandbox`). Other commands: --entrypoint incidentbot, e.g.
+# The entrypoint is `incidentbot serve`; arguments are appended to it. The
+# sandbox has no authentication and refuses the image's 0.0.0.0 listener
+# unless told otherwise; publish it on the host's loopback only:
+#   docker run --rm -p 127.0.0.1:8080:8080 incidentbot --sandbox --sandbox-public
+# Other commands: --entrypoint incidentbot, e.g.
 #   docker run --rm -v $PWD/incidentbot.yaml:/etc/incidentbot/incidentbot.yaml:ro \
 #              --entrypoint incidentbot incidentbot check
 # The configuration is read from /etc/incidentbot/incidentbot.yaml when it is

@@ -87,9 +87,12 @@ func namesService(title, service string) bool {
 func (v view) headline() string {
 	h := fmt.Sprintf("%s*#%d %s*", drillTag(v.inc), v.inc.Number, esc(v.inc.Title))
 	if namesService(v.inc.Title, v.inc.Service.Name) {
+		if more := v.moreServices(); more != "" {
+			return h + " (" + strings.TrimPrefix(more, " ") + ")"
+		}
 		return h
 	}
-	return h + " (`" + esc(v.inc.Service.Name) + "`)"
+	return h + " (`" + esc(v.inc.Service.Name) + "`" + v.moreServices() + ")"
 }
 
 func (v view) serviceLine() string {
@@ -114,8 +117,12 @@ func cardBlocks(v view) []slack.Block {
 	if v.inc.Drill {
 		title = "🧪 DRILL · " + title
 	}
+	impactLabel := "*Impact*\n"
+	if len(st.Services) > 1 {
+		impactLabel = "*Impact (primary)*\n"
+	}
 	fields := []*slack.TextBlockObject{
-		mrkdwn("*Impact*\n" + esc(st.Impact.String())),
+		mrkdwn(impactLabel + esc(st.Impact.String())),
 		mrkdwn("*Loss rate*\n" + v.money(st.Rate) + "/h"),
 		mrkdwn("*Loss so far*\n" + v.money(st.LossSoFar)),
 		mrkdwn("*Estimated loss*\n" + v.money(st.Estimated)),
@@ -131,6 +138,9 @@ func cardBlocks(v view) []slack.Block {
 	if v.inc.Drill {
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(drillNotice), nil, nil))
 	}
+	if svc := v.servicesText(); svc != "" {
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(svc), nil, nil))
+	}
 	if sum := alertSummary(v); sum != "" {
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(sum), nil, nil))
 	}
@@ -143,9 +153,14 @@ func cardBlocks(v view) []slack.Block {
 			notes = append(notes, fmt.Sprintf("⏰ Out of hours: the callout of %s is deferred to <!date^%d^{date_short_pretty} {time}|%s>.", esc(e.Text), e.Until.Unix(), e.Until.UTC().Format(time.RFC1123)))
 		}
 	}
+	if st.Status == incident.StatusMerged {
+		notes = append(notes, fmt.Sprintf("➡️ Merged into #%d: its loss and timeline are counted there.", st.MergedInto))
+	}
 	if st.Status == incident.StatusResolved {
 		notes = append(notes, "Restored in "+incident.FormatShort(st.TimeToRestore)+".")
-		if e := st.Effectiveness; e != nil {
+		if e := st.Effectiveness; e != nil && len(st.Services) > 1 {
+			notes = append(notes, fmt.Sprintf("Protection effectiveness %s: %s protected against %s at each service's tolerable unavailability.", e.PercentText(), v.money(e.Protected), v.money(e.LossAtTolerable)))
+		} else if e != nil {
 			notes = append(notes, fmt.Sprintf("Protection effectiveness %s: %s protected against %s at tolerable unavailability (%s).", e.PercentText(), v.money(e.Protected), v.money(e.LossAtTolerable), incident.FormatHMS(e.TolerableUnavailability)))
 		}
 	}
@@ -299,7 +314,7 @@ func topic(v view) string {
 	if st.Status == incident.StatusResolved {
 		head = "✅ Resolved · " + st.Class.Title()
 	}
-	t := fmt.Sprintf("%s%s · %s · impact %s · commander %s", drillTopic(v.inc), head, esc(v.inc.Service.Name), esc(st.Impact.String()), commanderName(st.Commander))
+	t := fmt.Sprintf("%s%s · %s · impact %s · commander %s", drillTopic(v.inc), head, esc(v.inc.Service.Name)+v.moreServices(), esc(st.Impact.String()), commanderName(st.Commander))
 	return clip(t, 250)
 }
 
@@ -327,7 +342,12 @@ func eventLine(v view, e incident.Event) string {
 	}
 	switch e.Kind {
 	case incident.EventImpactChanged:
+		if e.Service != "" && !strings.EqualFold(e.Service, v.inc.Service.Name) {
+			return fmt.Sprintf("📉 %s set the impact of `%s` to *%s*.%s", who, esc(e.Service), esc(e.Impact.String()), fig)
+		}
 		return fmt.Sprintf("📉 %s set impact to *%s*.%s", who, esc(e.Impact.String()), fig)
+	case incident.EventServiceAffected, incident.EventServiceUnaffected, incident.EventMerged, incident.EventPaged:
+		return serviceEventLine(v, e, who, fig)
 	case incident.EventCostAdded:
 		return fmt.Sprintf("💸 %s added a cost of %s: %s.%s", who, v.money(e.Amount), esc(e.Text), fig)
 	case incident.EventSecurity:
@@ -394,6 +414,8 @@ func announceText(v view, kind string, e incident.Event, channelID string) strin
 		return fmt.Sprintf("✅ %s resolved after %s. Loss %s.", head, incident.FormatShort(v.st.TimeToRestore), v.money(v.st.LossSoFar))
 	case "reopened":
 		return fmt.Sprintf("↩️ %s was reopened. %s", head, ch)
+	case "merged":
+		return fmt.Sprintf("🔀 Incident #%d was merged into %s. Loss rate now %s/h across %d services, estimated %s. %s", e.Ref, head, v.money(v.st.Rate), len(serviceNames(v.st)), v.money(v.st.Estimated), ch)
 	}
 	return head
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -40,6 +41,7 @@ type SlackAPI interface {
 	PublishViewContext(ctx context.Context, req slack.PublishViewContextRequest) (*slack.ViewResponse, error)
 	GetConversationHistoryContext(ctx context.Context, params *slack.GetConversationHistoryParameters) (*slack.GetConversationHistoryResponse, error)
 	JoinConversationContext(ctx context.Context, channelID string) (*slack.Channel, string, []string, error)
+	ArchiveConversationContext(ctx context.Context, channelID string) error
 	GetUserInfoContext(ctx context.Context, user string, options ...slack.GetUserInfoOption) (*slack.User, error)
 }
 
@@ -66,6 +68,9 @@ type Options struct {
 	// Renderer drafts and renders post-incident reviews; nil uses the
 	// embedded templates (review.Default).
 	Renderer *review.Renderer
+	// PreviewTTL is how long a review's preview link works (0:
+	// DefaultPreviewTTL; review.preview_ttl).
+	PreviewTTL time.Duration
 }
 
 // Bot is the Slack adapter.
@@ -135,6 +140,7 @@ func (b *Bot) Register(r *desk.Runner) {
 	r.Handle(JobInbox, b.handleInbox)
 	r.Handle(JobReply, b.sendReply)
 	r.Handle(JobChannel, b.ensureChannel)
+	r.Handle(JobPrivateChannel, b.makePrivate)
 	r.Handle(JobCard, b.updateCard)
 	r.Handle(JobPost, b.postEvent)
 	r.Handle(JobAnnounce, b.announce)
@@ -146,6 +152,8 @@ func (b *Bot) Register(r *desk.Runner) {
 	r.Handle(JobHome, b.publishHome)
 	r.Handle(JobCatchUp, b.catchUp)
 	r.Handle(desk.JobReview, b.draftReview)
+	r.Handle(JobArchive, b.archiveMerged)
+	r.Handle(JobPageDM, b.pageDM)
 	r.Handle(JobReviewDrafted, b.reviewDrafted)
 	r.Handle(JobReviewPosted, b.reviewPublished)
 	r.Handle(JobActionPosted, b.actionPosted)
@@ -212,9 +220,10 @@ func set(codes ...string) map[string]bool {
 
 // Bucket names of adapter state.
 const (
-	bucketChannels   = "slack_channels"    // incident number → channelState
-	bucketChannelInc = "slack_channel_inc" // channel ID → incident number
-	bucketHome       = "slack_home"        // user ID → last App Home open
+	bucketChannels   = "slack_channels"      // incident number → channelState
+	bucketChannelInc = "slack_channel_inc"   // channel ID → incident number, or movedMark + the new channel
+	bucketMoves      = "slack_channel_moves" // incident number → moveState
+	bucketHome       = "slack_home"          // user ID → last App Home open
 )
 
 type channelState struct {
@@ -226,6 +235,9 @@ type channelState struct {
 	CardTS     string `json:"card_ts,omitempty"`
 	Pinned     bool   `json:"pinned,omitempty"`
 	Bookmarked bool   `json:"bookmarked,omitempty"`
+	// MovedFrom is the public channel a security incident left for this
+	// one (see makePrivate).
+	MovedFrom string `json:"moved_from,omitempty"`
 }
 
 func (b *Bot) channelOf(ctx context.Context, number int64) (channelState, bool, error) {
@@ -242,10 +254,11 @@ func (b *Bot) saveChannel(ctx context.Context, number int64, cs channelState) er
 	return b.store.Put(ctx, bucketChannels, itoa(number), raw)
 }
 
-// incidentOfChannel maps an incident channel to its incident.
+// incidentOfChannel maps an incident channel to its incident. A channel
+// an incident moved away from maps to nothing.
 func (b *Bot) incidentOfChannel(ctx context.Context, channelID string) (int64, bool, error) {
 	raw, ok, err := b.store.GetKV(ctx, bucketChannelInc, channelID)
-	if err != nil || !ok {
+	if err != nil || !ok || strings.HasPrefix(string(raw), movedMark) {
 		return 0, false, err
 	}
 	var n int64

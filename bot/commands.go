@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/incidentbot/incidentbot/incident"
@@ -13,8 +14,14 @@ type Command struct {
 	Rest   string   // text after the verb, as typed
 	Impact incident.Impact
 	Amount incident.Money
-	User   string // commander: a user ID, or the actor for "me"
+	User   string // commander: a user ID, or the actor for "me"; page: the person
 	Class  incident.Class
+	// Service names the service of affects, unaffects and impact (""
+	// for impact: the primary); HasImpact says whether affects named one.
+	Service   string
+	HasImpact bool
+	Number    int64  // merge: the incident merged in
+	Team      string // page: the team
 }
 
 // verbSpec is one /incident command: its syntax for the help text and whether
@@ -35,7 +42,9 @@ var verbs = []verbSpec{
 	{"actions", "actions", false},
 	{"help", "help", false},
 	{"status", "status", true},
-	{"impact", "impact blocked|degraded|partial [N%]", true},
+	{"impact", "impact [service] blocked|degraded|partial [N%]", true},
+	{"affects", "affects <service> [blocked|degraded|partial|N%]", true},
+	{"unaffects", "unaffects <service> <reason…>", true},
 	{"cost", "cost <amount> <what…>", true},
 	{"security", "security", true},
 	{"commander", "commander <@user|me>", true},
@@ -48,6 +57,8 @@ var verbs = []verbSpec{
 	{"action", "action <text…> [@owner]", true},
 	{"review", "review", true},
 	{"publish", "publish", true},
+	{"merge", "merge <number> [reason…]", true},
+	{"page", "page <team|@user> [reason…]", true},
 }
 
 func lookupVerb(name string) (verbSpec, bool) {
@@ -122,22 +133,8 @@ func ParseCommand(text, actor string, cur incident.Currency, shares incident.Imp
 		if len(c.Args) < 2 {
 			return c, usage("`/incident " + verb + " <service> <title…>` needs a service and a title.")
 		}
-	case "impact":
-		if len(c.Args) < 1 || len(c.Args) > 2 {
-			return c, usage("`/incident impact blocked|degraded|partial [N%]`")
-		}
-		lvl, ok := incident.ParseImpactLevel(c.Args[0])
-		if !ok {
-			return c, usage("Impact is `blocked` (users cannot complete a journey), `degraded` or `partial`.")
-		}
-		c.Impact = shares.Impact(lvl)
-		if len(c.Args) == 2 {
-			sh, err := incident.ParseShare(c.Args[1])
-			if err != nil {
-				return c, usage(incident.ErrorMessage(err))
-			}
-			c.Impact.Share, c.Impact.Explicit = sh, true
-		}
+	case "impact", "affects", "unaffects", "merge", "page":
+		return parseServiceCommand(c, shares)
 	case "cost":
 		if len(c.Args) < 2 {
 			return c, usage("`/incident cost <amount> <what…>` needs an amount and what it is for.")
@@ -185,4 +182,102 @@ func Verbs() []string {
 		out[i] = v.name
 	}
 	return out
+}
+
+// parseServiceCommand parses the verbs of incidents that span services and
+// teams: impact [service], affects, unaffects, merge and page.
+func parseServiceCommand(c Command, shares incident.ImpactShares) (Command, error) {
+	var err error
+	switch c.Verb {
+	case "impact":
+		args := c.Args
+		if len(args) > 1 && !isImpactWord(args[0]) {
+			c.Service, args = args[0], args[1:]
+		}
+		if len(args) < 1 || len(args) > 2 {
+			return c, usage("`/incident impact [service] blocked|degraded|partial [N%]`")
+		}
+		c.Impact, err = parseImpact(args, shares)
+		c.HasImpact = err == nil
+	case "affects":
+		if len(c.Args) < 1 || len(c.Args) > 3 {
+			return c, usage("`/incident affects <service> [blocked|degraded|partial|N%]`")
+		}
+		c.Service = c.Args[0]
+		if len(c.Args) > 1 {
+			c.Impact, err = parseImpact(c.Args[1:], shares)
+			c.HasImpact = err == nil
+		}
+	case "unaffects":
+		if len(c.Args) < 2 {
+			return c, usage("`/incident unaffects <service> <reason…>` needs a service and why it is no longer affected.")
+		}
+		c.Service, c.Rest = c.Args[0], restAfter(c.Rest, c.Args[0])
+	case "merge":
+		n, ok := parseNumber(firstArg(c.Args))
+		if !ok {
+			return c, usage("`/incident merge <number> [reason…]` needs the number of the incident to merge into this one.")
+		}
+		c.Number, c.Rest = n, restAfter(c.Rest, c.Args[0])
+	case "page":
+		if len(c.Args) < 1 {
+			return c, usage("`/incident page <team|@user> [reason…]` needs a team or a person.")
+		}
+		if u, ok := parseMention(c.Args[0]); ok {
+			c.User = u
+		} else {
+			c.Team = c.Args[0]
+		}
+		c.Rest = restAfter(c.Rest, c.Args[0])
+	}
+	return c, err
+}
+
+// parseImpact reads blocked|degraded|partial [N%], or a bare N% (partial,
+// stated).
+func parseImpact(args []string, shares incident.ImpactShares) (incident.Impact, error) {
+	if len(args) == 1 && strings.HasSuffix(args[0], "%") {
+		sh, err := incident.ParseShare(args[0])
+		if err != nil {
+			return incident.Impact{}, usage(incident.ErrorMessage(err))
+		}
+		return incident.Impact{Level: incident.ImpactPartial, Share: sh, Explicit: true}, nil
+	}
+	lvl, ok := incident.ParseImpactLevel(args[0])
+	if !ok || len(args) > 2 {
+		return incident.Impact{}, usage("Impact is `blocked` (users cannot complete a journey), `degraded` or `partial`, optionally with a percentage.")
+	}
+	imp := shares.Impact(lvl)
+	if len(args) == 2 {
+		sh, err := incident.ParseShare(args[1])
+		if err != nil {
+			return imp, usage(incident.ErrorMessage(err))
+		}
+		imp.Share, imp.Explicit = sh, true
+	}
+	return imp, nil
+}
+
+// isImpactWord reports whether an argument is an impact, not a service.
+func isImpactWord(s string) bool {
+	_, ok := incident.ParseImpactLevel(s)
+	return ok || strings.HasSuffix(s, "%")
+}
+
+// parseNumber reads an incident number: 12 or #12.
+func parseNumber(s string) (int64, bool) {
+	n, err := strconv.ParseInt(strings.TrimPrefix(s, "#"), 10, 64)
+	return n, err == nil && n > 0
+}
+
+func firstArg(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[0]
+}
+
+// restAfter is the text after the first word.
+func restAfter(rest, first string) string {
+	return strings.TrimSpace(strings.TrimPrefix(rest, first))
 }

@@ -44,7 +44,7 @@ func (b *Bot) ensureChannel(ctx context.Context, j desk.Job) error {
 		}
 	}
 	if !cs.TopicSet {
-		if err := b.syncTopic(ctx, n, cs.ID, v); err != nil {
+		if err := b.syncTopic(ctx, n, cs, v); err != nil {
 			return err
 		}
 		cs.TopicSet = true
@@ -53,7 +53,7 @@ func (b *Bot) ensureChannel(ctx context.Context, j desk.Job) error {
 		}
 	}
 	if cs.CardTS == "" {
-		ts, err := b.postOnce(ctx, fmt.Sprintf("card/%d", n), cs.ID, cardText(v), cardBlocks(v))
+		ts, err := b.postOnce(ctx, cardKey(n, cs), cs.ID, cardText(v), cardBlocks(v))
 		if err != nil {
 			return fmt.Errorf("post card: %w", err)
 		}
@@ -120,7 +120,9 @@ func (b *Bot) createChannel(ctx context.Context, v view, cs channelState) (chann
 				}
 				return cs, fmt.Errorf("create channel %s: %w", name, err)
 			}
-			if found.Creator != b.botUser() || b.botUser() == "" {
+			if found.Creator != b.botUser() || b.botUser() == "" || found.IsPrivate != v.st.Security {
+				// Someone else's, or ours but public for a security
+				// incident (never adopted: it is not private).
 				cs.Attempt++
 				continue
 			}
@@ -254,17 +256,17 @@ func (b *Bot) updateCard(ctx context.Context, j desk.Job) error {
 	if err != nil {
 		return err
 	}
-	if _, _, _, err := b.api.UpdateMessageContext(ctx, cs.ID, cs.CardTS, slack.MsgOptionText(cardText(v), false), slack.MsgOptionBlocks(withBlockID(cardBlocks(v), fmt.Sprintf("ib:card/%d", j.Incident))...)); err != nil {
+	if _, _, _, err := b.api.UpdateMessageContext(ctx, cs.ID, cs.CardTS, slack.MsgOptionText(cardText(v), false), slack.MsgOptionBlocks(withBlockID(cardBlocks(v), "ib:"+cardKey(j.Incident, cs))...)); err != nil {
 		return fmt.Errorf("update card: %w", err)
 	}
-	return b.syncTopic(ctx, j.Incident, cs.ID, v)
+	return b.syncTopic(ctx, j.Incident, cs, v)
 }
 
 // syncTopic sets the channel topic when what it says changed, never to the
 // text it already has: each conversations.setTopic posts "set the channel
 // topic" into the channel.
-func (b *Bot) syncTopic(ctx context.Context, n int64, channel string, v view) error {
-	key := fmt.Sprintf("topic/%d", n)
+func (b *Bot) syncTopic(ctx context.Context, n int64, cs channelState, v view) error {
+	key, channel := topicKey(n, cs), cs.ID
 	t := topic(v)
 	raw, _, err := b.store.GetKV(ctx, bucketPosts, key)
 	if err != nil || string(raw) == t {

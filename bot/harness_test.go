@@ -238,6 +238,22 @@ func (e *env) channelOf(n int) fakeslack.Channel {
 	return ch
 }
 
+// liveChannelOf is incident n's channel now: the one not archived.
+func (e *env) liveChannelOf(n int) string {
+	e.t.Helper()
+	id := ""
+	e.waitFor("live channel of incident", func() bool {
+		for _, c := range e.fs.Channels() {
+			if strings.HasPrefix(c.Name, "inc-"+itoaT(n)+"-") && !c.IsArchived && len(c.Pins) > 0 {
+				id = c.ID
+				return true
+			}
+		}
+		return false
+	})
+	return id
+}
+
 func itoaT(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 func (e *env) incident(n int64) (*incident.Incident, incident.State) {

@@ -194,7 +194,9 @@ func (b *Bot) runCommand(ctx context.Context, j desk.Job, cmd slack.SlashCommand
 		}
 		return b.reply(ctx, to, cardText(v), cardBlocks(v)...)
 	case "impact":
-		_, err = d.SetImpact(ctx, n, op, c.Impact)
+		_, err = d.SetServiceImpact(ctx, n, op, c.Service, c.Impact)
+	case "affects", "unaffects", "merge", "page":
+		return b.servicesCommand(ctx, j, cmd, c, to)
 	case "cost":
 		_, err = d.AddCost(ctx, n, op, c.Amount, c.Rest)
 	case "security":

@@ -60,7 +60,7 @@ func TestReviewWritesNames(t *testing.T) {
 	}
 	// On the review site: the preview page and, once published, Markdown.
 	web := newBrowserClient(t)
-	_, page, _ := re.get(web, "/reviews/1?preview="+rec.PreviewToken)
+	_, page, _ := re.get(web, "/reviews/1?preview="+previewToken(t, eph.AllText()))
 	re.slash(carol, ch, "publish confirm")
 	re.waitFor("published", func() bool { rec, _ := re.record(1); return rec.Published() })
 	_, md, _ := re.get(web, "/reviews/1.md")

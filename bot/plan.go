@@ -13,6 +13,7 @@ import (
 // Home always show the latest state, so their jobs coalesce.
 const (
 	JobChannel        = "slack.channel"          // create channel, topic, card, pin, bookmark
+	JobPrivateChannel = "slack.channel.private"  // a security incident leaves its public channel for a private one
 	JobCard           = "slack.card"             // refresh the pinned card
 	JobPost           = "slack.post"             // post a timeline event in the incident channel
 	JobAnnounce       = "slack.announce"         // post to the announce channel
@@ -92,7 +93,9 @@ func changesCard(k incident.EventKind) bool {
 	case incident.EventImpactChanged, incident.EventCostAdded, incident.EventSecurity,
 		incident.EventClassChanged, incident.EventCommander, incident.EventResolved,
 		incident.EventReopened, incident.EventCalloutDeferred, incident.EventCalledOut,
-		incident.EventAcknowledged, incident.EventAlertFired, incident.EventAlertResolved:
+		incident.EventAcknowledged, incident.EventAlertFired, incident.EventAlertResolved,
+		incident.EventServiceAffected, incident.EventServiceUnaffected,
+		incident.EventMerged, incident.EventMergedInto:
 		return true
 	}
 	return false
@@ -105,7 +108,8 @@ func posted(k incident.EventKind) bool {
 		incident.EventClassChanged, incident.EventCommander, incident.EventNote,
 		incident.EventUpdate, incident.EventResolved, incident.EventReopened,
 		incident.EventCalledOut, incident.EventAcknowledged, incident.EventAlertFired,
-		incident.EventAlertResolved:
+		incident.EventAlertResolved, incident.EventServiceAffected, incident.EventServiceUnaffected,
+		incident.EventMerged, incident.EventPaged:
 		return true
 	}
 	return false
@@ -126,12 +130,21 @@ func eventJobs(c *desk.Change, e incident.Event) []desk.Job {
 		if len(e.Users) > 0 {
 			jobs = append(jobs, desk.JobFor(JobInvite, n, s, c.Now, desk.Payload{Seq: e.Seq, Users: e.Users}))
 		}
+		if len(e.Users) > 0 && e.Source == "page" {
+			jobs = append(jobs, desk.JobFor(JobPageDM, n, s, c.Now, desk.Payload{Seq: e.Seq, Users: e.Users}))
+		}
 	case incident.EventCommander:
 		if incident.IsPerson(e.User) {
 			jobs = append(jobs, desk.JobFor(JobInvite, n, s, c.Now, desk.Payload{Seq: e.Seq, Users: []string{e.User}}))
 		}
 	case incident.EventClassChanged, incident.EventSecurity:
 		jobs = append(jobs, announce("class"))
+		if e.Kind == incident.EventSecurity {
+			// Due with the event's other jobs and named to sort before the
+			// managers' DM and the event's post: both then name the
+			// private channel.
+			jobs = append(jobs, desk.JobFor(JobPrivateChannel, n, s, c.Now, desk.Payload{Seq: e.Seq}))
+		}
 	case incident.EventUpdate:
 		jobs = append(jobs, announce("update"))
 	case incident.EventResolved:
@@ -156,8 +169,61 @@ func eventJobs(c *desk.Change, e incident.Event) []desk.Job {
 		if st := c.State(); st.Status == incident.StatusOpen && len(st.Alerts) > 0 && allResolved(st.Alerts) {
 			jobs = append(jobs, desk.JobFor(JobConfirmResolve, n, s, c.Now, desk.Payload{Seq: e.Seq}))
 		}
+	default:
+		jobs = append(jobs, serviceJobs(c, e)...)
 	}
 	return jobs
+}
+
+// serviceJobs plans what merges and pages cause: a merged incident's people
+// are invited where it went, and its channel pointed there and archived;
+// paged people are invited and told why.
+func serviceJobs(c *desk.Change, e incident.Event) []desk.Job {
+	n, s := c.Incident.Number, fmt.Sprint(e.Seq)
+	var jobs []desk.Job
+	switch e.Kind {
+	case incident.EventMerged:
+		if people := mergedPeople(c.Incident, e); len(people) > 0 {
+			jobs = append(jobs, desk.JobFor(JobInvite, n, s, c.Now, desk.Payload{Seq: e.Seq, Users: people}))
+		}
+		jobs = append(jobs, desk.JobFor(JobAnnounce, n, s, c.Now, desk.Payload{Seq: e.Seq, Kind: "merged"}))
+	case incident.EventMergedInto:
+		jobs = append(jobs, desk.JobFor(JobArchive, n, s, c.Now, desk.Payload{Seq: e.Seq}))
+	case incident.EventPaged:
+		if e.User != "" {
+			users := []string{e.User}
+			jobs = append(jobs, desk.JobFor(JobInvite, n, s, c.Now, desk.Payload{Seq: e.Seq, Users: users}),
+				desk.JobFor(JobPageDM, n, s, c.Now, desk.Payload{Seq: e.Seq, Users: users}))
+		}
+	}
+	return jobs
+}
+
+// mergedPeople are the people of the incident a merged event brought in.
+func mergedPeople(inc *incident.Incident, merged incident.Event) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(u string) {
+		if incident.IsPerson(u) && !seen[u] {
+			seen[u] = true
+			out = append(out, u)
+		}
+	}
+	for _, e := range inc.Events {
+		if e.From == 0 || e.Seq <= merged.Seq || merged.Merged == nil || e.Seq > merged.Seq+merged.Merged.Events {
+			continue
+		}
+		add(e.Actor)
+		if e.Kind == incident.EventCommander || e.Kind == incident.EventParticipantJoined {
+			add(e.User)
+		}
+		if e.Kind == incident.EventCalledOut {
+			for _, u := range e.Users {
+				add(u)
+			}
+		}
+	}
+	return out
 }
 
 func allResolved(as []incident.AlertState) bool {

@@ -151,6 +151,7 @@ func TestVerbTableIsTheOneList(t *testing.T) {
 		"declare": "bedroom Beds down", "drill": "bedroom Chaos Day", "services": "bedroom", "stats": "30d", "impact": "blocked",
 		"cost": "100 refunds", "commander": "me", "note": "x", "update": "x", "major": "x", "minor": "x",
 		"action": "x", "publish": "confirm",
+		"affects": "bedroom", "unaffects": "bedroom fixed", "merge": "2", "page": "platform-team",
 	}
 	for _, v := range bot.Verbs() {
 		c, err := bot.ParseCommand(v+" "+args[v], "U1", incident.USD, incident.DefaultShares)
@@ -166,5 +167,50 @@ func TestVerbTableIsTheOneList(t *testing.T) {
 	}
 	if _, err := bot.ParseCommand("frobnicate", "U1", incident.USD, incident.DefaultShares); err == nil || !strings.Contains(incident.ErrorMessage(err), "frobnicate") {
 		t.Errorf("an unknown verb: %v", err)
+	}
+}
+
+// Marking an incident a security incident after it opened plans the move
+// of its channel to a private one, once; an incident declared as a
+// security incident gets a private channel from the start and no move.
+func TestPlannerPlansThePrivateChannel(t *testing.T) {
+	st := bolttest.Open(t, boltstore.Options{})
+	clk := incidenttest.NewClock(incidenttest.T0)
+	d := desk.New(st, incidenttest.Furniture(), desk.Options{Now: clk.Now, Planners: []desk.Planner{bot.Planner{}}})
+	ctx := context.Background()
+	moves := func() []desk.Job {
+		jobs, _ := st.Pending(ctx)
+		var out []desk.Job
+		for _, j := range jobs {
+			if j.Kind == bot.JobPrivateChannel {
+				out = append(out, j)
+			}
+		}
+		return out
+	}
+	inc, err := d.Declare(ctx, desk.DeclareRequest{Service: "bedroom", Title: "Beds", Actor: "UA", Idem: "e1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(moves()); n != 0 {
+		t.Fatalf("%d moves planned at declaration", n)
+	}
+	op := desk.Op{Actor: "UA", Idem: "e2"}
+	for range 2 { // the second is a redelivery
+		if _, err := d.MarkSecurity(ctx, inc.Number, op); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m := moves(); len(m) != 1 || m[0].Incident != inc.Number {
+		t.Fatalf("moves planned: %+v", m)
+	}
+	sec, err := d.Declare(ctx, desk.DeclareRequest{Service: "bedroom", Title: "Keys", Actor: "UA", Idem: "e3", Security: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range moves() {
+		if j.Incident == sec.Number {
+			t.Errorf("a move planned for an incident declared private: %+v", j)
+		}
 	}
 }

@@ -200,11 +200,9 @@ func (b *Bot) reviewDrafted(ctx context.Context, j desk.Job) error {
 	}
 	text := fmt.Sprintf("📝 The blameless review of *#%d %s* is drafted from the timeline. Edit it with `/incident review`, add improvement actions with %s, and publish it with `/incident publish`. Each responder was asked for their own account by DM.",
 		v.inc.Number, esc(v.inc.Title), actionUsage)
-	if u, ok := b.previewURL(rec); ok {
-		text += " " + link(u, "Preview the draft")
-	}
-	_, err = b.postOnce(ctx, fmt.Sprintf("review-drafted/%d", j.Incident), cs.ID, text, nil)
-	return err
+	return b.postReviewNews(ctx, fmt.Sprintf("review-drafted/%d", j.Incident), cs, rec, "Preview the draft", func(l string) string {
+		return text + " " + l
+	})
 }
 
 // scrub zeroes the storage's free pages, where the previous draft of a
@@ -367,22 +365,8 @@ func (b *Bot) showReview(ctx context.Context, n int64, userID string, to replyTo
 		}
 		note = "The incident is open again: the draft is refreshed from the timeline when it is resolved."
 	}
-	text, blocks := b.reviewStateBlocks(rec, note)
+	text, blocks := b.reviewStateBlocks(ctx, rec, note)
 	return b.reply(ctx, to, text, blocks...)
-}
-
-// previewURL is the link to a review's preview (or, for a published
-// non-private review, its page); ok is false without a public URL.
-func (b *Bot) previewURL(rec *reviewstore.Record) (string, bool) {
-	base := strings.TrimRight(b.opts.PublicURL, "/")
-	if base == "" {
-		return "", false
-	}
-	u := fmt.Sprintf("%s/reviews/%d", base, rec.Number)
-	if !rec.Published() || rec.Private {
-		u += "?preview=" + rec.PreviewToken
-	}
-	return u, true
 }
 
 // pageURL is the public address of a review's page (no token).
@@ -411,7 +395,7 @@ func (b *Bot) publish(ctx context.Context, n int64, userID string, confirm bool,
 		return b.reply(ctx, to, "⚠️ Only the commander, incident managers and the owning team can publish the review.")
 	}
 	if ok && rec.Published() {
-		return b.reply(ctx, to, "The review of #"+itoa(n)+" is already published: "+b.publishedLink(rec))
+		return b.reply(ctx, to, "The review of #"+itoa(n)+" is already published: "+b.publishedLink(ctx, rec))
 	}
 	if !ok || rec.Status == incident.ReviewNone {
 		if rec, err = b.draft(ctx, v); err != nil {
@@ -426,7 +410,7 @@ func (b *Bot) publish(ctx context.Context, n int64, userID string, confirm bool,
 	if rec, err = b.publishNow(ctx, n, desk.Op{Actor: userID}); err != nil {
 		return b.outcome(ctx, to, err, "")
 	}
-	msg := "📘 Published the review: " + b.publishedLink(rec)
+	msg := "📘 Published the review: " + b.publishedLink(ctx, rec)
 	if len(findings) > 0 {
 		msg += fmt.Sprintf(" (over %d language %s).", len(findings), pluralWord(len(findings), "warning", "warnings"))
 	}
@@ -463,15 +447,6 @@ func (b *Bot) publishNow(ctx context.Context, n int64, op desk.Op) (*reviewstore
 	return rec, err
 }
 
-// publishedLink is the review's title linked to its page: "<…|#1 Title>",
-// or the title and its path when there is no public URL to link to.
-func (b *Bot) publishedLink(rec *reviewstore.Record) string {
-	if u, ok := b.previewURL(rec); ok {
-		return link(u, "#"+itoa(rec.Number)+" "+rec.Title)
-	}
-	return "*#" + itoa(rec.Number) + " " + esc(rec.Title) + "* at `/reviews/" + itoa(rec.Number) + "` (set http.public_url for links)"
-}
-
 // reviewPublished announces a published review in its channel and in the
 // announce channel, each once.
 func (b *Bot) reviewPublished(ctx context.Context, j desk.Job) error {
@@ -483,8 +458,10 @@ func (b *Bot) reviewPublished(ctx context.Context, j desk.Job) error {
 	if cs, ok, err := b.channelOf(ctx, n); err != nil {
 		return err
 	} else if ok && cs.ID != "" {
-		text := fmt.Sprintf("📘 The blameless review of this incident is published: %s. Thank you for writing it.", b.publishedLink(rec))
-		if _, err := b.postOnce(ctx, fmt.Sprintf("review-published/%d", n), cs.ID, text, nil); err != nil {
+		text := func(l string) string {
+			return fmt.Sprintf("📘 The blameless review of this incident is published: %s. Thank you for writing it.", l)
+		}
+		if err := b.postReviewNews(ctx, fmt.Sprintf("review-published/%d", n), cs, rec, "#"+itoa(n)+" "+rec.Title, text); err != nil {
 			return err
 		}
 	}
@@ -502,7 +479,7 @@ func (b *Bot) reviewPublished(ctx context.Context, j desk.Job) error {
 	if ch == "" {
 		return nil
 	}
-	_, err = b.postOnce(ctx, fmt.Sprintf("review-announce/%d", n), ch, publishedAnnouncement(rec, b.publishedLink(rec)), nil)
+	_, err = b.postOnce(ctx, fmt.Sprintf("review-announce/%d", n), ch, publishedAnnouncement(rec, b.publishedLink(ctx, rec)), nil)
 	return err
 }
 

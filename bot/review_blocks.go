@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"sort"
@@ -63,7 +64,7 @@ func periodWords(d time.Duration) string {
 
 // reviewStateBlocks shows each section's state (edited, drafted or empty,
 // with its language warnings) with an Edit button, and the preview link.
-func (b *Bot) reviewStateBlocks(rec *reviewstore.Record, note string) (string, []slack.Block) {
+func (b *Bot) reviewStateBlocks(ctx context.Context, rec *reviewstore.Record, note string) (string, []slack.Block) {
 	r := &rec.Review
 	findings := review.CheckReview(r)
 	bySection := map[review.SectionID]int{}
@@ -81,7 +82,7 @@ func (b *Bot) reviewStateBlocks(rec *reviewstore.Record, note string) (string, [
 	blocks := []slack.Block{slack.NewHeaderBlock(plain(head))}
 	var ctxLines []string
 	ctxLines = append(ctxLines, status)
-	if u, ok := b.previewURL(rec); ok {
+	if u, ok := b.previewURL(ctx, rec); ok {
 		label := "Preview"
 		if r.Published() {
 			label = "Read it"

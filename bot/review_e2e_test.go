@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/incidentbot/incidentbot/bot"
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/internal/fakeslack"
 	"github.com/incidentbot/incidentbot/review"
@@ -31,6 +32,16 @@ func (re *reviewEnv) botMessage(channelID, substr string) fakeslack.Message {
 		return false
 	})
 	return found
+}
+
+// previewToken is the preview token of the review link in a message.
+func previewToken(t *testing.T, text string) string {
+	t.Helper()
+	m := regexp.MustCompile(`preview=([0-9]+\.[A-Za-z0-9_-]{22})`).FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("no signed preview link in %q", text)
+	}
+	return m[1]
 }
 
 func (re *reviewEnv) dmCount(userID, substr string) int {
@@ -56,6 +67,7 @@ func (re *reviewEnv) resolvedMajor(title string, before func(ch string)) string 
 	re.waitFor("commander", func() bool { _, st := re.incident(1); return st.Commander == bob && st.Class == incident.Major })
 	if before != nil {
 		before(ch)
+		ch = re.liveChannelOf(1) // a security incident moved
 	}
 	re.clock.Advance(30 * time.Minute)
 	re.slash(bob, ch, "resolve rolled back the search index")
@@ -109,7 +121,7 @@ func TestReviewLifecycle(t *testing.T) {
 	if code, _, _ := re.get(web, "/reviews/1?preview=wrong"); code != http.StatusNotFound {
 		t.Errorf("wrong preview token: %d", code)
 	}
-	code, body, hdr := re.get(web, "/reviews/1?preview="+rec.PreviewToken)
+	code, body, hdr := re.get(web, "/reviews/1?preview="+previewToken(t, drafted.Text))
 	if code != http.StatusOK || !strings.Contains(body, "Draft: not yet published") || hdr.Get("Cache-Control") != "no-store" {
 		t.Errorf("preview: %d %q\n%s", code, hdr.Get("Cache-Control"), body)
 	}
@@ -282,7 +294,10 @@ func TestReviewLifecycle(t *testing.T) {
 	if code != http.StatusOK || !strings.HasPrefix(hdr.Get("Content-Type"), "text/markdown") || !strings.Contains(md, "# Incident 1: Checkout fails for beds") {
 		t.Errorf("markdown: %d %s\n%s", code, hdr.Get("Content-Type"), md)
 	}
-	re.get(newBrowserClient(t), "/reviews/1")
+	other := newBrowserClient(t) // counted when its cookie comes back
+	re.get(other, "/reviews/1")
+	re.get(other, "/reviews/1")
+	re.get(&http.Client{}, "/reviews/1") // keeps no cookie: never counted
 	_, body, _ = re.get(web, "/reviews/1")
 	if !strings.Contains(body, "2 readers") {
 		t.Errorf("readers not counted uniquely:\n%s", body)
@@ -443,10 +458,16 @@ func TestReviewLongSectionEdit(t *testing.T) {
 func TestReviewPrivateSecurityIncident(t *testing.T) {
 	re := newReviewEnv(t, tuesdayNoon)
 	fs := re.fs
+	var pub string
 	ch := re.resolvedMajor("Card data in logs", func(ch string) {
+		pub = ch
 		re.slash(bob, ch, "security")
 		re.waitFor("security", func() bool { _, st := re.incident(1); return st.Security })
+		re.waitFor("the move", func() bool { c, _ := re.fs.Channel(ch); return c.IsArchived })
 	})
+	if c, _ := fs.Channel(ch); ch == pub || !c.IsPrivate {
+		t.Fatalf("the review was worked in channel %+v", c)
+	}
 	re.waitFor("draft", func() bool { rec, ok := re.record(1); return ok && rec.Status == incident.ReviewDrafted && rec.Private })
 	re.slash(carol, ch, "publish")
 	check := re.lastEphemeral(carol, "security incident")
@@ -463,10 +484,16 @@ func TestReviewPrivateSecurityIncident(t *testing.T) {
 	if strings.Contains(ann.Text, "Card data") || strings.Contains(ann.Text, "/reviews/") {
 		t.Errorf("the announcement leaks: %s", ann.Text)
 	}
+	// The link, the only key to the private review, is posted in the
+	// private channel only, and expires.
 	link := re.botMessage(ch, "review of this incident is published")
-	rec, _ := re.record(1)
-	if !strings.Contains(link.Text, "preview="+rec.PreviewToken) {
-		t.Errorf("the channel link lacks the token: %s", link.Text)
+	token := previewToken(t, link.Text)
+	for _, c := range fs.Channels() {
+		for _, m := range c.Messages {
+			if strings.Contains(m.AllText(), "preview=") && (!c.IsPrivate && !c.IsIM) {
+				t.Errorf("a preview link in public channel #%s: %s", c.Name, m.Text)
+			}
+		}
 	}
 	web := newBrowserClient(t)
 	if code, _, _ := re.get(web, "/reviews/1"); code != http.StatusNotFound {
@@ -475,9 +502,18 @@ func TestReviewPrivateSecurityIncident(t *testing.T) {
 	if code, _, _ := re.get(web, "/reviews/1.md"); code != http.StatusNotFound {
 		t.Errorf("private review markdown public: %d", code)
 	}
-	code, body, _ := re.get(web, "/reviews/1?preview="+rec.PreviewToken)
+	code, body, _ := re.get(web, "/reviews/1?preview="+token)
 	if code != http.StatusOK || !strings.Contains(body, "Private: a security incident") {
 		t.Errorf("with the token: %d", code)
+	}
+	re.clock.Advance(bot.DefaultPreviewTTL)
+	if code, _, _ := re.get(web, "/reviews/1?preview="+token); code != http.StatusNotFound {
+		t.Errorf("with the token after %v: %d", bot.DefaultPreviewTTL, code)
+	}
+	re.slash(carol, ch, "review")
+	fresh := previewToken(t, re.lastEphemeral(carol, "Read it").AllText())
+	if code, _, _ := re.get(web, "/reviews/1?preview="+fresh); code != http.StatusOK || fresh == token {
+		t.Errorf("a fresh link from /incident review: %d", code)
 	}
 	if _, index, _ := re.get(web, "/reviews/"); strings.Contains(index, "Card data") {
 		t.Errorf("the index lists a private review")

@@ -17,42 +17,30 @@ type ImpactSpan struct {
 }
 
 // ImpactSpans returns the stretches of non-zero impact of the incident up
-// to instant t, as the loss model sees them: from the impact start with the
-// declared impact, revised by each impact change, paused while resolved.
-// Today an incident affects its one service; an incident spanning several
-// services would return one span per service and stretch, and every figure
-// built on spans (unavailability, budgets, availability) sums them.
+// to instant t, as the loss model sees them: one span per service and
+// stretch, from the impact start with the declared impact, revised by each
+// impact change, paused while resolved; an affected service from when it
+// joined until its impact ended. A service that came with a merged
+// incident brings its stretches (the higher share where both incidents had
+// one); the merged incident itself has none left, so that no minute counts
+// twice.
 func (inc *Incident) ImpactSpans(t time.Time) []ImpactSpan {
+	st, a := inc.replay(Policy{}, t)
+	if st.Status == StatusMerged {
+		return nil
+	}
 	var spans []ImpactSpan
-	share, running, clock := Share(0), true, inc.StartedAt
-	flush := func(to time.Time) {
-		if to.After(clock) && running && share > 0 {
-			spans = append(spans, ImpactSpan{Service: inc.Service.Name, From: clock, To: to, Share: share})
-		}
-		if to.After(clock) {
-			clock = to
-		}
-	}
-	if len(inc.Events) > 0 && inc.Events[0].Kind == EventDeclared && inc.Events[0].Impact != nil {
-		share = inc.Events[0].Impact.Share
-	}
-	for _, e := range inc.Events {
-		if e.At.After(t) {
-			break
-		}
-		flush(e.At)
-		switch e.Kind {
-		case EventDeclared, EventImpactChanged:
-			if e.Impact != nil {
-				share = e.Impact.Share
+	for _, tr := range a.tracks {
+		for i, s := range tr.hist {
+			end := t
+			if i+1 < len(tr.hist) {
+				end = earlier(tr.hist[i+1].at, t)
 			}
-		case EventResolved:
-			running = false
-		case EventReopened:
-			running = true
+			if s.on && s.share > 0 && end.After(s.at) {
+				spans = append(spans, ImpactSpan{Service: tr.svc.Name, From: s.at, To: end, Share: s.share})
+			}
 		}
 	}
-	flush(t)
 	return spans
 }
 

@@ -1,6 +1,7 @@
 package incident
 
 import (
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -82,7 +83,100 @@ func (c *Catalogue) Validate() error {
 			}
 		}
 	}
+	return c.validateDependencies()
+}
+
+// validateDependencies checks that every services[].depends_on names a
+// catalogue service and that no service depends on itself, however
+// indirectly.
+func (c *Catalogue) validateDependencies() error {
+	index := map[string]int{}
+	for i, s := range c.Services {
+		index[strings.ToLower(s.Name)] = i
+	}
+	for i, s := range c.Services {
+		for j, d := range s.DependsOn {
+			if _, ok := index[strings.ToLower(strings.TrimSpace(d))]; !ok {
+				return Errorf(EINVALID, "services[%d].depends_on[%d]: unknown service %q", i, j, d)
+			}
+		}
+	}
+	// Depth-first search; state 1 is on the current path, 2 is done.
+	state := make([]int, len(c.Services))
+	var path []string
+	var visit func(i int) []string
+	visit = func(i int) []string {
+		state[i] = 1
+		path = append(path, c.Services[i].Name)
+		for _, d := range c.Services[i].DependsOn {
+			k := index[strings.ToLower(strings.TrimSpace(d))]
+			if state[k] == 1 {
+				return append(append([]string(nil), path[slices.Index(path, c.Services[k].Name):]...), c.Services[k].Name)
+			}
+			if state[k] == 0 {
+				if cyc := visit(k); cyc != nil {
+					return cyc
+				}
+			}
+		}
+		path = path[:len(path)-1]
+		state[i] = 2
+		return nil
+	}
+	for i := range c.Services {
+		if state[i] == 0 {
+			if cyc := visit(i); cyc != nil {
+				return Errorf(EINVALID, "services[%d].depends_on: dependency cycle %s", index[strings.ToLower(cyc[0])], strings.Join(cyc, " → "))
+			}
+		}
+	}
 	return nil
+}
+
+// dependsOn reports whether service a depends on service b, directly or
+// through other services.
+func (c *Catalogue) dependsOn(a, b string) bool {
+	seen := map[string]bool{}
+	var walk func(name string) bool
+	walk = func(name string) bool {
+		s, ok := c.Service(name)
+		if !ok || seen[strings.ToLower(s.Name)] {
+			return false
+		}
+		seen[strings.ToLower(s.Name)] = true
+		for _, d := range s.DependsOn {
+			if strings.EqualFold(d, b) || walk(d) {
+				return true
+			}
+		}
+		return false
+	}
+	return walk(a)
+}
+
+// Related reports whether two services are related: the same service, one
+// depends on the other (directly or transitively), or they share a direct
+// dependency. Alerts of related services join one incident.
+func (c *Catalogue) Related(a, b string) bool {
+	if strings.EqualFold(a, b) {
+		return true
+	}
+	if c.dependsOn(a, b) || c.dependsOn(b, a) {
+		return true
+	}
+	sa, okA := c.Service(a)
+	sb, okB := c.Service(b)
+	if !okA || !okB {
+		return false
+	}
+	for _, x := range sa.DependsOn {
+		for _, y := range sb.DependsOn {
+			if strings.EqualFold(x, y) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Normalize sorts services by name and fills each service's domain from its

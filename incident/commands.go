@@ -81,7 +81,8 @@ func needText(s, what string) (string, error) {
 // chat message on a long timeline costs no replay.
 func (k EventKind) Priced() bool {
 	switch k {
-	case EventDeclared, EventImpactChanged, EventCostAdded, EventClassChanged, EventSecurity, EventResolved, EventReopened:
+	case EventDeclared, EventImpactChanged, EventCostAdded, EventClassChanged, EventSecurity, EventResolved, EventReopened,
+		EventServiceAffected, EventServiceUnaffected, EventMerged, EventMergedInto:
 		return true
 	}
 	return false
@@ -93,7 +94,7 @@ func (k EventKind) Priced() bool {
 func (inc *Incident) settle(p Policy, now time.Time, from int) {
 	priced := false
 	for i := from; i < len(inc.Events); i++ {
-		if inc.Events[i].Kind.Priced() {
+		if inc.Events[i].Kind.Priced() && inc.Events[i].From == 0 {
 			priced = true
 			st := inc.State(p, inc.Events[i].At)
 			f := st.Figures
@@ -132,7 +133,10 @@ func (inc *Incident) do(p Policy, now time.Time, e Event) []Event {
 
 func (inc *Incident) mustBeOpen(p Policy, now time.Time) (State, error) {
 	st := inc.State(p, now)
-	if st.Status != StatusOpen {
+	switch st.Status {
+	case StatusMerged:
+		return st, Errorf(ECONFLICT, "Incident %d was merged into #%d; carry on there.", inc.Number, st.MergedInto)
+	case StatusResolved:
 		return st, Errorf(ECONFLICT, "Incident %d is resolved; reopen it first.", inc.Number)
 	}
 	return st, nil
@@ -239,7 +243,9 @@ func (inc *Incident) Resolve(p Policy, now time.Time, actor, summary string) ([]
 // Reopen puts a resolved incident back in progress; the impact before the
 // resolution applies again.
 func (inc *Incident) Reopen(p Policy, now time.Time, actor string) ([]Event, error) {
-	if inc.State(p, now).Status != StatusResolved {
+	if st := inc.State(p, now); st.Status == StatusMerged {
+		return nil, Errorf(ECONFLICT, "Incident %d was merged into #%d and stays closed.", inc.Number, st.MergedInto)
+	} else if st.Status != StatusResolved {
 		return nil, Errorf(ECONFLICT, "Incident %d is not resolved.", inc.Number)
 	}
 	return inc.do(p, now, Event{Kind: EventReopened, Actor: actor}), nil

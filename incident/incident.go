@@ -2,6 +2,7 @@ package incident
 
 import (
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -11,6 +12,9 @@ type Status string
 const (
 	StatusOpen     Status = "open"
 	StatusResolved Status = "resolved"
+	// StatusMerged is an incident merged into another: closed, not
+	// resolved, and left out of every measure.
+	StatusMerged Status = "merged"
 )
 
 // ReviewStatus is where the post-incident review is.
@@ -37,7 +41,12 @@ const (
 	EventDeclared          EventKind = "declared"           // Text: description; Impact: initial impact
 	EventAlertFired        EventKind = "alert_fired"        // Key: alert key; Source; Labels; Text: summary; Alerts: what changed
 	EventAlertResolved     EventKind = "alert_resolved"     // Key: alert key; Source; Alerts: what changed
-	EventImpactChanged     EventKind = "impact_changed"     // Impact; Figures
+	EventImpactChanged     EventKind = "impact_changed"     // Impact; Service: whose ("" is the primary); Figures
+	EventServiceAffected   EventKind = "service_affected"   // Service; Entry: catalogue snapshot; Impact (none until set)
+	EventServiceUnaffected EventKind = "service_unaffected" // Service; Text: reason
+	EventMerged            EventKind = "merged"             // Ref: the incident merged in; Merged: its header; Text: reason; followed by its events (From)
+	EventMergedInto        EventKind = "merged_into"        // Ref: the incident this one was merged into; Text: reason
+	EventPaged             EventKind = "paged"              // Key: "team:<name>" or "user:<id>"; User: the person paged; Text: reason; Labels: escalation_policy
 	EventCostAdded         EventKind = "cost_added"         // Amount; Text: what; Figures
 	EventSecurity          EventKind = "security"           // marks a security incident
 	EventClassChanged      EventKind = "class_changed"      // Class; Text: reason; Actor "system" when automatic
@@ -96,6 +105,33 @@ type Event struct {
 	// Idem is an idempotency key (a Slack event_id, a webhook id): an event
 	// whose key is already on the timeline is not appended again.
 	Idem string `json:"idem,omitempty"`
+	// Service names the service an impact event is about; "" is the
+	// primary service (events stored before incidents had several
+	// services have none).
+	Service string `json:"service,omitempty"`
+	// Entry is the catalogue entry of a service attached to the incident,
+	// as it was then.
+	Entry *Service `json:"entry,omitempty"`
+	// Ref is the other incident of a merge; on a callout that answers a
+	// page, the seq of the paged event.
+	Ref int64 `json:"ref,omitempty"`
+	// Merged is the header of the incident merged in by a merged event.
+	Merged *MergedHeader `json:"merged,omitempty"`
+	// From is set on events that came with a merged incident: its number.
+	// They keep their own time, so they may be earlier than the event
+	// before them; they are priced through their merged event.
+	From int64 `json:"from,omitempty"`
+}
+
+// MergedHeader is the header of an incident merged into another, and how
+// many of its events follow the merged event.
+type MergedHeader struct {
+	Number    int64     `json:"number"`
+	Title     string    `json:"title"`
+	Service   Service   `json:"service"`
+	Unmapped  bool      `json:"unmapped,omitempty"`
+	StartedAt time.Time `json:"started_at"`
+	Events    int       `json:"events"`
 }
 
 // Figures are an incident's money at a point in time.
@@ -145,10 +181,20 @@ type AlertState struct {
 // State is everything derived from an incident's timeline at one instant.
 type State struct {
 	Figures
-	Status        Status        `json:"status"`
-	Review        ReviewStatus  `json:"review"`
-	Impact        Impact        `json:"impact"`
-	Target        Availability  `json:"-"`
+	Status Status       `json:"status"`
+	Review ReviewStatus `json:"review"`
+	Impact Impact       `json:"impact"` // the primary service's
+	Target Availability `json:"-"`      // the primary service's
+	// Services are the primary service, then the affected ones in the order
+	// they joined, each with its own impact and money.
+	Services []ServiceState `json:"services"`
+	// StartedAt is when impact began: the incident's start, or an earlier
+	// start of an incident merged into it.
+	StartedAt time.Time `json:"started_at"`
+	// MergedInto is the incident this one was merged into (StatusMerged);
+	// Merged lists the incidents merged into this one.
+	MergedInto    int64         `json:"merged_into,omitempty"`
+	Merged        []int64       `json:"merged,omitempty"`
 	Security      bool          `json:"security"`
 	Commander     string        `json:"commander,omitempty"`
 	Participants  []string      `json:"participants"`
@@ -170,6 +216,40 @@ type State struct {
 	Messages []Message `json:"-"`
 
 	pendingUpgrade bool
+}
+
+// ServiceState is one service of an incident at an instant.
+type ServiceState struct {
+	Service  Service      `json:"service"` // the catalogue entry as it was when it joined
+	Primary  bool         `json:"primary"`
+	From     int64        `json:"from,omitempty"` // joined with incident #From merged in
+	Impact   Impact       `json:"impact"`
+	Active   bool         `json:"active"` // false once its impact ended
+	Target   Availability `json:"-"`      // in force when it joined
+	Exposure Money        `json:"exposure"`
+	Rate     Money        `json:"rate"`      // exposure × share while the incident runs
+	Loss     Money        `json:"loss"`      // its integrated impact loss
+	Costs    Money        `json:"costs"`     // costs counted against it (the primary's own)
+	JoinedAt time.Time    `json:"joined_at"` // impact began (the primary: the incident's start)
+	EndedAt  time.Time    `json:"ended_at,omitzero"`
+	Reason   string       `json:"reason,omitempty"` // why its impact ended
+	// Effectiveness is its own, set once the incident is resolved and the
+	// service had some impact.
+	Effectiveness *Effectiveness `json:"effectiveness,omitempty"`
+}
+
+// LossSoFar is the service's impact loss plus the costs counted against it.
+func (s ServiceState) LossSoFar() Money { return s.Loss + s.Costs }
+
+// Service returns the named service of the state (case-insensitive; "" is
+// the primary).
+func (st State) Service(name string) (ServiceState, bool) {
+	for _, s := range st.Services {
+		if (name == "" && s.Primary) || (name != "" && strings.EqualFold(s.Service.Name, name)) {
+			return s, true
+		}
+	}
+	return ServiceState{}, false
 }
 
 // Message is a human message in the incident channel.
@@ -243,14 +323,69 @@ func (inc *Incident) Append(evs ...Event) []Event {
 func (inc *Incident) appendOne(e Event) Event {
 	if last, ok := inc.LastEvent(); ok {
 		e.Seq = last.Seq + 1
-		if e.At.Before(last.At) {
-			e.At = last.At
+		if e.From == 0 {
+			// Events that came with a merged incident keep their time.
+			if at, ok := inc.lastOwnAt(); ok && e.At.Before(at) {
+				e.At = at
+			}
 		}
 	} else {
 		e.Seq = 1
 	}
 	inc.Events = append(inc.Events, e)
 	return e
+}
+
+// lastOwnAt is the time of the newest event that did not come with a merged
+// incident.
+func (inc *Incident) lastOwnAt() (time.Time, bool) {
+	for i := len(inc.Events) - 1; i >= 0; i-- {
+		if inc.Events[i].From == 0 {
+			return inc.Events[i].At, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// Open reports whether a timeline leaves its incident open: it does unless
+// its last resolution, reopening or merge is a resolution or a merge into
+// another incident. Storage adapters index open incidents with it.
+func Open(evs []Event) bool {
+	for i := len(evs) - 1; i >= 0; i-- {
+		if evs[i].From != 0 {
+			continue
+		}
+		switch evs[i].Kind {
+		case EventResolved, EventMergedInto:
+			return false
+		case EventReopened:
+			return true
+		}
+	}
+	return true
+}
+
+// ServiceNames lists the services an incident involves, the primary first,
+// without replaying its money: those attached and those that came with a
+// merged incident, also once their impact ended.
+func (inc *Incident) ServiceNames() []string {
+	names := []string{inc.Service.Name}
+	seen := map[string]bool{strings.ToLower(inc.Service.Name): true}
+	add := func(n string) {
+		if n != "" && !seen[strings.ToLower(n)] {
+			seen[strings.ToLower(n)] = true
+			names = append(names, n)
+		}
+	}
+	for _, e := range inc.Events {
+		switch {
+		case e.Kind == EventServiceAffected && e.Entry != nil:
+			add(e.Entry.Name)
+		case e.Kind == EventMerged && e.Merged != nil:
+			add(e.Merged.Service.Name)
+		}
+	}
+	return names
 }
 
 // DeclaredAt is the time of the declaration event.

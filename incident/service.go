@@ -137,6 +137,8 @@ type Service struct {
 	Peaks              []Peak `json:"peaks,omitempty"`
 	PagerDutyServiceID string `json:"pagerduty_service_id,omitempty"`
 	Runbook            string `json:"runbook,omitempty"`
+	// DependsOn names the catalogue services this one depends on.
+	DependsOn []string `json:"depends_on,omitempty"`
 }
 
 // ExposureAt is the hourly exposure in force at t: the highest of the base

@@ -2,102 +2,35 @@ package incident
 
 import (
 	"math/big"
+	"sort"
 	"time"
 )
 
-var (
-	bpHourNs = new(big.Int).Mul(big.NewInt(int64(FullShare)), big.NewInt(int64(time.Hour)))
-)
-
-// lossAcc integrates exposure × share over time exactly, in
-// minor units × basis points × nanoseconds, and watches for the estimate
-// crossing the high threshold.
-type lossAcc struct {
-	p       Policy
-	svc     Service
-	sum     *big.Int // integrated impact loss, exact
-	costs   Money
-	share   Share
-	running bool // open: the loss clock runs
-	openNs  int64
-	// classification
-	major, recordedMajor, downgraded, security bool
-	upgradedAt                                 time.Time
-}
-
-func (a *lossAcc) rateNum(t time.Time) *big.Int {
-	if !a.running {
-		return new(big.Int)
-	}
-	return new(big.Int).Mul(big.NewInt(int64(a.svc.ExposureAt(t))), big.NewInt(int64(a.share)))
-}
-
-// estimateNum is the estimate at t in exact units, given sum up to t.
-func (a *lossAcc) estimateNum(t time.Time) *big.Int {
-	n := new(big.Int).Mul(a.rateNum(t), big.NewInt(int64(a.p.Horizon)))
-	n.Add(n, a.sum)
-	return n.Add(n, new(big.Int).Mul(big.NewInt(int64(a.costs)), bpHourNs))
-}
-
-func (a *lossAcc) eligible() bool { return !a.major && !a.downgraded && a.p.Thresholds.High > 0 }
-
-func (a *lossAcc) threshold() *big.Int {
-	return new(big.Int).Mul(big.NewInt(int64(a.p.Thresholds.High)), bpHourNs)
-}
-
-// check upgrades at instant t if the estimate is at or over the threshold.
-func (a *lossAcc) check(t time.Time) {
-	if a.eligible() && a.estimateNum(t).Cmp(a.threshold()) >= 0 {
-		a.major, a.upgradedAt = true, t
-	}
-}
-
-// advance integrates from..to, splitting at peak boundaries and finding the
-// exact instant the estimate crosses the high threshold, if it does.
-func (a *lossAcc) advance(from, to time.Time) {
-	if !to.After(from) {
-		return
-	}
-	if a.running {
-		a.openNs += int64(to.Sub(from))
-	}
-	cuts := append(a.svc.exposureChanges(from, to), to)
-	start := from
-	for _, end := range cuts {
-		a.check(start)
-		r := a.rateNum(start)
-		d := big.NewInt(int64(end.Sub(start)))
-		if a.eligible() && r.Sign() > 0 {
-			gap := new(big.Int).Sub(a.threshold(), a.estimateNum(start))
-			// ceil(gap / r) nanoseconds after start
-			q, m := new(big.Int).QuoRem(gap, r, new(big.Int))
-			if m.Sign() > 0 {
-				q.Add(q, big.NewInt(1))
-			}
-			if q.Cmp(d) <= 0 {
-				a.major, a.upgradedAt = true, start.Add(time.Duration(q.Int64()))
-			}
-		}
-		a.sum.Add(a.sum, new(big.Int).Mul(r, d))
-		start = end
-	}
-}
-
 // State replays the timeline up to and including instant t.
 func (inc *Incident) State(p Policy, t time.Time) State {
-	a := &lossAcc{p: p, svc: inc.Service, sum: new(big.Int), running: true}
-	st := State{Status: StatusOpen, Impact: Impact{Level: ImpactNone}}
-	st.Target = p.Bands.Target(inc.Service.ExposureAt(inc.StartedAt))
+	st, _ := inc.replay(p, t)
+	return st
+}
+
+// replay computes the state at t and returns the accumulator it priced the
+// services with (a merge folds in the merged incident's).
+func (inc *Incident) replay(p Policy, t time.Time) (State, *lossAcc) {
+	a := newLossAcc(p, inc)
+	st := State{Status: StatusOpen, StartedAt: inc.StartedAt}
 	people := map[string]bool{}
 	alerts := map[string]int{}
 	groups := map[string]*alertGroup{}
 	msgs := newMessageFold()
 	if len(inc.Events) > 0 && inc.Events[0].Kind == EventDeclared && inc.Events[0].Impact != nil {
-		st.Impact = *inc.Events[0].Impact
-		a.share = st.Impact.Share
+		a.primary().impact = *inc.Events[0].Impact
 	}
+	a.mark(inc.StartedAt)
 	clock := inc.StartedAt
-	for _, e := range inc.Events {
+	for i := 0; i < len(inc.Events); i++ {
+		e := inc.Events[i]
+		if e.From != 0 {
+			continue // priced through its merged event
+		}
 		if e.At.After(t) {
 			break
 		}
@@ -111,17 +44,41 @@ func (inc *Incident) State(p Policy, t time.Time) State {
 		switch e.Kind {
 		case EventDeclared:
 			if e.Impact != nil {
-				st.Impact = *e.Impact
-				a.share = st.Impact.Share
+				a.primary().impact = *e.Impact
 			}
 		case EventImpactChanged:
-			if e.Impact != nil {
-				st.Impact = *e.Impact
-				a.share = e.Impact.Share
+			if tr := a.find(e.Service); e.Impact != nil && tr != nil && tr.active {
+				tr.impact = *e.Impact
 				a.downgraded = false
 			}
+		case EventServiceAffected:
+			if e.Entry != nil {
+				imp := Impact{Level: ImpactNone}
+				if e.Impact != nil {
+					imp = *e.Impact
+				}
+				a.attach(*e.Entry, imp, e.At)
+				a.downgraded = false
+			}
+		case EventServiceUnaffected:
+			a.detach(e.Service, e.At, e.Text)
+			a.downgraded = false
+		case EventMerged:
+			if sub := inc.mergedPart(i); sub != nil {
+				sst, sacc := sub.replay(p, e.At)
+				a.absorb(sacc, e.At, sub.Number)
+				st.absorb(sst, sub.Number, people, alerts)
+				for _, m := range sst.Messages {
+					msgs.add(m)
+				}
+				i += e.Merged.Events
+			}
+		case EventMergedInto:
+			a.running = false
+			st.Status, st.MergedInto = StatusMerged, e.Ref
 		case EventCostAdded:
 			a.costs += e.Amount
+			a.primary().costs += e.Amount
 			a.downgraded = false
 		case EventSecurity:
 			st.Security, a.security = true, true
@@ -167,6 +124,9 @@ func (inc *Incident) State(p Policy, t time.Time) State {
 		case EventReviewPublished:
 			st.Review = ReviewPublished
 		}
+		if e.Kind.Priced() {
+			a.mark(e.At)
+		}
 		a.check(e.At)
 	}
 	if t.After(clock) {
@@ -179,16 +139,23 @@ func (inc *Incident) State(p Policy, t time.Time) State {
 	for i := range st.Alerts {
 		st.Alerts[i].settle(groups[st.Alerts[i].Key], clock)
 	}
+	if len(st.Merged) > 0 {
+		sort.SliceStable(st.Messages, func(i, j int) bool { return st.Messages[i].At.Before(st.Messages[j].At) })
+	}
 	st.Participants = sortedKeys(people)
 	st.Security = a.security
 	st.Downgraded = a.downgraded
 	st.UpgradedAt = a.upgradedAt
 	st.pendingUpgrade = a.major && !a.recordedMajor
 
-	// Figures at the end instant.
+	st.figures(p, a, clock)
+	return st, a
+}
+
+// figures sets the money of the state at the end instant.
+func (st *State) figures(p Policy, a *lossAcc, clock time.Time) {
 	rate := a.rateNum(clock)
 	impactLoss := roundDiv(a.sum, bpHourNs)
-	st.Exposure = inc.Service.ExposureAt(clock)
 	st.Rate = roundDiv(rate, big.NewInt(int64(FullShare)))
 	st.Costs = a.costs
 	st.LossSoFar = impactLoss + a.costs
@@ -207,35 +174,67 @@ func (inc *Incident) State(p Policy, t time.Time) State {
 	default:
 		st.Priority = PriorityLow
 	}
-	if st.Status == StatusResolved {
-		st.TimeToRestore = st.ResolvedAt.Sub(inc.StartedAt)
-		if a.sum.Sign() > 0 && a.openNs > 0 {
-			st.Effectiveness = effectiveness(a.sum, a.openNs, st.Target, st.LossSoFar)
+	resolved := st.Status == StatusResolved
+	st.Services = make([]ServiceState, 0, len(a.tracks))
+	for _, tr := range a.tracks {
+		ss := tr.state(p, a, clock, resolved)
+		if ss.Active {
+			st.Exposure += ss.Exposure
 		}
+		st.Services = append(st.Services, ss)
 	}
-	return st
+	st.Impact, st.Target = st.Services[0].Impact, st.Services[0].Target
+	if resolved {
+		st.TimeToRestore = st.ResolvedAt.Sub(st.StartedAt)
+		st.Effectiveness = incidentEffectiveness(a, st.Services, st.LossSoFar)
+	}
 }
 
-// effectiveness computes the playbook's financial loss protection
-// effectiveness from the exact integrated loss, with one rounding per figure.
-func effectiveness(sum *big.Int, openNs int64, target Availability, actual Money) *Effectiveness {
-	tol := target.TolerableUnavailability()
-	// average rate per hour = loss ÷ hours open = sum / (bp × openNs)
-	avg := roundDiv(sum, new(big.Int).Mul(big.NewInt(int64(FullShare)), big.NewInt(openNs)))
-	// loss at tolerable = average rate × tolerable = sum × tol / (bp × hour × openNs)
-	num := new(big.Int).Mul(sum, big.NewInt(int64(tol)))
-	den := new(big.Int).Mul(bpHourNs, big.NewInt(openNs))
-	atTol := roundDiv(num, den)
+// state is the track's figures at the end instant.
+func (tr *track) state(p Policy, a *lossAcc, clock time.Time, resolved bool) ServiceState {
+	ss := ServiceState{
+		Service: tr.svc, Primary: tr.primary, From: tr.from, Impact: tr.impact, Active: tr.active,
+		Target:   p.Bands.Target(tr.svc.ExposureAt(tr.joinedAt)),
+		Exposure: tr.svc.ExposureAt(clock),
+		Rate:     roundDiv(a.trackRate(tr, clock), big.NewInt(int64(FullShare))),
+		Loss:     roundDiv(tr.sum, bpHourNs), Costs: tr.costs,
+		JoinedAt: tr.joinedAt, EndedAt: tr.endedAt, Reason: tr.reason,
+	}
+	if ss.Impact.Level == "" {
+		ss.Impact.Level = ImpactNone
+	}
+	if resolved && tr.sum.Sign() > 0 && tr.openNs > 0 {
+		ss.Effectiveness = effectiveness(tr.sum, tr.openNs, ss.Target, ss.LossSoFar())
+	}
+	return ss
+}
+
+// incidentEffectiveness is the incident's effectiveness: with one service
+// its own; with several Σ protected ÷ Σ loss at tolerable unavailability,
+// the tolerable unavailability being the primary's.
+func incidentEffectiveness(a *lossAcc, svcs []ServiceState, loss Money) *Effectiveness {
+	if len(svcs) == 1 {
+		return svcs[0].Effectiveness
+	}
+	var atTol Money
+	measured := false
+	for _, s := range svcs {
+		if s.Effectiveness != nil {
+			atTol += s.Effectiveness.LossAtTolerable
+			measured = true
+		}
+	}
+	if !measured || a.openNs <= 0 {
+		return nil
+	}
 	e := &Effectiveness{
-		TolerableUnavailability: tol,
-		AverageRate:             avg,
+		TolerableUnavailability: svcs[0].Target.TolerableUnavailability(),
+		AverageRate:             roundDiv(a.sum, new(big.Int).Mul(big.NewInt(int64(FullShare)), big.NewInt(a.openNs))),
 		LossAtTolerable:         atTol,
-		ActualLoss:              actual,
-		Protected:               atTol - actual,
+		ActualLoss:              loss,
+		Protected:               atTol - loss,
 	}
-	if atTol != 0 {
-		e.Ratio = Share(roundDiv(big.NewInt(int64(e.Protected)*int64(FullShare)), big.NewInt(int64(atTol))))
-	}
+	e.Ratio = ratio(e.Protected, atTol)
 	return e
 }
 
@@ -269,6 +268,43 @@ func (st *State) alert(e Event, index map[string]int, groups map[string]*alertGr
 	}
 	for _, r := range e.Alerts {
 		g.merge(r, e.At)
+	}
+}
+
+// mergedPart is the incident merged in by the merged event at index i, with
+// its events as they were on its own timeline.
+func (inc *Incident) mergedPart(i int) *Incident {
+	h := inc.Events[i].Merged
+	if h == nil {
+		return nil
+	}
+	end := min(i+1+h.Events, len(inc.Events))
+	evs := make([]Event, 0, end-i-1)
+	for _, e := range inc.Events[i+1 : end] {
+		if e.From == h.Number {
+			e.From = 0
+		}
+		evs = append(evs, e)
+	}
+	return &Incident{Number: h.Number, Title: h.Title, Service: h.Service, Unmapped: h.Unmapped, StartedAt: h.StartedAt, Events: evs}
+}
+
+// absorb takes in what a merged incident's state brings besides money: its
+// people, alerts and messages, and an earlier start.
+func (st *State) absorb(sub State, number int64, people map[string]bool, alerts map[string]int) {
+	for _, u := range sub.Participants {
+		people[u] = true
+	}
+	for _, al := range sub.Alerts {
+		al.firedByEvent = al.Firing // settled by the merged incident's replay
+		if _, dup := alerts[al.Key]; !dup {
+			alerts[al.Key] = len(st.Alerts)
+			st.Alerts = append(st.Alerts, al)
+		}
+	}
+	st.Merged = append(append(st.Merged, sub.Merged...), number)
+	if sub.StartedAt.Before(st.StartedAt) {
+		st.StartedAt = sub.StartedAt
 	}
 }
 

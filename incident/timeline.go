@@ -56,6 +56,15 @@ func (f *messageFold) erase(ts string) {
 	}
 }
 
+// add takes in a message already folded elsewhere (one that came with a
+// merged incident), unless the fold holds it.
+func (f *messageFold) add(m Message) {
+	if _, dup := f.index[m.TS]; !dup {
+		f.index[m.TS] = len(f.msgs)
+		f.msgs = append(f.msgs, m)
+	}
+}
+
 // message returns the folded message with the ts.
 func (f *messageFold) message(ts string) (Message, bool) {
 	i, ok := f.index[ts]

@@ -1,7 +1,9 @@
 package review
 
 import (
+	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -286,6 +288,10 @@ type impactView struct {
 	Revisions       []revisionRow
 	Omitted         int
 	OmittedAfter    int // revisions are elided after this row
+	// Services is the per-service loss table of an incident on several
+	// services; Dependencies names the dependencies they share.
+	Services     []serviceRow
+	Dependencies string
 }
 
 type revisionRow struct {
@@ -314,6 +320,9 @@ func (d *drafter) impact() impactView {
 	var highest incident.Money
 	var rows []int
 	for i, e := range inc.Events {
+		if e.From != 0 {
+			continue // priced through its merged event
+		}
 		if e.Figures != nil && e.Figures.Estimated > highest {
 			highest = e.Figures.Estimated
 		}
@@ -324,7 +333,8 @@ func (d *drafter) impact() impactView {
 			}
 		}
 		switch e.Kind {
-		case incident.EventDeclared, incident.EventImpactChanged, incident.EventCostAdded, incident.EventResolved, incident.EventReopened:
+		case incident.EventDeclared, incident.EventImpactChanged, incident.EventCostAdded, incident.EventResolved, incident.EventReopened,
+			incident.EventServiceAffected, incident.EventServiceUnaffected, incident.EventMerged:
 			if e.Figures != nil {
 				rows = append(rows, i)
 			}
@@ -349,6 +359,11 @@ func (d *drafter) impact() impactView {
 			row.Revision = "Declared, impact " + impactOf(e)
 		case incident.EventImpactChanged:
 			row.Revision = "Impact " + impactOf(e)
+			if e.Service != "" && !strings.EqualFold(e.Service, inc.Service.Name) {
+				row.Revision = "Impact of " + d.plain(e.Service) + " " + impactOf(e)
+			}
+		case incident.EventServiceAffected, incident.EventServiceUnaffected, incident.EventMerged:
+			row.Revision = d.serviceEvent(e)
 		case incident.EventCostAdded:
 			row.Revision = "Cost " + d.money(e.Amount) + ": " + d.slack(e.Text, maxEventText)
 		case incident.EventResolved:
@@ -369,7 +384,94 @@ func (d *drafter) impact() impactView {
 			v.Excess = d.money(-e.Protected)
 		}
 	}
+	if len(st.Services) > 1 {
+		v.Services, v.Dependencies = d.serviceRows(), d.sharedDependencies()
+	}
 	return v
+}
+
+type serviceRow struct {
+	Name, Team, Impact, Target, Tolerable, Loss, LossAtTolerable, Protected, Effectiveness string
+	Primary                                                                                bool
+}
+
+// serviceRows is the per-service loss table of an incident on several
+// services: each one's highest impact, own loss and own effectiveness.
+func (d *drafter) serviceRows() []serviceRow {
+	worst := d.highestImpacts()
+	var out []serviceRow
+	for _, s := range d.st.Services {
+		r := serviceRow{
+			Name: s.Service.Name, Team: s.Service.Team, Primary: s.Primary, Impact: worst[strings.ToLower(s.Service.Name)].String(),
+			Target: s.Target.String(), Tolerable: tolerableText(s.Target.TolerableUnavailability()), Loss: d.money(s.LossSoFar()),
+			LossAtTolerable: "–", Protected: "–", Effectiveness: "–",
+		}
+		if e := s.Effectiveness; e != nil {
+			r.LossAtTolerable, r.Protected, r.Effectiveness = d.money(e.LossAtTolerable), d.money(e.Protected), e.PercentText()
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// highestImpacts is the highest impact recorded for each service, by
+// lower-cased name, also in the incidents merged in.
+func (d *drafter) highestImpacts() map[string]incident.Impact {
+	primary := map[int64]string{0: d.inc.Service.Name} // incident → its primary service
+	worst := map[string]incident.Impact{}
+	for _, e := range d.inc.Events {
+		if e.Kind == incident.EventMerged && e.Merged != nil {
+			primary[e.Merged.Number] = e.Merged.Service.Name
+		}
+		if e.Impact == nil {
+			continue
+		}
+		name := e.Service
+		switch e.Kind {
+		case incident.EventDeclared, incident.EventImpactChanged, incident.EventServiceAffected:
+			if name == "" {
+				name = primary[e.From]
+			}
+		default:
+			continue
+		}
+		if k := strings.ToLower(name); e.Impact.Share > worst[k].Share || worst[k].Level == "" {
+			worst[k] = *e.Impact
+		}
+	}
+	return worst
+}
+
+// sharedDependencies names the catalogue services that two or more of the
+// incident's services depend on directly, or that one of them depends on
+// and is itself among them: likely contributing factors.
+func (d *drafter) sharedDependencies() string {
+	in := map[string]bool{}
+	for _, s := range d.st.Services {
+		in[strings.ToLower(s.Service.Name)] = true
+	}
+	count := map[string]int{}
+	var names []string
+	for _, s := range d.st.Services {
+		cur, ok := d.cat.Service(s.Service.Name)
+		if !ok {
+			continue
+		}
+		for _, dep := range cur.DependsOn {
+			k := strings.ToLower(dep)
+			if count[k] == 0 {
+				names = append(names, dep)
+			}
+			count[k]++
+		}
+	}
+	var shared []string
+	for _, n := range names {
+		if k := strings.ToLower(n); count[k] > 1 || in[k] {
+			shared = append(shared, n)
+		}
+	}
+	return strings.Join(shared, ", ")
 }
 
 func impactOf(e incident.Event) string {
@@ -460,12 +562,16 @@ func (d *drafter) timeline() timelineView {
 			acked = true
 		case incident.EventDeclared, incident.EventImpactChanged, incident.EventCostAdded, incident.EventSecurity,
 			incident.EventClassChanged, incident.EventCommander, incident.EventCalloutDeferred, incident.EventCalledOut,
-			incident.EventNote, incident.EventUpdate, incident.EventResolved, incident.EventReopened:
+			incident.EventNote, incident.EventUpdate, incident.EventResolved, incident.EventReopened,
+			incident.EventServiceAffected, incident.EventServiceUnaffected, incident.EventMerged:
 		default:
 			continue
 		}
 		picked = append(picked, i)
 	}
+	// Events that came with a merged incident keep their own time: the
+	// key events read in the order they happened.
+	sort.SliceStable(picked, func(a, b int) bool { return inc.Events[picked[a]].At.Before(inc.Events[picked[b]].At) })
 	keep, omitted, after := elide(len(picked), d.max)
 	v := timelineView{Omitted: omitted, OmittedAfter: after, Total: len(picked)}
 
@@ -477,17 +583,17 @@ func (d *drafter) timeline() timelineView {
 		want[picked[k]] = true
 	}
 	summaries := map[string]string{}
-	commander := ""
-	lastDay := ""
+	commander := map[int64]string{} // by incident: 0 this one, else the merged one
+	rows := map[int]timelineRow{}
 	for i, e := range inc.Events {
-		prevCommander := commander
+		prevCommander := commander[e.From]
 		switch e.Kind {
 		case incident.EventAlertFired:
 			if e.Text != "" {
 				summaries[e.Key] = e.Text
 			}
 		case incident.EventCommander:
-			commander = e.User
+			commander[e.From] = e.User
 		}
 		if !want[i] {
 			continue
@@ -561,8 +667,19 @@ func (d *drafter) timeline() timelineView {
 			}
 		case incident.EventReopened:
 			row.Event = "Reopened: the impact before the resolution applies again"
+		default:
+			row.Event = d.serviceEvent(e) + d.figures(e, true)
 		}
-		t := e.At.In(d.loc)
+		if e.From != 0 {
+			row.Event = fmt.Sprintf("(from #%d) %s", e.From, row.Event)
+		}
+		rows[i] = row
+	}
+	lastDay := ""
+	for _, k := range keep {
+		i := picked[k]
+		row := rows[i]
+		t := inc.Events[i].At.In(d.loc)
 		if day := t.Format("2006-01-02"); day != lastDay {
 			lastDay = day
 			row.Time = t.Format("2006-01-02 15:04:05 MST")
@@ -572,6 +689,26 @@ func (d *drafter) timeline() timelineView {
 		v.Rows = append(v.Rows, row)
 	}
 	return v
+}
+
+// serviceEvent describes the events of an incident on several services.
+func (d *drafter) serviceEvent(e incident.Event) string {
+	switch e.Kind {
+	case incident.EventServiceAffected:
+		return d.plain(e.Service) + " affected too, impact " + impactOf(e)
+	case incident.EventServiceUnaffected:
+		return d.plain(e.Service) + " no longer affected: " + d.slack(e.Text, maxEventText)
+	case incident.EventMerged:
+		s := fmt.Sprintf("Incident #%d merged in", e.Ref)
+		if e.Merged != nil {
+			s += " (" + d.plain(e.Merged.Title) + ", " + d.plain(e.Merged.Service.Name) + ")"
+		}
+		if e.Text != "" {
+			s += ": " + d.slack(e.Text, maxEventText)
+		}
+		return s
+	}
+	return ""
 }
 
 func (d *drafter) figures(e incident.Event, withRate bool) string {

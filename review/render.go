@@ -195,10 +195,12 @@ var defaultRenderer = sync.OnceValues(func() (*Renderer, error) { return NewRend
 func Default() (*Renderer, error) { return defaultRenderer() }
 
 // ContentSecurityPolicy is a strict policy the review site can send with the
-// pages: no scripts at all, and the one inline style block allowed by its
-// hash (recomputed from the templates in use).
+// pages: no scripts at all, the one inline style block allowed by its hash
+// (recomputed from the templates in use), and images from the site itself
+// only, so that an image written into a review cannot tell a third party
+// who reads it and when.
 func (rd *Renderer) ContentSecurityPolicy() string {
-	return "default-src 'none'; style-src '" + rd.styleHash + "'; img-src 'self' https: data:; " +
+	return "default-src 'none'; style-src '" + rd.styleHash + "'; img-src 'self'; " +
 		"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 }
 

@@ -316,6 +316,12 @@ func TestContentSecurityPolicyAllowsTheStyle(t *testing.T) {
 	if !strings.Contains(csp, "style-src "+hash) || !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "script-src") {
 		t.Errorf("CSP %q does not allow the style %s, or allows scripts", csp, hash)
 	}
+	// Exactly: no scripts, the one style, same-origin images only (no
+	// https: or data: image that would tell a third party who reads).
+	want := "default-src 'none'; style-src " + hash + "; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+	if csp != want {
+		t.Errorf("CSP\n got %q\nwant %q", csp, want)
+	}
 }
 
 func TestRendererConcurrent(t *testing.T) {

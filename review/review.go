@@ -160,6 +160,9 @@ type Review struct {
 	// opaque reader ID the server chooses (a Slack user, or a hash), with the
 	// time of their first read.
 	Readers map[string]time.Time `json:"readers,omitempty"`
+	// ReaderTotal is the number of unique readers when a store hands out
+	// the count it keeps instead of every reader (Readers is then nil).
+	ReaderTotal int `json:"-"`
 }
 
 // Published reports whether the review is published.
@@ -337,8 +340,14 @@ func (r *Review) Read(reader string, at time.Time) bool {
 	return true
 }
 
-// ReaderCount is the number of unique readers.
-func (r *Review) ReaderCount() int { return len(r.Readers) }
+// ReaderCount is the number of unique readers: those in Readers when they
+// are loaded, else ReaderTotal.
+func (r *Review) ReaderCount() int {
+	if r.Readers == nil {
+		return r.ReaderTotal
+	}
+	return len(r.Readers)
+}
 
 // sortedKeys returns the keys of a set, sorted.
 func sortedKeys(m map[string]bool) []string {

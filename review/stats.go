@@ -130,14 +130,18 @@ func Stats(in []StatsInput, actions []Action, reviews []*Review, period time.Dur
 			continue
 		}
 		serviceOf[inc.Number] = inc.Service.Name
-		if !forService(inc.Service.Name) || !within(inc.StartedAt) {
+		st := x.State
+		if st.Status == incident.StatusMerged || !within(inc.StartedAt) {
+			continue // a merged incident is counted in the one it went into
+		}
+		loss, eff, ok := share(inc, st, service)
+		if !ok {
 			continue
 		}
 		if inc.Drill {
 			s.Drills++
 			continue
 		}
-		st := x.State
 		s.Incidents++
 		if st.Class == incident.Major {
 			s.Majors++
@@ -149,12 +153,9 @@ func Stats(in []StatsInput, actions []Action, reviews []*Review, period time.Dur
 		} else {
 			s.Open++
 		}
-		s.TotalLoss += st.LossSoFar
-		for _, sh := range Shares(x) {
-			add(byService, sh.Service, sh.Loss)
-			add(byTeam, sh.Team, sh.Loss)
-		}
-		if e := st.Effectiveness; e != nil {
+		s.TotalLoss += loss
+		addShares(byService, byTeam, Shares(x), forService)
+		if e := eff; e != nil {
 			s.EffectivenessMeasured++
 			s.LossAtTolerable += e.LossAtTolerable
 			s.Protected += e.Protected
@@ -242,6 +243,44 @@ func Stats(in []StatsInput, actions []Action, reviews []*Review, period time.Dur
 	return s
 }
 
+// share is what an incident counts for in the measures of one service (its
+// own loss and effectiveness), or of every service (the incident's); ok is
+// false when the service had no part in the incident.
+func share(inc *incident.Incident, st incident.State, service string) (incident.Money, *incident.Effectiveness, bool) {
+	if service == "" {
+		return st.LossSoFar, st.Effectiveness, true
+	}
+	if len(st.Services) == 0 && strings.EqualFold(inc.Service.Name, service) {
+		return st.LossSoFar, st.Effectiveness, true
+	}
+	for _, ss := range st.Services {
+		if strings.EqualFold(ss.Service.Name, service) {
+			return ss.LossSoFar(), ss.Effectiveness, true
+		}
+	}
+	return 0, nil, false
+}
+
+// addShares counts each service's own share of an incident against the
+// service and its owning team; a team counts the incident once.
+func addShares(byService, byTeam map[string]*Loss, shares []ServiceShare, want func(string) bool) {
+	teams := map[string]incident.Money{}
+	var order []string
+	for _, sh := range shares {
+		if !want(sh.Service) {
+			continue
+		}
+		add(byService, sh.Service, sh.Loss)
+		if _, seen := teams[sh.Team]; !seen {
+			order = append(order, sh.Team)
+		}
+		teams[sh.Team] += sh.Loss
+	}
+	for _, t := range order {
+		add(byTeam, t, teams[t])
+	}
+}
+
 // ServiceShare is one service's part of an incident's loss.
 type ServiceShare struct {
 	Service string
@@ -249,16 +288,23 @@ type ServiceShare struct {
 	Loss    incident.Money
 }
 
-// Shares splits an incident's loss so far by service. Today an incident
-// affects its one service, which bears all of it; every per-service and
-// per-team figure goes through here so that an incident spanning several
-// services adds each service's own share. A drill has no shares.
+// Shares splits an incident's loss so far by service: each of its services
+// (the primary and the affected ones) bears its own loss, the primary also
+// the costs; every per-service and per-team figure goes through here. A
+// drill, and an incident merged into another (counted there), have none.
 func Shares(x StatsInput) []ServiceShare {
-	if x.Incident == nil || x.Incident.Drill {
+	if x.Incident == nil || x.Incident.Drill || x.State.Status == incident.StatusMerged {
 		return nil
 	}
-	s := x.Incident.Service
-	return []ServiceShare{{Service: s.Name, Team: s.Team, Loss: x.State.LossSoFar}}
+	if len(x.State.Services) == 0 {
+		s := x.Incident.Service
+		return []ServiceShare{{Service: s.Name, Team: s.Team, Loss: x.State.LossSoFar}}
+	}
+	out := make([]ServiceShare, 0, len(x.State.Services))
+	for _, ss := range x.State.Services {
+		out = append(out, ServiceShare{Service: ss.Service.Name, Team: ss.Service.Team, Loss: ss.LossSoFar()})
+	}
+	return out
 }
 
 func add(m map[string]*Loss, name string, loss incident.Money) {

@@ -83,6 +83,7 @@ type AlertmanagerConfig struct {
 	ServiceLabel   string `mapstructure:"service_label"`
 	GroupingWindow string `mapstructure:"grouping_window"`
 	AutoResolve    bool   `mapstructure:"auto_resolve"`
+	GroupRelated   bool   `mapstructure:"group_related"`
 }
 
 type OrganisationConfig struct {
@@ -145,6 +146,7 @@ type ServiceConfig struct {
 	PagerDutyServiceID string       `mapstructure:"pagerduty_service_id"`
 	Runbook            string       `mapstructure:"runbook"`
 	Peaks              []PeakConfig `mapstructure:"peaks"`
+	DependsOn          []string     `mapstructure:"depends_on"`
 }
 
 type PeakConfig struct {
@@ -156,6 +158,8 @@ type PeakConfig struct {
 
 type ReviewConfig struct {
 	TemplatesDir string `mapstructure:"templates_dir"`
+	PreviewTTL   string `mapstructure:"preview_ttl"`
+	ReaderHeader string `mapstructure:"reader_header"`
 }
 
 // defaults are the values of keys neither the file nor the environment sets.
@@ -173,6 +177,7 @@ var defaults = map[string]any{
 	"alertmanager.service_label":          "service",
 	"alertmanager.grouping_window":        "30m",
 	"alertmanager.auto_resolve":           false,
+	"alertmanager.group_related":          true,
 	"organisation.currency":               "USD",
 	"organisation.timezone":               "UTC",
 	"organisation.working_hours.days":     []string{"mon", "tue", "wed", "thu", "fri"},
@@ -184,6 +189,7 @@ var defaults = map[string]any{
 	"organisation.classification_horizon": "1h",
 	"organisation.commander_timeout":      "10m",
 	"organisation.update_interval":        "30m",
+	"review.preview_ttl":                  "168h",
 }
 
 // keyKind is how a key's value is read from the environment.

@@ -73,6 +73,7 @@ func TestConfigKeys(t *testing.T) {
 		"pagerduty.api_token", "pagerduty.api_url", "pagerduty.webhook_secret", "pagerduty.from_email",
 		"pagerduty.incident_manager_escalation_policy",
 		"alertmanager.bearer_token", "alertmanager.service_label", "alertmanager.grouping_window", "alertmanager.auto_resolve",
+		"alertmanager.group_related",
 		"organisation.currency", "organisation.timezone",
 		"organisation.working_hours.days", "organisation.working_hours.start", "organisation.working_hours.end",
 		"organisation.exposure_bands",
@@ -80,7 +81,7 @@ func TestConfigKeys(t *testing.T) {
 		"organisation.loss_thresholds.high", "organisation.loss_thresholds.medium",
 		"organisation.classification_horizon", "organisation.commander_timeout", "organisation.update_interval",
 		"teams", "domains", "services",
-		"review.templates_dir",
+		"review.templates_dir", "review.preview_ttl", "review.reader_header",
 		"jobs.timeout",
 	}
 	var got []string
@@ -209,6 +210,7 @@ func allEnv() map[string]string {
 		"INCIDENTBOT_ALERTMANAGER_SERVICE_LABEL":                   "app",
 		"INCIDENTBOT_ALERTMANAGER_GROUPING_WINDOW":                 "45m",
 		"INCIDENTBOT_ALERTMANAGER_AUTO_RESOLVE":                    "true",
+		"INCIDENTBOT_ALERTMANAGER_GROUP_RELATED":                   "false",
 		"INCIDENTBOT_ORGANISATION_CURRENCY":                        "EUR",
 		"INCIDENTBOT_ORGANISATION_TIMEZONE":                        "Europe/Berlin",
 		"INCIDENTBOT_ORGANISATION_WORKING_HOURS_DAYS":              `["mon","tue","wed","thu"]`,
@@ -227,8 +229,10 @@ func allEnv() map[string]string {
 		"INCIDENTBOT_ORGANISATION_UPDATE_INTERVAL":        "20m",
 		"INCIDENTBOT_DOMAINS":                             `[{"name": "furniture", "oncall": {"rotation": ["U0D1", "U0D2"], "handoff": "tue 10:30"}}]`,
 		"INCIDENTBOT_TEAMS":                               `[{"name": "bedroom-team", "domain": "furniture", "members": ["U0T1"], "oncall": {"pagerduty_escalation_policy": "PBED"}}]`,
-		"INCIDENTBOT_SERVICES":                            `[{"name": "bedroom", "team": "bedroom-team", "hourly_exposure": 200000, "pagerduty_service_id": "PSVC", "runbook": "https://wiki.example.com/bedroom", "peaks": [{"name": "Black Friday", "start": "2026-11-27T00:00:00Z", "end": "2026-11-30T23:59:59Z", "hourly_exposure": 900000}]}]`,
+		"INCIDENTBOT_SERVICES":                            `[{"name": "bedroom", "team": "bedroom-team", "hourly_exposure": 200000, "pagerduty_service_id": "PSVC", "runbook": "https://wiki.example.com/bedroom", "peaks": [{"name": "Black Friday", "start": "2026-11-27T00:00:00Z", "end": "2026-11-30T23:59:59Z", "hourly_exposure": 900000}], "depends_on": ["database"]}, {"name": "database", "team": "bedroom-team", "hourly_exposure": 1000}]`,
 		"INCIDENTBOT_REVIEW_TEMPLATES_DIR":                "/etc/incidentbot/review",
+		"INCIDENTBOT_REVIEW_PREVIEW_TTL":                  "72h",
+		"INCIDENTBOT_REVIEW_READER_HEADER":                "X-Forwarded-Email",
 		"INCIDENTBOT_SLACK_CALL_TIMEOUT":                  "7s",
 		"INCIDENTBOT_JOBS_TIMEOUT":                        "20s",
 	}
@@ -275,6 +279,7 @@ func TestEveryKeyFromEnvironmentAlone(t *testing.T) {
 		{"slack.call_timeout", s.Slack.CallTimeout, 7 * time.Second},
 		{"jobs.timeout", s.JobTimeout, 20 * time.Second},
 		{"alertmanager.auto_resolve", s.Alertmanager.AutoResolve, true},
+		{"alertmanager.group_related", s.Alertmanager.GroupRelated, false},
 		{"organisation.currency", c.Currency, eur},
 		{"organisation.timezone", c.WorkingHours.Location.String(), "Europe/Berlin"},
 		{"organisation.working_hours.days", workingDays(c.WorkingHours), "mon tue wed thu"},
@@ -301,8 +306,11 @@ func TestEveryKeyFromEnvironmentAlone(t *testing.T) {
 				Start:          time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC),
 				End:            time.Date(2026, 11, 30, 23, 59, 59, 0, time.UTC),
 				HourlyExposure: 90000000}},
-		}}},
+			DependsOn: []string{"database"},
+		}, {Name: "database", Team: "bedroom-team", Domain: "furniture", HourlyExposure: 100000}}},
 		{"review.templates_dir", s.Review.TemplatesDir, "/etc/incidentbot/review"},
+		{"review.preview_ttl", s.Review.PreviewTTL, 72 * time.Hour},
+		{"review.reader_header", s.Review.ReaderHeader, "X-Forwarded-Email"},
 	}
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.got, c.want) {
@@ -334,6 +342,7 @@ func TestDefaults(t *testing.T) {
 		{"alertmanager.service_label", s.Alertmanager.ServiceLabel, "service"},
 		{"alertmanager.grouping_window", s.GroupingWindow, 30 * time.Minute},
 		{"alertmanager.auto_resolve", s.Alertmanager.AutoResolve, false},
+		{"alertmanager.group_related", s.Alertmanager.GroupRelated, true},
 		{"currency", c.Currency, incident.USD},
 		{"timezone", c.WorkingHours.Location.String(), "UTC"},
 		{"days", workingDays(c.WorkingHours), "mon tue wed thu fri"},
@@ -445,6 +454,12 @@ func TestValidationErrorsNameTheKey(t *testing.T) {
 			"config: services[2].domain: unknown domain \"garden\""},
 		{"unknown team domain", func(c *Config) { c.Teams[0].Domain = "garden" },
 			"config: teams[0].domain: unknown domain \"garden\""},
+		{"unknown dependency", func(c *Config) { c.Services[2].DependsOn = []string{"ecommerce-platform", "payments"} },
+			"config: services[2].depends_on[1]: unknown service \"payments\""},
+		{"dependency cycle", func(c *Config) {
+			c.Services[1].DependsOn = []string{"bedroom"}
+			c.Services[2].DependsOn = []string{"appointments"}
+		}, "config: services[1].depends_on: dependency cycle appointments → bedroom → appointments"},
 		{"duplicate service", func(c *Config) { c.Services[1].Name = "ecommerce-platform" },
 			"config: services[1].name \"ecommerce-platform\" is defined twice"},
 		{"duplicate team", func(c *Config) { c.Teams[1].Name = "platform-team" },
@@ -523,6 +538,12 @@ func TestValidationErrorsNameTheKey(t *testing.T) {
 			"config: storage.postgres.lease: 100ms is too short"},
 		{"bad runbook", func(c *Config) { c.Services[0].Runbook = "wiki/runbook" },
 			"config: services[0].runbook: \"wiki/runbook\" is not an absolute http(s) URL"},
+		{"zero preview ttl", func(c *Config) { c.Review.PreviewTTL = "0s" },
+			"config: review.preview_ttl: 0s must be positive"},
+		{"bad preview ttl", func(c *Config) { c.Review.PreviewTTL = "a week" },
+			"config: review.preview_ttl: \"a week\" is not a duration"},
+		{"bad reader header", func(c *Config) { c.Review.ReaderHeader = "X-User: alice" },
+			"config: review.reader_header: \"X-User: alice\" is not a header name"},
 		{"overflowing availability", func(c *Config) { c.Organisation.ExposureBands[0].Availability = "18446744073709552" },
 			"config: organisation.exposure_bands[0].availability: 18446744073709552 is outside (0, 100)"},
 		{"hexadecimal exposure", func(c *Config) { c.Services[1].HourlyExposure = "0x10" },

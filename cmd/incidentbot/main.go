@@ -1,7 +1,7 @@
 // Command incidentbot runs incident response in Slack and prices every
 // incident from its service's financial exposure.
 //
-//	incidentbot serve [--config FILE] [--sandbox]
+//	incidentbot serve [--config FILE] [--sandbox [--sandbox-public]]
 //	incidentbot init [--dir DIR] [--force]
 //	incidentbot check [--config FILE]
 //	incidentbot backup FILE [--config FILE]
@@ -36,7 +36,8 @@ func main() {
 const usage = `incidentbot runs incident response in Slack and prices every incident.
 
 Usage:
-  incidentbot serve [--config FILE] [--sandbox]  run the bot
+  incidentbot serve [--config FILE] [--sandbox]  run the bot (--sandbox: against a built-in workspace,
+                                                  on a loopback http.listen unless --sandbox-public)
   incidentbot init [--dir DIR] [--force]          write a starter incidentbot.yaml and slack-app-manifest.yaml
   incidentbot check [--config FILE]               validate the configuration; print the catalogue
   incidentbot backup FILE [--config FILE]         write a consistent copy of the database, even while serving

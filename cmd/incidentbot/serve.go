@@ -32,9 +32,10 @@ import (
 const shutdownTimeout = 15 * time.Second
 
 func (a *app) serve(args []string) int {
-	flags := a.newFlags("serve", "serve [--config FILE] [--sandbox]")
+	flags := a.newFlags("serve", "serve [--config FILE] [--sandbox [--sandbox-public]]")
 	path := flags.String("config", "", "configuration file (default ./incidentbot.yaml if present)")
 	sandboxMode := flags.Bool("sandbox", false, "run against a built-in Slack-compatible workspace at /sandbox: no tokens, no config needed")
+	sandboxPublic := flags.Bool("sandbox-public", false, "let the sandbox listen on a non-loopback http.listen: whoever reaches it acts as every sandbox user")
 	if _, err := parseFlags(flags, args, 0); err != nil {
 		return flagExit(err)
 	}
@@ -49,7 +50,9 @@ func (a *app) serve(args []string) int {
 	var sb *sandboxRun
 	var err error
 	if *sandboxMode {
-		sb, err = a.prepareSandbox(&s)
+		if err = sandboxListenAllowed(s.HTTP.Listen, *sandboxPublic); err == nil {
+			sb, err = a.prepareSandbox(&s)
+		}
 	} else {
 		err = requireSlack(s)
 	}
@@ -106,7 +109,13 @@ func (a *app) serve(args []string) int {
 		w.insights.Sample = insights.SampleHistory // marked as sample data on the page
 	}
 	w.routes(mux)
+	var handler http.Handler = mux
 	if workspace != nil {
+		handler = sandbox.Guard(mux, sandbox.PublicHosts(s.HTTP.Listen, s.HTTP.PublicURL)...)
+		if !sandbox.Loopback(s.HTTP.Listen) {
+			log.Warn("sandbox: listening beyond this machine (--sandbox-public): it has no authentication; whoever reaches it acts as every sandbox user",
+				"listen", s.HTTP.Listen, "hosts", sandbox.PublicHosts(s.HTTP.Listen, s.HTTP.PublicURL))
+		}
 		sandbox.New(workspace, sandboxOptions(s, base, log)).Routes(mux)
 		sb.announce(a.stdout, log, s, base)
 	}
@@ -114,7 +123,7 @@ func (a *app) serve(args []string) int {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 3)
-	go func() { errc <- a.serveHTTP(ctx, log, ln, mux) }()
+	go func() { errc <- a.serveHTTP(ctx, log, ln, handler) }()
 	go func() { errc <- w.runner.Run(ctx) }()
 	go func() { errc <- w.bot.Serve(ctx, w.socket) }()
 	code := 0
@@ -128,6 +137,18 @@ func (a *app) serve(args []string) int {
 	}
 	log.Info("incidentbot stopped")
 	return code
+}
+
+// sandboxListenAllowed refuses a sandbox listener reachable from the
+// network unless --sandbox-public asks for it: the sandbox has no
+// authentication.
+func sandboxListenAllowed(listen string, public bool) error {
+	if public || sandbox.Loopback(listen) {
+		return nil
+	}
+	return fmt.Errorf("serve --sandbox: http.listen %q accepts connections from other machines, and the sandbox has no authentication: "+
+		"listen on 127.0.0.1 (INCIDENTBOT_HTTP_LISTEN=127.0.0.1:8080), or pass --sandbox-public to serve it on the network anyway "+
+		"(then set http.public_url to the address people browse)", listen)
 }
 
 // warnOpenWebhook warns when anyone who reaches the listener can open
@@ -210,7 +231,7 @@ func wire(s Settings, store storage, log *slog.Logger, version string) (wired, e
 	}
 	d := desk.New(store, &cat, desk.Options{
 		Logger: log, GroupingWindow: s.GroupingWindow, CommanderTimeout: s.CommanderTimeout,
-		UpdateInterval: s.UpdateInterval, Planners: planners,
+		UpdateInterval: s.UpdateInterval, Planners: planners, SeparateRelated: !s.Alertmanager.GroupRelated,
 	})
 	runner := desk.NewRunner(store, desk.RunnerOptions{Logger: log, Classify: bot.Classify, JobTimeout: s.JobTimeout,
 		Lease: s.Storage.Postgres.Lease})
@@ -220,7 +241,8 @@ func wire(s Settings, store storage, log *slog.Logger, version string) (wired, e
 	if err != nil {
 		return wired{}, fmt.Errorf("review.templates_dir: %w", err)
 	}
-	b := bot.New(api, d, store, bot.Options{Logger: log, AnnounceChannel: s.Slack.AnnounceChannel, PublicURL: s.HTTP.PublicURL, Wake: runner.Wake, Renderer: rd})
+	b := bot.New(api, d, store, bot.Options{Logger: log, AnnounceChannel: s.Slack.AnnounceChannel, PublicURL: s.HTTP.PublicURL, Wake: runner.Wake, Renderer: rd,
+		PreviewTTL: s.Review.PreviewTTL})
 	b.Register(runner)
 
 	finder := desk.OnCallFinder(desk.RotationFinder{Location: loc})
@@ -239,7 +261,7 @@ func wire(s Settings, store storage, log *slog.Logger, version string) (wired, e
 
 	rs := b.Reviews() // one writer of reviews per database: the bot's
 	reviewSite, err := site.New(site.Options{Reviews: rs, Renderer: rd, Logger: log, Now: d.Now,
-		SecureCookie: strings.HasPrefix(s.HTTP.PublicURL, "https://")})
+		SecureCookie: strings.HasPrefix(s.HTTP.PublicURL, "https://"), ReaderHeader: s.Review.ReaderHeader})
 	if err != nil {
 		return wired{}, fmt.Errorf("review site: %w", err)
 	}

@@ -233,3 +233,89 @@ func TestSandboxIgnoresPostgres(t *testing.T) {
 		t.Errorf("exit %d:\n%s", code, stderr.String())
 	}
 }
+
+// The sandbox has no authentication: it refuses a listener other machines
+// can reach unless --sandbox-public asks for one, and then serves only its
+// own host names, refuses foreign and "null" origins on state-changing
+// requests, and its workspace's tokens are made for the run.
+func TestSandboxOnANetwork(t *testing.T) {
+	t.Chdir(t.TempDir())
+	var stderr bytes.Buffer
+	refused, stopRefused := context.WithCancel(context.Background())
+	defer stopRefused()
+	a := &app{env: envMap(map[string]string{"INCIDENTBOT_HTTP_LISTEN": "0.0.0.0:0"}), ctx: refused, stdout: io.Discard, stderr: &stderr, now: time.Now,
+		onListen: func(net.Addr) { t.Error("serve --sandbox listened on 0.0.0.0 without --sandbox-public"); stopRefused() }}
+	if code := a.run([]string{"serve", "--sandbox"}); code != 1 || !strings.Contains(stderr.String(), "--sandbox-public") || !strings.Contains(stderr.String(), "127.0.0.1") {
+		t.Fatalf("serve --sandbox on 0.0.0.0: exit %d\n%s", code, stderr.String())
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addrc := make(chan net.Addr, 1)
+	logs := &lockedWriter{w: &bytes.Buffer{}}
+	a = &app{env: envMap(map[string]string{"INCIDENTBOT_HTTP_LISTEN": "0.0.0.0:0", "INCIDENTBOT_HTTP_PUBLIC_URL": "http://sandbox.test:8080"}),
+		ctx: ctx, stdout: io.Discard, stderr: logs, now: time.Now, onListen: func(ad net.Addr) { addrc <- ad }}
+	done := make(chan int, 1)
+	go func() { done <- a.run([]string{"serve", "--sandbox", "--sandbox-public"}) }()
+	var port string
+	select {
+	case ad := <-addrc:
+		_, port, _ = net.SplitHostPort(ad.String())
+	case code := <-done:
+		t.Fatalf("serve --sandbox --sandbox-public exited %d:\n%s", code, logs.String())
+	case <-time.After(15 * time.Second):
+		t.Fatal("no listener")
+	}
+	base := "http://127.0.0.1:" + port
+	do := func(method, path, host, origin, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		if host != "" {
+			req.Host = host
+		}
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		if body != "" {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		req.Header.Set("Accept", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := do("GET", "/sandbox", "", "", ""); code != 200 {
+		t.Errorf("GET /sandbox on 127.0.0.1: %d", code)
+	}
+	if code, _ := do("GET", "/sandbox", "sandbox.test:8080", "", ""); code != 200 {
+		t.Errorf("GET /sandbox as http.public_url's host: %d", code)
+	}
+	for _, host := range []string{"evil.example:" + port, "rebound.example"} {
+		if code, _ := do("GET", "/sandbox/state.json", host, "", ""); code != http.StatusForbidden {
+			t.Errorf("GET with Host %s: %d, want 403", host, code)
+		}
+		if code, _ := do("GET", "/healthz", host, "", ""); code != http.StatusForbidden {
+			t.Errorf("GET /healthz with Host %s: %d, want 403", host, code)
+		}
+	}
+	send := "user=U0SANDRESP&channel=general&text=hi"
+	for _, origin := range []string{"null", "https://evil.example"} {
+		if code, _ := do("POST", "/sandbox/send", "", origin, send); code != http.StatusForbidden {
+			t.Errorf("POST /sandbox/send with Origin %s: %d, want 403", origin, code)
+		}
+	}
+	if code, body := do("POST", "/sandbox/slack/api/auth.test", "", "", "token=xoxb-fakeslack-bot-token"); code != 200 || !strings.Contains(body, "invalid_auth") {
+		t.Errorf("the old fixed bot token: %d %s", code, body)
+	}
+	if !strings.Contains(logs.String(), "sandbox-public") {
+		t.Errorf("no warning about the public sandbox:\n%s", logs.String())
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("exit %d:\n%s", code, logs.String())
+	}
+}

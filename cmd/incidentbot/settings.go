@@ -149,10 +149,17 @@ type AlertmanagerSettings struct {
 	BearerToken  Secret // required of the webhook when set
 	ServiceLabel string
 	AutoResolve  bool // resolve the incident when all its linked alerts resolve
+	// GroupRelated: alerts of related services (one depends on the other,
+	// or both on the same service) join one incident.
+	GroupRelated bool
 }
 
 type ReviewSettings struct {
-	TemplatesDir string // "" for the built-in templates
+	TemplatesDir string        // "" for the built-in templates
+	PreviewTTL   time.Duration // how long a review's preview link works
+	// ReaderHeader names the header an authenticating proxy sets to the
+	// reader's identity; "" counts readers by cookie only.
+	ReaderHeader string
 }
 
 // Secret is a credential. It prints as "[redacted]" (or "" when unset)
@@ -191,16 +198,16 @@ func (s Settings) String() string {
 	return fmt.Sprintf("slack{api_url=%s bot_token=%s app_token=%s announce_channel=%s incident_managers=%d} "+
 		"http{listen=%s public_url=%s api_token=%s} storage{driver=%s path=%s postgres.url=%s postgres.max_conns=%d postgres.lease=%s} "+
 		"pagerduty{api_url=%s api_token=%s webhook_secret=%s from_email=%s incident_manager_escalation_policy=%s} "+
-		"alertmanager{bearer_token=%s service_label=%s auto_resolve=%t grouping_window=%s} "+
+		"alertmanager{bearer_token=%s service_label=%s auto_resolve=%t grouping_window=%s group_related=%t} "+
 		"organisation{currency=%s timezone=%s bands=%d horizon=%s commander_timeout=%s update_interval=%s} "+
-		"catalogue{services=%d teams=%d domains=%d} review{templates_dir=%s}",
+		"catalogue{services=%d teams=%d domains=%d} review{templates_dir=%s preview_ttl=%s reader_header=%s}",
 		s.Slack.APIURL, s.Slack.BotToken, s.Slack.AppToken, s.Slack.AnnounceChannel, len(c.IncidentManagers),
 		s.HTTP.Listen, s.HTTP.PublicURL, s.HTTP.APIToken, s.Storage.Driver, s.Storage.Path,
 		s.Storage.Postgres.URL, s.Storage.Postgres.MaxConns, s.Storage.Postgres.Lease,
 		s.PagerDuty.APIURL, s.PagerDuty.APIToken, s.PagerDuty.WebhookSecret, s.PagerDuty.FromEmail, s.PagerDuty.IncidentManagerEscalationPolicy,
-		s.Alertmanager.BearerToken, s.Alertmanager.ServiceLabel, s.Alertmanager.AutoResolve, s.GroupingWindow,
+		s.Alertmanager.BearerToken, s.Alertmanager.ServiceLabel, s.Alertmanager.AutoResolve, s.GroupingWindow, s.Alertmanager.GroupRelated,
 		c.Currency.Code, loc, len(c.Bands), c.Horizon, s.CommanderTimeout, s.UpdateInterval,
-		len(c.Services), len(c.Teams), len(c.Domains), s.Review.TemplatesDir)
+		len(c.Services), len(c.Teams), len(c.Domains), s.Review.TemplatesDir, s.Review.PreviewTTL, s.Review.ReaderHeader)
 }
 
 // LogValue logs the settings as groups, secrets redacted.
@@ -221,12 +228,13 @@ func (s Settings) LogValue() slog.Value {
 			"webhook_secret", s.PagerDuty.WebhookSecret, "from_email", s.PagerDuty.FromEmail,
 			"incident_manager_escalation_policy", s.PagerDuty.IncidentManagerEscalationPolicy),
 		slog.Group("alertmanager", "bearer_token", s.Alertmanager.BearerToken, "service_label", s.Alertmanager.ServiceLabel,
-			"auto_resolve", s.Alertmanager.AutoResolve, "grouping_window", s.GroupingWindow.String()),
+			"auto_resolve", s.Alertmanager.AutoResolve, "grouping_window", s.GroupingWindow.String(),
+			"group_related", s.Alertmanager.GroupRelated),
 		slog.Group("organisation", "currency", c.Currency.Code, "timezone", loc, "bands", len(c.Bands),
 			"classification_horizon", c.Horizon.String(), "commander_timeout", s.CommanderTimeout.String(),
 			"update_interval", s.UpdateInterval.String()),
 		slog.Group("catalogue", "services", len(c.Services), "teams", len(c.Teams), "domains", len(c.Domains)),
-		slog.Group("review", "templates_dir", s.Review.TemplatesDir),
+		slog.Group("review", "templates_dir", s.Review.TemplatesDir, "preview_ttl", s.Review.PreviewTTL.String(), "reader_header", s.Review.ReaderHeader),
 	)
 }
 
@@ -404,6 +412,9 @@ func newSettings(c Config) (Settings, []string, error) {
 			PagerDutyServiceID: strings.TrimSpace(sc.PagerDutyServiceID),
 			Runbook:            strings.TrimSpace(sc.Runbook),
 		}
+		for _, d := range sc.DependsOn {
+			svc.DependsOn = append(svc.DependsOn, strings.TrimSpace(d))
+		}
 		if svc.Runbook != "" {
 			if err := checkURL(key+".runbook", svc.Runbook); err != nil {
 				return s, nil, err
@@ -515,11 +526,19 @@ func newSettings(c Config) (Settings, []string, error) {
 		BearerToken:  Secret(strings.TrimSpace(c.Alertmanager.BearerToken)),
 		ServiceLabel: strings.TrimSpace(c.Alertmanager.ServiceLabel),
 		AutoResolve:  c.Alertmanager.AutoResolve,
+		GroupRelated: c.Alertmanager.GroupRelated,
 	}
 	if s.Alertmanager.ServiceLabel == "" {
 		return s, nil, cfgErr("alertmanager.service_label", "is required, like service")
 	}
 	s.Review.TemplatesDir = strings.TrimSpace(c.Review.TemplatesDir)
+	if s.Review.PreviewTTL, err = parseDuration("review.preview_ttl", c.Review.PreviewTTL, false); err != nil {
+		return s, nil, err
+	}
+	s.Review.ReaderHeader = strings.TrimSpace(c.Review.ReaderHeader)
+	if h := s.Review.ReaderHeader; h != "" && !validHeaderName(h) {
+		return s, nil, cfgErr("review.reader_header", "%q is not a header name like X-Forwarded-Email", h)
+	}
 	return s, warnings, nil
 }
 
@@ -664,6 +683,16 @@ func parseShare(key, s string) (incident.Share, error) {
 		return 0, cfgErr(key, "%s", incident.ErrorMessage(err))
 	}
 	return sh, nil
+}
+
+// validHeaderName reports whether h is an HTTP header name (a token).
+func validHeaderName(h string) bool {
+	for _, r := range h {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", r)) {
+			return false
+		}
+	}
+	return h != ""
 }
 
 // parseDuration reads a Go duration like 30m; zero is allowed only where

@@ -77,9 +77,17 @@ type env struct {
 
 func newEnv(t testing.TB, opts alertmanager.Options) *env {
 	t.Helper()
+	return newEnvWith(t, opts, catalogue(t), desk.Options{})
+}
+
+// newEnvWith is newEnv with a catalogue and desk options of the test's own.
+func newEnvWith(t testing.TB, opts alertmanager.Options, cat *incident.Catalogue, dopts desk.Options) *env {
+	t.Helper()
 	fs := &flakyStore{Store: bolttest.Open(t, boltstore.Options{})}
-	cat := catalogue(t)
-	d := desk.New(fs, cat, desk.Options{Planners: []desk.Planner{bot.Planner{}}})
+	if dopts.Planners == nil {
+		dopts.Planners = []desk.Planner{bot.Planner{}}
+	}
+	d := desk.New(fs, cat, dopts)
 	return &env{t: t, store: fs, desk: d, cat: cat, h: alertmanager.Handler(d, opts)}
 }
 

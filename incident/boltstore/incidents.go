@@ -529,25 +529,17 @@ func putEvents(tx *bolt.Tx, number int64, evs []incident.Event) error {
 	return nil
 }
 
-// isOpen says whether a timeline is open: it is unless its last resolved or
-// reopened event is a resolution.
-func isOpen(evs []incident.Event) bool {
-	for i := len(evs) - 1; i >= 0; i-- {
-		switch evs[i].Kind {
-		case incident.EventResolved:
-			return false
-		case incident.EventReopened:
-			return true
-		}
-	}
-	return true
-}
+// isOpen says whether a timeline is open (incident.Open): it is unless its
+// last resolution, reopening or merge is a resolution or a merge into
+// another incident.
+func isOpen(evs []incident.Event) bool { return incident.Open(evs) }
 
 // indexTimeline updates the open set from the whole timeline and the alert
 // keys from the new events.
 func indexTimeline(tx *bolt.Tx, number int64, all, added []incident.Event) error {
-	// Only a resolution or a reopening (or a new timeline) changes whether
-	// it is open: a chat message does not rescan a long timeline.
+	// Only a resolution, a reopening or a merge into another incident (or
+	// a new timeline) changes whether it is open: a chat message does not
+	// rescan a long timeline.
 	if changesStatus(added) || len(all) == len(added) {
 		if err := indexOpen(tx, number, isOpen(all)); err != nil {
 			return err
@@ -558,7 +550,7 @@ func indexTimeline(tx *bolt.Tx, number int64, all, added []incident.Event) error
 
 func changesStatus(added []incident.Event) bool {
 	for _, e := range added {
-		if e.Kind == incident.EventResolved || e.Kind == incident.EventReopened {
+		if e.Kind == incident.EventResolved || e.Kind == incident.EventReopened || e.Kind == incident.EventMergedInto {
 			return true
 		}
 	}
@@ -588,6 +580,24 @@ func indexKeys(tx *bolt.Tx, number int64, added []incident.Event) error {
 		if e.Idem != "" && getIndexed(idem, e.Idem) == nil {
 			if err := idem.Put(indexKey(e.Idem), key); err != nil {
 				return fmt.Errorf("index idempotency key: %w", err)
+			}
+		}
+	}
+	// Services attached to the incident (affected, or with an incident
+	// merged in, also those its own events attached) are found by service
+	// too.
+	services := tx.Bucket(bByService)
+	for _, e := range added {
+		name := ""
+		switch {
+		case e.Kind == incident.EventServiceAffected && e.Entry != nil:
+			name = e.Entry.Name
+		case e.Kind == incident.EventMerged && e.Merged != nil:
+			name = e.Merged.Service.Name
+		}
+		if name != "" {
+			if err := services.Put(serviceKey(name, number), empty); err != nil {
+				return fmt.Errorf("index service: %w", err)
 			}
 		}
 	}

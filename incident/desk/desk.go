@@ -18,9 +18,15 @@ import (
 
 // Options configure a Desk. The zero value is usable.
 type Options struct {
-	Logger           *slog.Logger
-	Now              func() time.Time
-	GroupingWindow   time.Duration // alerts for a service with an incident opened or alerted within this window attach to it; default 30m
+	Logger         *slog.Logger
+	Now            func() time.Time
+	GroupingWindow time.Duration // alerts for a service with an incident opened or alerted within this window attach to it; default 30m
+	// SeparateRelated keeps alerts of related services apart
+	// (alertmanager.group_related: false). By default a firing alert for a
+	// service related to a service of an open incident (one depends on the
+	// other, or both on the same service) within the grouping window
+	// attaches to that incident as an affected service.
+	SeparateRelated  bool
 	CommanderTimeout time.Duration // default 10m
 	UpdateInterval   time.Duration // default 30m
 	// Planners plan the adapters' effects of every change (the Slack
@@ -143,6 +149,7 @@ type AlertResult struct {
 	Number   int64
 	Created  bool
 	Attached bool
+	Related  bool // attached to the incident of a related service, as an affected service
 	Ignored  bool // a resolved notification for nothing we know
 }
 
@@ -171,7 +178,7 @@ const LockOpen = "desk.open"
 // alert is Alert under the lock.
 func (d *Desk) alert(ctx context.Context, a Alert) (AlertResult, error) {
 	now := d.now()
-	target, err := d.findTarget(ctx, a, now)
+	target, related, err := d.findTarget(ctx, a, now)
 	if err != nil {
 		return AlertResult{}, err
 	}
@@ -182,7 +189,20 @@ func (d *Desk) alert(ctx context.Context, a Alert) (AlertResult, error) {
 	ev := incident.Event{At: now, Kind: kind, Actor: a.Source, Source: a.Source, Key: a.Key, Text: a.Summary, Labels: a.Labels, Alerts: a.Alerts, Idem: a.Idem}
 	if target != 0 {
 		_, err := d.apply(ctx, target, func(inc *incident.Incident, now time.Time) ([]incident.Event, error) {
-			evs, err := inc.Record(d.cat.Policy, now, ev)
+			if inc.HasIdem(a.Idem) {
+				return nil, nil
+			}
+			var evs []incident.Event
+			if related {
+				svc, _ := d.cat.Service(a.Service)
+				attached, err := inc.Affect(d.cat.Policy, now, a.Source, svc, nil)
+				if err != nil && incident.ErrorCode(err) != incident.ECONFLICT {
+					return nil, err
+				}
+				evs = attached
+			}
+			recorded, err := inc.Record(d.cat.Policy, now, ev)
+			evs = append(evs, recorded...)
 			if err != nil || !a.Firing {
 				return evs, err
 			}
@@ -192,7 +212,7 @@ func (d *Desk) alert(ctx context.Context, a Alert) (AlertResult, error) {
 			}
 			return evs, nil
 		})
-		return AlertResult{Number: target, Attached: true}, err
+		return AlertResult{Number: target, Attached: true, Related: related}, err
 	}
 	if !a.Firing {
 		return AlertResult{Ignored: true}, nil
@@ -243,49 +263,97 @@ func (d *Desk) alert(ctx context.Context, a Alert) (AlertResult, error) {
 	return AlertResult{Number: inc.Number, Created: true}, nil
 }
 
-// findTarget returns the open incident an alert belongs to, or 0.
-func (d *Desk) findTarget(ctx context.Context, a Alert, now time.Time) (int64, error) {
+// findTarget returns the open incident an alert belongs to, or 0: the
+// incident its key fired on, else an open incident of its service declared
+// or alerted within the grouping window, else (related is true) one of a
+// related service within the window, which the alert's service joins.
+func (d *Desk) findTarget(ctx context.Context, a Alert, now time.Time) (number int64, related bool, err error) {
 	for _, k := range append([]string{a.Key}, a.ExtraKeys...) {
 		n, ok, err := d.store.ByAlertKey(ctx, k)
 		if err != nil {
-			return 0, err
+			return 0, false, err
 		}
 		if ok {
-			inc, err := d.store.Get(ctx, n)
+			n, inc, st, err := d.follow(ctx, n, now)
 			if err != nil {
-				return 0, err
+				return 0, false, err
 			}
 			// A firing notification that makes nothing fire again (an
 			// older one of the group, arriving late) belongs to the
 			// resolved incident too, and changes nothing there.
-			if inc.State(d.cat.Policy, now).Status == incident.StatusOpen || !a.Firing || !inc.AlertNewsFiring(k, a.Alerts, now) {
-				return n, nil
+			if st.Status == incident.StatusOpen || !a.Firing || !inc.AlertNewsFiring(k, a.Alerts, now) {
+				return n, false, nil
 			}
 		}
 	}
 	if !a.Firing || strings.TrimSpace(a.Service) == "" {
 		// Without a service there is nothing to group by but the key.
-		return 0, nil
+		return 0, false, nil
 	}
 	open, err := d.store.OpenByService(ctx, a.Service)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	for _, inc := range open {
 		if inc.Drill {
 			continue // a real alert never joins a practice incident
 		}
-		last := inc.DeclaredAt()
-		for _, e := range inc.Events {
-			if e.Kind == incident.EventAlertFired && e.At.After(last) {
-				last = e.At
-			}
-		}
-		if now.Sub(last) <= d.opts.GroupingWindow {
-			return inc.Number, nil
+		if d.recent(inc, now) {
+			return inc.Number, false, nil
 		}
 	}
-	return 0, nil
+	if _, mapped := d.cat.Service(a.Service); d.opts.SeparateRelated || !mapped {
+		return 0, false, nil
+	}
+	return d.findRelated(ctx, a.Service, now)
+}
+
+// follow returns the incident number is, or the one it was merged into
+// (however many merges away), with its state.
+func (d *Desk) follow(ctx context.Context, number int64, now time.Time) (int64, *incident.Incident, incident.State, error) {
+	for hops := 0; ; hops++ {
+		inc, err := d.store.Get(ctx, number)
+		if err != nil {
+			return 0, nil, incident.State{}, err
+		}
+		st := inc.State(d.cat.Policy, now)
+		if st.Status != incident.StatusMerged || st.MergedInto == 0 || hops == 10 {
+			return number, inc, st, nil
+		}
+		number = st.MergedInto
+	}
+}
+
+// recent reports whether an incident was declared or alerted within the
+// grouping window.
+func (d *Desk) recent(inc *incident.Incident, now time.Time) bool {
+	last := inc.DeclaredAt()
+	for _, e := range inc.Events {
+		if e.Kind == incident.EventAlertFired && e.At.After(last) {
+			last = e.At
+		}
+	}
+	return now.Sub(last) <= d.opts.GroupingWindow
+}
+
+// findRelated returns the newest open incident, declared or alerted within
+// the grouping window, with a service related to service.
+func (d *Desk) findRelated(ctx context.Context, service string, now time.Time) (int64, bool, error) {
+	open, err := d.store.List(ctx, Filter{OpenOnly: true})
+	if err != nil {
+		return 0, false, err
+	}
+	for _, inc := range open {
+		if inc.Drill || !d.recent(inc, now) {
+			continue
+		}
+		for _, name := range inc.ServiceNames() {
+			if d.cat.Related(name, service) {
+				return inc.Number, !strings.EqualFold(name, service), nil
+			}
+		}
+	}
+	return 0, false, nil
 }
 
 // apply runs a domain operation on an incident in one transaction and plans
@@ -307,6 +375,19 @@ func (d *Desk) applyRecords(ctx context.Context, number int64, op func(inc *inci
 			return nil, err
 		}
 		return d.plan(inc, d.before(inc, n, added, now), added, now), nil
+	})
+}
+
+// applyJobs is apply for an operation that also has jobs of its own.
+func (d *Desk) applyJobs(ctx context.Context, number int64, op func(inc *incident.Incident, now time.Time) ([]incident.Event, []Job, error)) (*incident.Incident, error) {
+	return d.store.Update(ctx, number, func(inc *incident.Incident) ([]Job, error) {
+		now := d.now()
+		n := len(inc.Events)
+		added, own, err := op(inc, now)
+		if err != nil {
+			return nil, err
+		}
+		return append(own, d.plan(inc, d.before(inc, n, added, now), added, now)...), nil
 	})
 }
 
@@ -370,9 +451,21 @@ func (d *Desk) Record(ctx context.Context, number int64, e incident.Event) (*inc
 }
 
 // CanManage reports whether a user may resolve, downgrade or publish: the
-// commander, incident managers and the owning team.
+// commander, incident managers and the owning teams (of the primary service
+// and of the affected ones).
 func (d *Desk) CanManage(inc *incident.Incident, st incident.State, user string) bool {
-	return user != "" && (st.Commander == user || d.cat.IsIncidentManager(user) || d.cat.IsTeamMember(inc.Service.Team, user))
+	if user == "" {
+		return false
+	}
+	if st.Commander == user || d.cat.IsIncidentManager(user) || d.cat.IsTeamMember(inc.Service.Team, user) {
+		return true
+	}
+	for _, s := range st.Services {
+		if d.cat.IsTeamMember(s.Service.Team, user) {
+			return true
+		}
+	}
+	return false
 }
 
 func forbidden(what string) error {

@@ -59,6 +59,8 @@ func (du *Duties) Register(r *Runner) {
 	r.Handle(JobCallout, du.callout)
 	r.Handle(JobCommander, du.commander)
 	r.Handle(JobRefresh, du.refresh)
+	r.Handle(JobMerge, du.merge)
+	r.Handle(JobPage, du.page)
 	r.Handle(JobHousekeeping, du.housekeeping)
 }
 
@@ -88,7 +90,18 @@ func (du *Duties) callout(ctx context.Context, j Job) error {
 	if st.Status != incident.StatusOpen {
 		return nil // resolved before the deferred callout came due
 	}
-	co := d.cat.CalloutFor(inc.Service, st.Class, now)
+	p, err := DecodePayload(j)
+	if err != nil {
+		return err
+	}
+	svc, ok := calloutService(inc, st, p)
+	if !ok {
+		return nil // its impact ended before the deferred callout came due
+	}
+	co := d.cat.CalloutFor(svc, st.Class, now)
+	if p.Service != "" && calledOut(inc, co.Owner) {
+		return nil // the same team (or domain) is already called out
+	}
 	if !co.DeferredUntil.IsZero() && now.Before(co.DeferredUntil) && st.Class != incident.Major {
 		// Still out of hours (the job ran early after a restart): wait.
 		return &RetryAfterError{Delay: co.DeferredUntil.Sub(now), Err: fmt.Errorf("callout deferred")}
@@ -98,13 +111,17 @@ func (du *Duties) callout(ctx context.Context, j Job) error {
 		return err
 	}
 	if len(users) == 0 {
-		if t, ok := d.cat.Team(inc.Service.Team); ok {
+		if t, ok := d.cat.Team(svc.Team); ok {
 			users = t.Members
 		}
 	}
+	text := string(co.Level) + " on-call: " + co.Owner
+	if p.Service != "" {
+		text += " (for " + svc.Name + ")"
+	}
 	_, err = d.Record(ctx, j.Incident, incident.Event{
 		Kind: incident.EventCalledOut, Actor: incident.ActorSystem, Users: users,
-		Text: string(co.Level) + " on-call: " + co.Owner, Idem: j.ID,
+		Text: text, Key: co.Owner, Service: p.Service, Idem: j.ID,
 	})
 	return err
 }

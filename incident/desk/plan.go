@@ -32,6 +32,8 @@ type Payload struct {
 	Level incident.OnCallLevel `json:"level,omitempty"`
 	Owner string               `json:"owner,omitempty"`
 	Cycle int                  `json:"cycle,omitempty"`
+	// Service is the affected service a callout is for ("" the primary).
+	Service string `json:"service,omitempty"`
 }
 
 // JobFor builds a job with the ID kind/number[/suffix].
@@ -110,9 +112,11 @@ func (d *Desk) plan(inc *incident.Incident, before *incident.State, added []inci
 	if c.Opened {
 		added, jobs = d.planOpened(c, added)
 	}
+	added, jobs = d.planServices(c, added, jobs)
 	c.Added = added
 	c.MajorAt = majorAt(c, before)
 	jobs = append(jobs, d.planEvents(c)...)
+	jobs = append(jobs, planPages(c)...)
 	if c.MajorAt > 0 && c.State().Commander == "" {
 		jobs = append(jobs, d.commanderJob(inc.Number, c.MajorAt, now))
 	}

@@ -41,9 +41,9 @@ func parseList(r *http.Request) (listQuery, string) {
 	q := r.URL.Query()
 	lq := listQuery{status: strings.ToLower(strings.TrimSpace(q.Get("status"))), service: strings.TrimSpace(q.Get("service")), limit: DefaultLimit}
 	switch lq.status {
-	case "", "all", string(incident.StatusOpen), string(incident.StatusResolved):
+	case "", "all", string(incident.StatusOpen), string(incident.StatusResolved), string(incident.StatusMerged):
 	default:
-		return lq, "status must be open or resolved"
+		return lq, "status must be open, resolved or merged"
 	}
 	if len(lq.service) > 200 || !utf8.ValidString(lq.service) {
 		return lq, "service is not a service name"
@@ -65,7 +65,7 @@ func parseList(r *http.Request) (listQuery, string) {
 	return lq, ""
 }
 
-// listIncidents serves GET /api/incidents[?status=open|resolved][&service=x][&limit=N][&after=number]:
+// listIncidents serves GET /api/incidents[?status=open|resolved|merged][&service=x][&limit=N][&after=number]:
 // pages of limit incidents, newest first; each page's next is the after=
 // of the one that follows.
 func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request) {
@@ -77,10 +77,10 @@ func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	// One more than a page tells whether another page follows.
 	f := desk.Filter{Service: lq.service, Limit: lq.limit + 1, OpenOnly: lq.status == string(incident.StatusOpen), Before: lq.after}
-	if lq.status == string(incident.StatusResolved) {
-		// The store indexes open incidents only. Every incident is open or
+	if lq.status == string(incident.StatusResolved) || lq.status == string(incident.StatusMerged) {
+		// The store indexes open incidents only. Most closed incidents are
 		// resolved, so the newest limit+1+open incidents hold the newest
-		// limit+1 resolved ones (open incidents are few).
+		// limit+1 resolved ones (open incidents are few; merged ones fewer).
 		open, err := s.desk.List(ctx, desk.Filter{OpenOnly: true, Service: lq.service, Before: lq.after})
 		if err != nil {
 			s.internal(w, r, err)

@@ -93,27 +93,32 @@ type Incident struct {
 	Service        ServiceRef `json:"service"`
 	Unmapped       bool       `json:"unmapped"`
 	Drill          bool       `json:"drill"`  // a practice incident: not measured, never paged
-	Status         string     `json:"status"` // open, resolved
+	Status         string     `json:"status"` // open, resolved, merged
 	Security       bool       `json:"security"`
 	Class          string     `json:"class"`    // major, minor
 	Priority       string     `json:"priority"` // high, medium, low
 	ResponseMethod string     `json:"response_method"`
-	Impact         Impact     `json:"impact"`
+	Impact         Impact     `json:"impact"` // the primary service's
 	Figures        Figures    `json:"figures"`
-	Commander      *string    `json:"commander"` // Slack user ID; null when nobody has command
-	Participants   []string   `json:"participants"`
-	Acknowledged   bool       `json:"acknowledged"`
-	Review         string     `json:"review"` // none, drafted, published
-	StartedAt      time.Time  `json:"started_at"`
-	DeclaredAt     time.Time  `json:"declared_at"`
-	ResolvedAt     *time.Time `json:"resolved_at"`
-	UpgradedAt     *time.Time `json:"upgraded_at,omitempty"`
-	TimeToRestore  *Duration  `json:"time_to_restore"` // null while open
-	Effectiveness  *Effect    `json:"effectiveness"`   // null while open or without impact
-	Alerts         []Alert    `json:"alerts"`
-	Timeline       []Event    `json:"timeline,omitempty"` // only on GET /api/incidents/{number}
-	AsOf           time.Time  `json:"as_of"`              // the instant the figures are for
-	TimelineLength int        `json:"timeline_length"`
+	// Services are the primary service and the affected ones, each with
+	// its own impact and money; the figures are their total.
+	Services       []IncidentService `json:"services"`
+	MergedInto     *int64            `json:"merged_into,omitempty"` // status merged: the incident it went into
+	Merged         []int64           `json:"merged,omitempty"`      // incidents merged into this one
+	Commander      *string           `json:"commander"`             // Slack user ID; null when nobody has command
+	Participants   []string          `json:"participants"`
+	Acknowledged   bool              `json:"acknowledged"`
+	Review         string            `json:"review"` // none, drafted, published
+	StartedAt      time.Time         `json:"started_at"`
+	DeclaredAt     time.Time         `json:"declared_at"`
+	ResolvedAt     *time.Time        `json:"resolved_at"`
+	UpgradedAt     *time.Time        `json:"upgraded_at,omitempty"`
+	TimeToRestore  *Duration         `json:"time_to_restore"` // null while open
+	Effectiveness  *Effect           `json:"effectiveness"`   // null while open or without impact
+	Alerts         []Alert           `json:"alerts"`
+	Timeline       []Event           `json:"timeline,omitempty"` // only on GET /api/incidents/{number}
+	AsOf           time.Time         `json:"as_of"`              // the instant the figures are for
+	TimelineLength int               `json:"timeline_length"`
 }
 
 // ServiceRef is the catalogue entry an incident was declared for, as it was
@@ -128,6 +133,38 @@ type ServiceRef struct {
 	Tolerable               Duration `json:"tolerable_unavailability_per_week"`
 	Runbook                 string   `json:"runbook,omitempty"`
 	PagerDutyServiceID      string   `json:"pagerduty_service_id,omitempty"`
+}
+
+// IncidentService is one of an incident's services.
+type IncidentService struct {
+	Name                    string     `json:"name"`
+	Team                    string     `json:"team"`
+	Primary                 bool       `json:"primary"`
+	From                    int64      `json:"from,omitempty"` // came with incident #from, merged in
+	Active                  bool       `json:"active"`         // false once its impact ended
+	Impact                  Impact     `json:"impact"`
+	Share                   string     `json:"share"` // "50%"
+	Exposure                Money      `json:"exposure"`
+	Target                  string     `json:"target"`
+	TolerableUnavailability string     `json:"tolerable_unavailability"`
+	LossRate                Money      `json:"loss_rate"`   // per hour
+	LossSoFar               Money      `json:"loss_so_far"` // its impact loss plus the costs counted against it
+	Costs                   Money      `json:"costs"`
+	JoinedAt                time.Time  `json:"joined_at"`
+	EndedAt                 *time.Time `json:"ended_at,omitempty"`
+	EndReason               string     `json:"end_reason,omitempty"`
+	Effectiveness           *Effect    `json:"effectiveness"` // null while open or without impact
+}
+
+func incidentService(c incident.Currency, s incident.ServiceState) IncidentService {
+	return IncidentService{
+		Name: s.Service.Name, Team: s.Service.Team, Primary: s.Primary, From: s.From, Active: s.Active,
+		Impact: impact(s.Impact), Share: s.Impact.Share.String(), Exposure: money(c, s.Exposure),
+		Target: s.Target.String(), TolerableUnavailability: incident.FormatHMS(s.Target.TolerableUnavailability()),
+		LossRate: money(c, s.Rate), LossSoFar: money(c, s.LossSoFar()), Costs: money(c, s.Costs),
+		JoinedAt: s.JoinedAt.UTC(), EndedAt: utcPtr(s.EndedAt), EndReason: s.Reason,
+		Effectiveness: effect(c, s.Effectiveness),
+	}
 }
 
 // Impact is the stated user impact.
@@ -179,10 +216,11 @@ type Effect struct {
 	AverageRate             Money    `json:"average_rate"` // per hour
 	LossAtTolerable         Money    `json:"loss_at_tolerable"`
 	ActualLoss              Money    `json:"actual_loss"`
-	Protected               Money    `json:"protected"` // may be negative
-	RatioBP                 int64    `json:"ratio_bp"`  // basis points; may be negative
-	Percent                 float64  `json:"percent"`   // one decimal, truncated toward zero: 99.5
-	Negative                bool     `json:"negative"`  // restoration was slower than tolerable
+	Protected               Money    `json:"protected"`    // may be negative
+	RatioBP                 int64    `json:"ratio_bp"`     // basis points; may be negative
+	Percent                 float64  `json:"percent"`      // one decimal, truncated toward zero: 99.5
+	PercentText             string   `json:"percent_text"` // for people: "-49.6%"
+	Negative                bool     `json:"negative"`     // restoration was slower than tolerable
 }
 
 func effect(c incident.Currency, e *incident.Effectiveness) *Effect {
@@ -198,6 +236,7 @@ func effect(c incident.Currency, e *incident.Effectiveness) *Effect {
 		Protected:               money(c, e.Protected),
 		RatioBP:                 int64(e.Ratio),
 		Percent:                 e.Percent(),
+		PercentText:             e.PercentText(),
 		Negative:                e.Ratio < 0,
 	}
 }
@@ -272,7 +311,10 @@ type Event struct {
 	// Message is set on a human message (kind "message"): how it reads now.
 	Message *Message `json:"message,omitempty"`
 	// Alerts are, on an alert event, the alerts whose report was news.
-	Alerts []AlertItem `json:"alerts,omitempty"`
+	Alerts  []AlertItem `json:"alerts,omitempty"`
+	Service string      `json:"service,omitempty"` // the service an impact event is about; none: the primary
+	Ref     int64       `json:"ref,omitempty"`     // the other incident of a merge
+	From    int64       `json:"from,omitempty"`    // came with merged incident #from
 }
 
 func event(c incident.Currency, en incident.Entry) Event {
@@ -280,7 +322,10 @@ func event(c incident.Currency, en incident.Entry) Event {
 	out := Event{
 		Seq: e.Seq, At: e.At.UTC(), Kind: string(e.Kind), Actor: e.Actor, Text: e.Text,
 		Class: string(e.Class), User: e.User, Users: e.Users, Key: e.Key, Source: e.Source,
-		Labels: e.Labels, Until: utcPtr(e.Until),
+		Labels: e.Labels, Until: utcPtr(e.Until), Service: e.Service, Ref: e.Ref, From: e.From,
+	}
+	if e.Entry != nil && out.Service == "" {
+		out.Service = e.Entry.Name
 	}
 	if m := en.Message; m != nil {
 		out.Text = m.Text
@@ -355,6 +400,15 @@ func incidentView(p incident.Policy, inc *incident.Incident, now time.Time, with
 		d := duration(st.TimeToRestore)
 		out.TimeToRestore = &d
 	}
+	out.Services = make([]IncidentService, 0, len(st.Services))
+	for _, s := range st.Services {
+		out.Services = append(out.Services, incidentService(c, s))
+	}
+	if st.MergedInto != 0 {
+		into := st.MergedInto
+		out.MergedInto = &into
+	}
+	out.Merged = st.Merged
 	for _, a := range st.Alerts {
 		out.Alerts = append(out.Alerts, Alert{
 			Key: a.Key, Source: a.Source, Firing: a.Firing, Summary: a.Summary, Labels: a.Labels,

@@ -47,6 +47,8 @@ func (Planner) Plan(c *desk.Change) []desk.Job {
 			job(JobResolve, desk.Payload{})
 		case e.Kind == incident.EventAcknowledged && incident.IsPerson(e.Actor):
 			job(JobAcknowledge, desk.Payload{Users: []string{e.Actor}})
+		case e.Kind == incident.EventPaged && e.Labels["escalation_policy"] != "":
+			job(JobPageTeam, desk.Payload{})
 		}
 	}
 	return jobs

@@ -65,6 +65,7 @@ func (s *Sync) Register(r *desk.Runner) {
 	r.Handle(JobResolve, s.handleResolve)
 	r.Handle(JobManagers, s.handleManager)
 	r.Handle(JobAcknowledge, s.handleAcknowledge)
+	r.Handle(JobPageTeam, s.handlePageTeam)
 }
 
 // linked returns the PagerDuty incident IDs linked to an incident; with
@@ -186,7 +187,7 @@ func (s *Sync) handleResolve(ctx context.Context, j desk.Job) error {
 	if st.Status != incident.StatusResolved {
 		return nil
 	}
-	ids := linked(st, true)
+	ids := append(linked(st, true), teamPages(inc)...)
 	if page, ok, err := s.page(ctx, inc.Number); err != nil {
 		return err
 	} else if ok {

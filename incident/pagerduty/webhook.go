@@ -372,8 +372,9 @@ func (h *webhook) apply(ctx context.Context, ev *Event, id string) (WebhookRespo
 	if err := json.Unmarshal(ev.Data, &data); err != nil || data.ID == "" {
 		return WebhookResponse{}, incident.Errorf(incident.EINVALID, "event.data is not a PagerDuty incident")
 	}
-	if strings.HasPrefix(data.IncidentKey, ManagerPageKeyPrefix) {
-		// The bot's own page of the incident managers: not a new incident.
+	if strings.HasPrefix(data.IncidentKey, ManagerPageKeyPrefix) || strings.HasPrefix(data.IncidentKey, TeamPageKeyPrefix) {
+		// The bot's own page of the incident managers or of another team:
+		// not a new incident, and resolving it resolves nothing here.
 		return WebhookResponse{Ignored: true}, nil
 	}
 	if stale, err := h.stale(ctx, data.ID, ev.OccurredAt); err != nil {

@@ -55,7 +55,7 @@ func (s *Store) Import(ctx context.Context) (*Importer, error) {
 		return nil, fmt.Errorf("pgstore: import: %w", err)
 	}
 	// One import at a time, and no replica claiming meanwhile.
-	if _, err := tx.Exec(ctx, `LOCK TABLE incidents, events, alert_keys, idem, jobs, jobs_done, seen, kv, counters IN EXCLUSIVE MODE`); err != nil {
+	if _, err := tx.Exec(ctx, `LOCK TABLE incidents, incident_services, events, alert_keys, idem, jobs, jobs_done, seen, kv, counters IN EXCLUSIVE MODE`); err != nil {
 		_ = tx.Rollback(ctx)
 		return nil, fmt.Errorf("pgstore: import: %w", err)
 	}
@@ -76,6 +76,9 @@ func (im *Importer) Incident(ctx context.Context, inc *incident.Incident) error 
 	}
 	if tag.RowsAffected() == 0 {
 		return nil // imported before
+	}
+	if err := indexServices(ctx, im.tx, inc.Number, append([]string{inc.Service.Name}, attachedServices(inc.Events)...)); err != nil {
+		return fmt.Errorf("pgstore: import incident %d: %w", inc.Number, err)
 	}
 	rows := make([][]any, 0, len(inc.Events))
 	for _, e := range inc.Events {

@@ -95,6 +95,9 @@ func insertIncident(ctx context.Context, tx pgx.Tx, inc *incident.Incident) erro
 	if err != nil {
 		return err
 	}
+	if err := indexServices(ctx, tx, inc.Number, []string{inc.Service.Name}); err != nil {
+		return err
+	}
 	return appendEvents(ctx, tx, inc.Number, inc.Events)
 }
 
@@ -203,21 +206,43 @@ func appendEvents(ctx context.Context, tx pgx.Tx, number int64, evs []incident.E
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 		return fmt.Errorf("store events: %w", err)
 	}
-	return nil
+	return indexServices(ctx, tx, number, attachedServices(evs))
 }
 
-// isOpen says whether a timeline is open: it is unless its last resolved or
-// reopened event is a resolution.
-func isOpen(evs []incident.Event) bool {
-	for i := len(evs) - 1; i >= 0; i-- {
-		switch evs[i].Kind {
-		case incident.EventResolved:
-			return false
-		case incident.EventReopened:
-			return true
+// isOpen says whether a timeline is open (incident.Open).
+func isOpen(evs []incident.Event) bool { return incident.Open(evs) }
+
+// attachedServices lists the services events attach to their incident
+// besides its primary one: affected services, and the primary services of
+// incidents merged in.
+func attachedServices(evs []incident.Event) []string {
+	var out []string
+	for _, e := range evs {
+		switch {
+		case e.Kind == incident.EventServiceAffected && e.Entry != nil:
+			out = append(out, e.Entry.Name)
+		case e.Kind == incident.EventMerged && e.Merged != nil:
+			out = append(out, e.Merged.Service.Name)
 		}
 	}
-	return true
+	return out
+}
+
+// indexServices records the services an incident is found by.
+func indexServices(ctx context.Context, tx pgx.Tx, number int64, names []string) error {
+	var b pgx.Batch
+	for _, name := range names {
+		if name != "" {
+			b.Queue(`INSERT INTO incident_services (service, incident) VALUES ($1, $2) ON CONFLICT DO NOTHING`, serviceKey(name), number)
+		}
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+		return fmt.Errorf("index services: %w", err)
+	}
+	return nil
 }
 
 func notFound(number int64) error {
@@ -320,7 +345,9 @@ func (s *Store) List(ctx context.Context, f desk.Filter) ([]*incident.Incident, 
 			limit = &f.Limit
 		}
 		rows, err := tx.Query(ctx, `SELECT number, header, last_seq FROM incidents
-			WHERE (NOT $1 OR open) AND ($2 = '' OR service = $2) AND ($3::timestamptz IS NULL OR started_at >= $3)
+			WHERE (NOT $1 OR open)
+			  AND ($2 = '' OR number IN (SELECT incident FROM incident_services WHERE service = $2))
+			  AND ($3::timestamptz IS NULL OR started_at >= $3)
 			  AND ($5 = 0 OR number < $5)
 			ORDER BY number DESC LIMIT $4`, f.OpenOnly, serviceKey(f.Service), since, limit, f.Before)
 		if err != nil {

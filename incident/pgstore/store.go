@@ -156,10 +156,17 @@ func SchemaVersion() int {
 // migrate applies the migrations the database lacks, all in one
 // transaction under an advisory lock: replicas starting together wait for
 // the first, and then find nothing to do.
-func (s *Store) migrate(ctx context.Context) error {
+func (s *Store) migrate(ctx context.Context) error { return s.migrateTo(ctx, -1) }
+
+// migrateTo applies the migrations up to version upTo (all when negative).
+func (s *Store) migrateTo(ctx context.Context, upTo int) error {
 	ms, err := migrations()
 	if err != nil {
 		return fmt.Errorf("pgstore: migrations: %w", err)
+	}
+	known := len(ms)
+	if upTo >= 0 && upTo < len(ms) {
+		ms = ms[:upTo]
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockClass, lockMigrate); err != nil {
@@ -173,10 +180,10 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&cur); err != nil {
 			return err
 		}
-		if cur > len(ms) {
-			return fmt.Errorf("%w: the database has schema version %d, this incidentbot supports %d; run a newer incidentbot", ErrSchemaTooNew, cur, len(ms))
+		if cur > known {
+			return fmt.Errorf("%w: the database has schema version %d, this incidentbot supports %d; run a newer incidentbot", ErrSchemaTooNew, cur, known)
 		}
-		for _, m := range ms[cur:] {
+		for _, m := range ms[min(cur, len(ms)):] {
 			if _, err := tx.Exec(ctx, m.sql); err != nil {
 				return fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
 			}

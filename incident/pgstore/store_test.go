@@ -3,9 +3,13 @@ package pgstore
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/incidentbot/incidentbot/internal/pgtest"
 )
@@ -66,5 +70,37 @@ func TestMigrationFiles(t *testing.T) {
 	ms, err := migrations()
 	if err != nil || len(ms) == 0 || ms[0].name != "init" {
 		t.Fatalf("migrations = %+v, %v", ms, err)
+	}
+}
+
+// A database at schema version 1 (one service per incident) is upgraded
+// when opened: its incidents are found by their service as before.
+func TestUpgradeFromSchemaV1(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.DB(t)
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 := &Store{pool: pool, log: slog.New(slog.DiscardHandler), now: time.Now, cache: newTimelineCache(-1)}
+	if err := v1.migrateTo(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO incidents (number, service, started_at, open, last_seq, header)
+		VALUES (1, 'bedroom', now(), true, 0, '{"number":1,"title":"Beds","service":{"name":"Bedroom"}}')`); err != nil {
+		t.Fatal(err)
+	}
+	pool.Close()
+	s := open(t, url, Options{})
+	if v, _ := s.Version(ctx); v != SchemaVersion() || v < 2 {
+		t.Fatalf("schema version %d after the upgrade, want %d", v, SchemaVersion())
+	}
+	incs, err := s.OpenByService(ctx, "BEDROOM")
+	if err != nil || len(incs) != 1 || incs[0].Title != "Beds" {
+		t.Fatalf("OpenByService after the upgrade = %v, %v", incs, err)
 	}
 }

@@ -275,6 +275,11 @@ func (s *Server) SlashCommandNamed(ctx context.Context, command, userID, channel
 		s.mu.Unlock()
 		return nil, err
 	}
+	if ch.isArchived {
+		// Slack offers no message box in an archived channel.
+		s.mu.Unlock()
+		return nil, fmt.Errorf("fakeslack: #%s is archived: commands cannot be run there", ch.name)
+	}
 	chName := ch.name
 	if ch.isIM {
 		chName = "directmessage"
@@ -803,6 +808,10 @@ func (s *Server) JoinChannel(ctx context.Context, userID, channelID string) erro
 	if ch.isMember(u.ID) {
 		s.mu.Unlock()
 		return fmt.Errorf("fakeslack: %s already in #%s", userID, ch.name)
+	}
+	if ch.isArchived {
+		s.mu.Unlock()
+		return fmt.Errorf("fakeslack: #%s is archived", ch.name)
 	}
 	ch.members = append(ch.members, u.ID)
 	m := s.systemMessageLocked(ch, "channel_join", u.ID, "<@"+u.ID+"> has joined the channel")

@@ -58,11 +58,15 @@ type Options struct {
 	// ResponsePath is the path prefix of response_urls (default "/response/").
 	ResponsePath string
 
-	// BotToken is the bot token (default "xoxb-fakeslack-bot-token").
+	// BotToken is the bot token (default: "xoxb-fakeslack-" and 128 random
+	// bits, new for every Server, so that nobody can guess a running
+	// workspace's token).
 	BotToken string
-	// AppToken is the app-level token (default "xapp-1-fakeslack-app-token").
+	// AppToken is the app-level token (default: "xapp-1-fakeslack-" and 128
+	// random bits, new for every Server).
 	AppToken string
-	// VerificationToken is sent as "token" in payloads (default "fakeverificationtoken").
+	// VerificationToken is sent as "token" in payloads (default: random, new
+	// for every Server).
 	VerificationToken string
 
 	TeamID     string // default "T0FAKETEAM"
@@ -205,9 +209,9 @@ func New(opts Options) *Server {
 	def(&opts.APIPath, "/api/")
 	def(&opts.WSPath, "/ws")
 	def(&opts.ResponsePath, "/response/")
-	def(&opts.BotToken, "xoxb-fakeslack-bot-token")
-	def(&opts.AppToken, "xapp-1-fakeslack-app-token")
-	def(&opts.VerificationToken, "fakeverificationtoken")
+	def(&opts.BotToken, "xoxb-fakeslack-"+randHex(16))
+	def(&opts.AppToken, "xapp-1-fakeslack-"+randHex(16))
+	def(&opts.VerificationToken, randHex(16))
 	def(&opts.TeamID, "T0FAKETEAM")
 	def(&opts.TeamName, "Fake Workspace")
 	def(&opts.TeamDomain, "fakeslack")

@@ -195,6 +195,105 @@ func TestAuth(t *testing.T) {
 	}
 }
 
+// Every server makes its own random tokens: a token is no public constant,
+// and one workspace's token does not open another.
+func TestTokensArePerServer(t *testing.T) {
+	a, b := newServer(t, Options{}), newServer(t, Options{})
+	if a.BotToken() == b.BotToken() || a.AppToken() == b.AppToken() || a.opts.VerificationToken == b.opts.VerificationToken {
+		t.Fatalf("two servers share tokens: %q %q", a.BotToken(), b.BotToken())
+	}
+	for _, tok := range []string{a.BotToken(), a.AppToken(), a.opts.VerificationToken} {
+		if len(tok) < 32 {
+			t.Errorf("token %q is too short to be unguessable", tok)
+		}
+	}
+	if !strings.HasPrefix(a.BotToken(), "xoxb-") || !strings.HasPrefix(a.AppToken(), "xapp-") {
+		t.Errorf("token shapes: %q %q", a.BotToken(), a.AppToken())
+	}
+	for _, tok := range []string{b.BotToken(), "xoxb-fakeslack-bot-token"} {
+		_, err := slack.New(tok, slack.OptionAPIURL(a.APIURL())).AuthTest()
+		slackErr(t, err, "invalid_auth")
+	}
+	if _, err := client(a).AuthTest(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Private channels are seen only by members; an archived channel keeps its
+// history but takes no more posts, invites, pins, topics or commands, with
+// Slack's error codes.
+func TestPrivateAndArchivedChannels(t *testing.T) {
+	srv := newServer(t, Options{Channels: []ChannelSeed{{Name: "general", Members: []string{alice.ID, bob.ID, "U0FAKEBOT1"}}, {Name: "elsewhere", Members: []string{alice.ID}}}})
+	api := client(srv)
+	ctx := ctxT(t, 10*time.Second)
+	priv, err := api.CreateConversation(slack.CreateConversationParams{ChannelName: "inc-1-secret", IsPrivate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.InviteUsersToConversation(priv.ID, alice.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.SlashCommand(ctx, bob.ID, priv.ID, "status"); err == nil {
+		t.Error("a non-member ran a command in a private channel")
+	}
+	if _, err := srv.PostUserMessage(ctx, bob.ID, priv.ID, "hello?"); err == nil {
+		t.Error("a non-member posted in a private channel")
+	}
+	pub, err := api.CreateConversation(slack.CreateConversationParams{ChannelName: "inc-1-open"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ts, err := api.PostMessage(pub.ID, slack.MsgOptionText("card", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen, _ := srv.Channel("general")
+	other, _ := srv.Channel("elsewhere")
+	slackErr(t, api.ArchiveConversation(gen.ID), "cant_archive_general")
+	slackErr(t, api.ArchiveConversation(other.ID), "not_in_channel")
+	slackErr(t, api.ArchiveConversation("C0NOTHERE0"), "channel_not_found")
+	if err := api.ArchiveConversation(pub.ID); err != nil {
+		t.Fatal(err)
+	}
+	slackErr(t, api.ArchiveConversation(pub.ID), "already_archived")
+	if c, _ := srv.Channel(pub.ID); !c.IsArchived {
+		t.Error("not archived")
+	}
+	msgs := srv.Messages(pub.ID)
+	if last := msgs[len(msgs)-1]; last.Subtype != "channel_archive" {
+		t.Errorf("no channel_archive message: %+v", last)
+	}
+	_, _, err = api.PostMessage(pub.ID, slack.MsgOptionText("more", false))
+	slackErr(t, err, "is_archived")
+	_, err = api.InviteUsersToConversation(pub.ID, alice.ID)
+	slackErr(t, err, "is_archived")
+	_, err = api.SetTopicOfConversation(pub.ID, "t")
+	slackErr(t, err, "is_archived")
+	slackErr(t, api.AddPin(pub.ID, slack.ItemRef{Timestamp: ts}), "is_archived")
+	_, err = api.AddBookmark(pub.ID, slack.AddBookmarkParameters{Title: "x", Type: "link", Link: "https://example.com"})
+	slackErr(t, err, "is_archived")
+	if h, err := api.GetConversationHistory(&slack.GetConversationHistoryParameters{ChannelID: pub.ID}); err != nil || len(h.Messages) < 2 {
+		t.Errorf("history of an archived channel: %v %v", h, err)
+	}
+	if _, err := srv.SlashCommand(ctx, alice.ID, pub.ID, "status"); err == nil {
+		t.Error("a command ran in an archived channel")
+	}
+	if err := srv.JoinChannel(ctx, alice.ID, pub.ID); err == nil {
+		t.Error("joined an archived channel")
+	}
+	chs, _, err := api.GetConversations(&slack.GetConversationsParameters{ExcludeArchived: true, Types: []string{"public_channel", "private_channel"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, c := range chs {
+		names[c.Name] = true
+	}
+	if names["inc-1-open"] || !names["inc-1-secret"] {
+		t.Errorf("listed: %v", names)
+	}
+}
+
 func TestChannelRules(t *testing.T) {
 	srv := newServer(t, Options{})
 	api := client(srv)

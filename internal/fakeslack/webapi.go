@@ -1265,7 +1265,17 @@ func (s *Server) conversationsArchive(c *apiCall) (map[string]any, error) {
 	if ch.isArchived {
 		return nil, errCode("already_archived")
 	}
+	if ch.name == "general" { // the workspace's default channel
+		return nil, errCode("cant_archive_general")
+	}
+	m := s.systemMessageLocked(ch, "channel_archive", s.opts.BotUserID, "archived the channel")
 	ch.isArchived = true
+	typ := "channel_archive"
+	if ch.isPrivate {
+		typ = "group_archive"
+	}
+	c.events = append(c.events, s.messageEventLocked(ch, m),
+		map[string]any{"type": typ, "channel": ch.id, "user": s.opts.BotUserID, "event_ts": s.nextTSLocked()})
 	return map[string]any{}, nil
 }
 
@@ -1420,6 +1430,9 @@ func (s *Server) pinsAdd(c *apiCall) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if ch.isArchived {
+		return nil, errCode("is_archived")
+	}
 	ts := c.str("timestamp")
 	if ts == "" {
 		return nil, errCode("no_item_specified")
@@ -1491,6 +1504,9 @@ func (s *Server) bookmarksAdd(c *apiCall) (map[string]any, error) {
 	ch, err := s.memberChannelLocked(c.str("channel_id"))
 	if err != nil {
 		return nil, err
+	}
+	if ch.isArchived {
+		return nil, errCode("is_archived")
 	}
 	title, typ, link := c.str("title"), c.str("type"), c.str("link")
 	switch {

@@ -298,3 +298,23 @@ func TestAlertWebhookFailureIsReported(t *testing.T) {
 }
 
 func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
+
+// Alerts of two services that share the sandbox's dependency join one
+// incident, priced across both: the card lists them.
+func TestRelatedAlertsInTheSandbox(t *testing.T) {
+	s := startStack(t)
+	if r := s.mustPost("/sandbox/alert", form("user", riley, "service", "bedroom")); r.Incident != 1 {
+		t.Fatalf("alert: %+v", r)
+	}
+	ch := s.incidentChannel(1)
+	if r := s.mustPost("/sandbox/alert", form("user", riley, "service", "ecommerce-platform")); r.Incident != 1 {
+		t.Fatalf("a related alert opened %+v, want it on #1", r)
+	}
+	s.waitFor("card lists both services", func() bool {
+		c := s.card(ch.ID).AllText()
+		return strings.Contains(c, "`bedroom` (bedroom-team)") && strings.Contains(c, "`ecommerce-platform` (platform-team)")
+	})
+	if st := s.state(riley, ch.ID, ""); !strings.Contains(st.Sidebar, "depends on "+sandbox.SharedDependency) {
+		t.Errorf("the sidebar does not show the dependency")
+	}
+}

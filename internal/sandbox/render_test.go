@@ -211,7 +211,8 @@ func TestSameOrigin(t *testing.T) {
 		{"cross-site", "http://evil", "h:1", false},
 		{"same-site", "http://sub.h:1", "h:1", false},
 		{"", "http://evil", "h:1", false},
-		{"", "null", "h:1", true},
+		{"", "null", "h:1", false},
+		{"same-origin", "null", "h:1", false},
 	} {
 		r := newReq(tc.host)
 		if tc.site != "" {

@@ -403,7 +403,11 @@ func (s *Sandbox) build(userID, channelID, tab string) pageVM {
 	if cat := s.opts.Catalogue; cat != nil {
 		now := s.now()
 		for _, svc := range cat.Services {
-			sb.Services = append(sb.Services, serviceVM{Name: svc.Name, Detail: fmt.Sprintf("%s/h · %s", cat.Currency.Format(svc.ExposureAt(now)), cat.TargetAt(svc, now))})
+			detail := fmt.Sprintf("%s/h · %s", cat.Currency.Format(svc.ExposureAt(now)), cat.TargetAt(svc, now))
+			if len(svc.DependsOn) > 0 {
+				detail += " · depends on " + strings.Join(svc.DependsOn, ", ")
+			}
+			sb.Services = append(sb.Services, serviceVM{Name: svc.Name, Detail: detail})
 		}
 	}
 	sb.Services = append(sb.Services, serviceVM{Name: "search-indexer", Detail: "not in the catalogue: unmapped"})
@@ -724,9 +728,11 @@ func sameOrigin(r *http.Request) bool {
 	default:
 		return false
 	}
-	if o := r.Header.Get("Origin"); o != "" && o != "null" {
+	if o := r.Header.Get("Origin"); o != "" {
+		// "null" is an opaque origin (a sandboxed frame, a file: page, a
+		// cross-site redirect): never this page.
 		u, err := url.Parse(o)
-		if err != nil || u.Host != r.Host {
+		if o == "null" || err != nil || u.Host != r.Host {
 			return false
 		}
 	}

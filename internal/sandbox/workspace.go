@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"net"
+	"sort"
 	"strings"
 
 	"github.com/incidentbot/incidentbot/incident"
@@ -127,7 +128,7 @@ func Workspace(cat *incident.Catalogue) (fakeslack.Options, *incident.Catalogue)
 		d.OnCall = rot(d.OnCall, ResponderID)
 		out.Domains[i] = d
 	}
-	out.Services = append([]incident.Service(nil), cat.Services...)
+	out.Services = sharedDependency(&out)
 	out.IncidentManagers = []string{ManagerID}
 	out.IncidentManagerOnCall = rot(cat.IncidentManagerOnCall, ManagerID)
 	return opts, &out
@@ -159,4 +160,38 @@ func normPrefix(p string) string {
 		p = "/" + p
 	}
 	return strings.TrimSuffix(p, "/")
+}
+
+// SharedDependency is the service the sandbox adds for the others to depend
+// on, when its catalogue declares no dependencies: alerts of services that
+// depend on it, or on each other, join one incident priced across them.
+const SharedDependency = "database"
+
+// sharedDependency returns the catalogue's services, with SharedDependency
+// added and every other service depending on it when no service declares
+// depends_on and there is none of that name.
+func sharedDependency(cat *incident.Catalogue) []incident.Service {
+	svcs := make([]incident.Service, 0, len(cat.Services)+1)
+	for _, s := range cat.Services {
+		s.DependsOn = append([]string(nil), s.DependsOn...)
+		svcs = append(svcs, s)
+	}
+	if len(svcs) == 0 || len(cat.Bands) == 0 {
+		return svcs
+	}
+	if _, taken := cat.Service(SharedDependency); taken {
+		return svcs
+	}
+	for _, s := range svcs {
+		if len(s.DependsOn) > 0 {
+			return svcs
+		}
+	}
+	for i := range svcs {
+		svcs[i].DependsOn = []string{SharedDependency}
+	}
+	db := incident.Service{Name: SharedDependency, Team: svcs[0].Team, Domain: svcs[0].Domain, HourlyExposure: cat.Bands[0].MaxHourlyExposure}
+	svcs = append(svcs, db)
+	sort.Slice(svcs, func(i, j int) bool { return svcs[i].Name < svcs[j].Name })
+	return svcs
 }

@@ -252,3 +252,33 @@ func TestSampleAlertTextsReadWell(t *testing.T) {
 		}
 	}
 }
+
+// The sandbox's catalogue gains a shared dependency when it declares none,
+// so that the tour can show an incident on several services.
+func TestWorkspaceAddsASharedDependency(t *testing.T) {
+	orig := catalogue(t)
+	_, cat := Workspace(orig)
+	if err := cat.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	db, ok := cat.Service(SharedDependency)
+	if !ok || db.Team != "appointments-team" || db.HourlyExposure != incident.USD.Major(7_000) || len(cat.Services) != 3 {
+		t.Fatalf("services %+v", cat.Services)
+	}
+	for _, s := range cat.Services {
+		if s.Name != SharedDependency && (len(s.DependsOn) != 1 || s.DependsOn[0] != SharedDependency) {
+			t.Errorf("%s depends on %v", s.Name, s.DependsOn)
+		}
+	}
+	if !cat.Related("appointments", "bedroom") {
+		t.Error("services sharing the dependency are not related")
+	}
+	if len(orig.Services) != 2 || len(orig.Services[0].DependsOn) != 0 {
+		t.Errorf("Workspace changed its argument: %+v", orig.Services)
+	}
+	// A catalogue with dependencies of its own is left as it is.
+	orig.Services[0].DependsOn = []string{"bedroom"}
+	if _, cat := Workspace(orig); len(cat.Services) != 2 {
+		t.Errorf("services %+v", cat.Services)
+	}
+}

@@ -9,27 +9,30 @@
 //
 // Layout:
 //
-//	reviews        incident number → Record (a review.Review in JSON, plus the
-//	               preview token and the idempotency keys applied)
-//	actions        action ID ("42-1") → review.Action, a mirror of the actions
-//	               held by the reviews, written before the review itself
-//	review_readers "<number>/<reader>" → RFC 3339 time of the first read
+//	reviews              incident number → Record (a review.Review in JSON,
+//	                     plus the idempotency keys applied)
+//	actions              action ID ("42-1") → review.Action, a mirror of the
+//	                     actions held by the reviews, written before the review
+//	review_readers       "<number>/<reader>" → RFC 3339 time of the first read
+//	review_reader_counts incident number → its number of unique readers
+//	review_keys          "secret" → the database's secret (hex), made once;
+//	                     preview links and reader cookies are signed with keys
+//	                     derived from it
 //
 // The reviews bucket is the source of truth for reviews and actions;
 // readers live in their own bucket so that counting a reader never races
-// with an edit of the review.
+// with an edit of the review, and each review's count in a counter so that
+// showing a review reads one key, however many people read it.
 package reviewstore
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/incidentbot/incidentbot/incident"
@@ -52,13 +55,11 @@ type KV interface {
 }
 
 // Record is a stored review: the review itself, with what only the server
-// needs. Its JSON is a review.Review's with two more fields.
+// needs. Its JSON is a review.Review's with one more field. (Records of
+// earlier versions also held a random preview token; it is ignored: preview
+// links are signed, see PreviewToken.)
 type Record struct {
 	review.Review
-	// PreviewToken lets whoever holds the preview link read the review
-	// before it is published (and a private review at all). It is random,
-	// made when the record is first saved.
-	PreviewToken string `json:"preview_token,omitempty"`
 	// Applied are the idempotency keys (job IDs) of the operations already
 	// applied to the record, newest last, so that a retried job changes
 	// nothing twice.
@@ -101,10 +102,14 @@ type Storage interface {
 	UpdateRecords(ctx context.Context, number int64, fn func(inc *incident.Incident, recs desk.Records) ([]desk.Job, error)) (*incident.Incident, error)
 }
 
-// Store keeps reviews. It is safe for concurrent use: every write is one
-// transaction of the storage, on the review's incident.
+// Store keeps reviews. It is safe for concurrent use: every write of a
+// review is one transaction of the storage, on the review's incident; the
+// reader counters are serialised by the Store (use one per database).
 type Store struct {
-	kv Storage
+	kv     Storage
+	readMu sync.Mutex // serialises the reader counters
+	keyMu  sync.Mutex
+	key    []byte // the database's secret, once loaded
 }
 
 // New returns a Store over st.
@@ -112,17 +117,16 @@ func New(st Storage) *Store { return &Store{kv: st} }
 
 func key(n int64) string { return strconv.FormatInt(n, 10) }
 
-// Record returns the stored record of incident n's review, with its readers.
+// Record returns the stored record of incident n's review with its number
+// of readers (ReaderTotal; Readers is not loaded).
 func (s *Store) Record(ctx context.Context, n int64) (*Record, bool, error) {
 	rec, ok, err := s.load(ctx, n)
 	if err != nil || !ok {
 		return nil, ok, err
 	}
-	readers, err := s.readers(ctx, key(n)+"/")
-	if err != nil {
+	if rec.ReaderTotal, err = s.ReaderCount(ctx, n); err != nil {
 		return nil, false, err
 	}
-	rec.Readers = readers[n]
 	return rec, true, nil
 }
 
@@ -171,11 +175,6 @@ func Edit(recs desk.Records, n int64, fn func(rec *Record, exists bool) error) (
 	if rec.Number != n {
 		return nil, fmt.Errorf("reviewstore: the record of incident %d says %d", n, rec.Number)
 	}
-	if rec.PreviewToken == "" {
-		if rec.PreviewToken, err = NewToken(); err != nil {
-			return nil, err
-		}
-	}
 	return rec, save(recs, rec)
 }
 
@@ -204,7 +203,7 @@ func save(recs desk.Records, rec *Record) error {
 		}
 	}
 	c := *rec
-	c.Readers = nil // kept in their own bucket
+	c.Readers, c.ReaderTotal = nil, 0 // kept in their own buckets
 	raw, err := json.Marshal(&c)
 	if err != nil {
 		return err
@@ -212,8 +211,48 @@ func save(recs desk.Records, rec *Record) error {
 	return recs.Put(BucketReviews, key(rec.Number), raw)
 }
 
-// Records returns every stored record with its readers, by incident number.
+// Records returns every stored record with its number of readers
+// (ReaderTotal), by incident number.
 func (s *Store) Records(ctx context.Context) ([]*Record, error) {
+	out, err := s.records(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ns := make([]int64, len(out))
+	for i, r := range out {
+		ns[i] = r.Number
+	}
+	counts, err := s.counts(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range out {
+		r.ReaderTotal = counts[r.Number]
+	}
+	return out, nil
+}
+
+// recordsWithReaders returns every record with every reader loaded: for
+// the measures only.
+func (s *Store) recordsWithReaders(ctx context.Context) ([]*Record, error) {
+	out, err := s.records(ctx)
+	if err != nil {
+		return nil, err
+	}
+	readers, err := s.readers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range out {
+		r.Readers = readers[r.Number]
+		if r.Readers == nil {
+			r.Readers = map[string]time.Time{}
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) records(ctx context.Context) ([]*Record, error) {
 	var out []*Record
 	err := s.kv.Scan(ctx, BucketReviews, "", func(k string, v []byte) error {
 		var rec Record
@@ -226,40 +265,15 @@ func (s *Store) Records(ctx context.Context) ([]*Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	readers, err := s.readers(ctx, "")
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range out {
-		r.Readers = readers[r.Number]
-	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Number < out[j].Number })
 	return out, nil
 }
 
-// readers loads the readers under a key prefix, by review.
-func (s *Store) readers(ctx context.Context, prefix string) (map[int64]map[string]time.Time, error) {
-	out := map[int64]map[string]time.Time{}
-	err := s.kv.Scan(ctx, BucketReaders, prefix, func(k string, v []byte) error {
-		ns, reader, ok := strings.Cut(k, "/")
-		n, err := strconv.ParseInt(ns, 10, 64)
-		if !ok || err != nil || reader == "" {
-			return nil
-		}
-		at, _ := time.Parse(time.RFC3339Nano, string(v))
-		if out[n] == nil {
-			out[n] = map[string]time.Time{}
-		}
-		out[n][reader] = at
-		return nil
-	})
-	return out, err
-}
-
 // --- what the review site needs (review/site.Reviews) ---------------------
 
-// Get returns incident n's review with its readers; ok is false when there
-// is none or it was never drafted (a record holding only actions).
+// Get returns incident n's review with its number of readers; ok is false
+// when there is none or it was never drafted (a record holding only
+// actions).
 func (s *Store) Get(ctx context.Context, n int64) (*review.Review, bool, error) {
 	rec, ok, err := s.Record(ctx, n)
 	if err != nil || !ok || rec.Status == incident.ReviewNone {
@@ -269,7 +283,8 @@ func (s *Store) Get(ctx context.Context, n int64) (*review.Review, bool, error) 
 	return &r, true, nil
 }
 
-// List returns every drafted or published review with its readers.
+// List returns every drafted or published review with its number of
+// readers.
 func (s *Store) List(ctx context.Context) ([]*review.Review, error) {
 	recs, err := s.Records(ctx)
 	if err != nil {
@@ -283,31 +298,6 @@ func (s *Store) List(ctx context.Context) ([]*review.Review, error) {
 		}
 	}
 	return out, nil
-}
-
-// Read records a reader of review n at the given time, durably, once per
-// reader: their first read is kept.
-func (s *Store) Read(ctx context.Context, n int64, reader string, at time.Time) error {
-	if reader == "" || strings.ContainsAny(reader, "/\x00") {
-		return incident.Errorf(incident.EINVALID, "a reader ID is required and may not contain / or NUL")
-	}
-	k := key(n) + "/" + reader
-	if _, ok, err := s.kv.GetKV(ctx, BucketReaders, k); err != nil || ok {
-		return err
-	}
-	return s.kv.Put(ctx, BucketReaders, k, []byte(at.UTC().Format(time.RFC3339Nano)))
-}
-
-// CheckPreview reports whether token is review n's preview token.
-func (s *Store) CheckPreview(ctx context.Context, n int64, token string) (bool, error) {
-	if token == "" {
-		return false, nil
-	}
-	rec, ok, err := s.load(ctx, n)
-	if err != nil || !ok || rec.PreviewToken == "" {
-		return false, err
-	}
-	return subtle.ConstantTimeCompare([]byte(token), []byte(rec.PreviewToken)) == 1, nil
 }
 
 // --- actions and measures -------------------------------------------------
@@ -359,7 +349,7 @@ func (s *Store) Measures(ctx context.Context, incs Incidents, p incident.Policy,
 	for _, inc := range list {
 		in = append(in, review.StatsInput{Incident: inc, State: inc.State(p, now)})
 	}
-	recs, err := s.Records(ctx)
+	recs, err := s.recordsWithReaders(ctx)
 	if err != nil {
 		return review.Measures{}, err
 	}
@@ -395,13 +385,4 @@ func ParsePeriod(s string) (time.Duration, error) {
 		return time.Duration(n) * time.Hour, nil
 	}
 	return 0, bad
-}
-
-// NewToken returns a random, unguessable token (128 bits, hex).
-func NewToken() (string, error) {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("reviewstore: random token: %w", err)
-	}
-	return hex.EncodeToString(b), nil
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -49,8 +51,8 @@ func TestRecordsActionsReadersDurable(t *testing.T) {
 		_, err := rec.AddAction("Alert on queue depth", "U1", t0)
 		return err
 	})
-	if err != nil || rec.PreviewToken == "" || len(rec.PreviewToken) != 32 {
-		t.Fatalf("update: %v token %q", err, rec.PreviewToken)
+	if err != nil || rec.Number != 1 {
+		t.Fatalf("update: %v", err)
 	}
 	if _, ok, _ := rs.Get(ctx, 1); ok {
 		t.Error("a record without a draft is served as a review")
@@ -70,7 +72,10 @@ func TestRecordsActionsReadersDurable(t *testing.T) {
 		t.Errorf("stored JSON is not a review: %v %s", err, raw)
 	}
 
-	token := rec.PreviewToken
+	token, err := rs.PreviewToken(ctx, 1, t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, err = rs.Update(ctx, 1, func(rec *reviewstore.Record, exists bool) error {
 		rec.Status, rec.DraftedAt = incident.ReviewDrafted, t0
 		return rec.Publish(t0)
@@ -78,12 +83,12 @@ func TestRecordsActionsReadersDurable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range []string{"r1", "r2", "r1"} {
-		if err := rs.Read(ctx, 1, r, t0); err != nil {
-			t.Fatal(err)
+	for i, r := range []string{"r1", "r2", "r1"} {
+		if c, err := rs.Read(ctx, 1, r, t0, nil); err != nil || c != min(i+1, 2) {
+			t.Fatalf("read %d: %d %v", i, c, err)
 		}
 	}
-	if err := rs.Read(ctx, 1, "bad/reader", t0); err == nil {
+	if _, err := rs.Read(ctx, 1, "bad/reader", t0, nil); err == nil {
 		t.Error("a reader ID with / accepted")
 	}
 	// Failing and no-change updates change nothing.
@@ -103,11 +108,11 @@ func TestRecordsActionsReadersDurable(t *testing.T) {
 	if err != nil || !ok || !r.Published() || r.Title != "Checkout" || r.ReaderCount() != 2 {
 		t.Fatalf("after reopening: %v %v %+v", err, ok, r)
 	}
-	if ok, _ := rs.CheckPreview(ctx, 1, token); !ok {
+	if ok, _ := rs.CheckPreview(ctx, 1, token, t0); !ok {
 		t.Error("preview token lost")
 	}
-	for _, bad := range []string{"", "x", token[:31]} {
-		if ok, _ := rs.CheckPreview(ctx, 1, bad); ok {
+	for _, bad := range []string{"", "x", token[:len(token)-1]} {
+		if ok, _ := rs.CheckPreview(ctx, 1, bad, t0); ok {
 			t.Errorf("token %q accepted", bad)
 		}
 	}
@@ -238,8 +243,8 @@ func TestMeasures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = rs.Read(ctx, 1, "r1", t0)
-	_ = rs.Read(ctx, 1, "r2", t0)
+	_, _ = rs.Read(ctx, 1, "r1", t0, nil)
+	_, _ = rs.Read(ctx, 1, "r2", t0, nil)
 	incs := &fakeIncidents{}
 	m, err := rs.Measures(ctx, incs, incident.Policy{}, 7*24*time.Hour, "", t0)
 	if err != nil {
@@ -254,4 +259,134 @@ func TestMeasures(t *testing.T) {
 	if _, err := rs.Measures(ctx, incs, incident.Policy{}, 0, "", t0); err != nil || !incs.got.Since.IsZero() {
 		t.Errorf("all time: since %v, %v", incs.got.Since, err)
 	}
+}
+
+// Preview tokens are signed for one review by the database's secret and
+// expire; the secret is made once and survives reopening; the random,
+// unsigned tokens of earlier versions no longer open anything.
+func TestPreviewTokensSignedAndExpiring(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "db")
+	st := open(t, path)
+	rs := reviewstore.New(st)
+	exp := t0.Add(7 * 24 * time.Hour)
+	tok, err := rs.PreviewToken(ctx, 3, exp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		n     int64
+		token string
+		at    time.Time
+		ok    bool
+	}{
+		{3, tok, t0, true},
+		{3, tok, exp.Add(-time.Second), true},
+		{3, tok, exp, false}, // expired
+		{4, tok, t0, false},  // another review's
+		{3, "99999999999" + tok[strings.Index(tok, "."):], t0, false}, // a later expiry, same signature
+		{3, "0" + tok, t0, false},
+		{3, "0123456789abcdef0123456789abcdef", t0, false}, // an old random token
+		{3, sameBits(tok), t0, false},                      // another spelling of the signature
+		{3, "", t0, false},
+	} {
+		if ok, err := rs.CheckPreview(ctx, tc.n, tc.token, tc.at); ok != tc.ok || err != nil {
+			t.Errorf("CheckPreview(%d, %q, %v) = %v, %v", tc.n, tc.token, tc.at, ok, err)
+		}
+	}
+	var secret []byte
+	_ = st.Scan(ctx, reviewstore.BucketKeys, "", func(k string, v []byte) error { secret = append(secret, v...); return nil })
+	if len(secret) != 64 || strings.Contains(tok, string(secret)) {
+		t.Errorf("stored secret %q", secret)
+	}
+	st.Close()
+
+	st = open(t, path)
+	defer st.Close()
+	rs = reviewstore.New(st)
+	if ok, _ := rs.CheckPreview(ctx, 3, tok, t0); !ok {
+		t.Error("the secret changed on reopening: the token no longer opens the review")
+	}
+	again, _ := rs.PreviewToken(ctx, 3, exp)
+	if again != tok {
+		t.Errorf("the same review and expiry signed differently: %q %q", tok, again)
+	}
+	other := reviewstore.New(open(t, filepath.Join(t.TempDir(), "other")))
+	if ok, _ := other.CheckPreview(ctx, 3, tok, t0); ok {
+		t.Error("another database's store accepted the token")
+	}
+}
+
+// Each review's readers are counted in a counter: a reader counts once, a
+// refused write counts nothing, and reading the count costs the same with
+// 5 readers or 2,000. A database from before the counters is counted once.
+func TestReaderCounter(t *testing.T) {
+	ctx := context.Background()
+	st := open(t, filepath.Join(t.TempDir(), "db"))
+	defer st.Close()
+	kv := &countingKV{Storage: st}
+	rs := reviewstore.New(kv)
+	no := func() bool { return false }
+	if c, err := rs.Read(ctx, 1, "refused", t0, no); err != nil || c != 0 {
+		t.Fatalf("refused write: %d %v", c, err)
+	}
+	for i := 0; i < 5; i++ {
+		_, _ = rs.Read(ctx, 1, "r"+strconv.Itoa(i), t0, nil)
+	}
+	if c, _ := rs.Read(ctx, 1, "r0", t0, no); c != 5 {
+		t.Errorf("a known reader, writes refused: count %d, want 5", c)
+	}
+	cost := func() int {
+		kv.rows = 0
+		if _, _, err := rs.Get(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rs.Read(ctx, 1, "r0", t0, nil); err != nil {
+			t.Fatal(err)
+		}
+		return kv.rows
+	}
+	few := cost()
+	for i := 5; i < 2000; i++ {
+		_, _ = rs.Read(ctx, 1, "r"+strconv.Itoa(i), t0, nil)
+	}
+	if many := cost(); many != few {
+		t.Errorf("a view reads %d keys with 5 readers and %d with 2,000", few, many)
+	}
+	if c, _ := rs.ReaderCount(ctx, 1); c != 2000 {
+		t.Errorf("count %d", c)
+	}
+	// Readers written before the counters existed.
+	for _, r := range []string{"old1", "old2"} {
+		_ = st.Put(ctx, reviewstore.BucketReaders, "7/"+r, []byte(t0.Format(time.RFC3339Nano)))
+	}
+	if c, _ := rs.ReaderCount(ctx, 7); c != 2 {
+		t.Errorf("pre-counter readers: %d", c)
+	}
+	if raw, ok, _ := st.GetKV(ctx, reviewstore.BucketReaderCounts, "7"); !ok || string(raw) != "2" {
+		t.Errorf("pre-counter count not kept: %q", raw)
+	}
+}
+
+// countingKV counts the keys read (GetKV and every row a Scan visits).
+type countingKV struct {
+	reviewstore.Storage
+	rows int
+}
+
+func (c *countingKV) GetKV(ctx context.Context, bucket, key string) ([]byte, bool, error) {
+	c.rows++
+	return c.Storage.GetKV(ctx, bucket, key)
+}
+
+func (c *countingKV) Scan(ctx context.Context, bucket, prefix string, fn func(string, []byte) error) error {
+	return c.Storage.Scan(ctx, bucket, prefix, func(k string, v []byte) error { c.rows++; return fn(k, v) })
+}
+
+// sameBits respells a token's last base64 character so that a lax decoder
+// reads the same bytes (only its 2 high bits carry data).
+func sameBits(tok string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	i := strings.IndexByte(alphabet, tok[len(tok)-1])
+	return tok[:len(tok)-1] + string(alphabet[i^1])
 }

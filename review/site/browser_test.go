@@ -1,8 +1,15 @@
 package site_test
 
 import (
+	"context"
+	"encoding/base64"
 	"encoding/json"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/incidentbot/incidentbot/internal/cdptest"
@@ -67,8 +74,20 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("filtered index shows %q", got)
 	}
 
+	// The first visit sets the reader cookie; the browser brings it back on
+	// the next, and is counted then, once.
 	b.Navigate(f.srv.URL + "/reviews/1")
 	b.WaitTrue("review page", `document.querySelector("article h1") !== null`)
+	if body := b.String(`document.querySelector("article").innerText`); !strings.Contains(body, "0 readers") {
+		t.Errorf("a first visit counted:\n%s", body)
+	}
+	for i := 0; i < 2; i++ {
+		b.Navigate(f.srv.URL + "/reviews/1")
+	}
+	b.WaitTrue("review page", `document.querySelector("article h1") !== null`)
+	if c, _ := f.rs.ReaderCount(context.Background(), 1); c != 1 {
+		t.Errorf("a browser counted %d readers, want 1", c)
+	}
 	if got := b.String(`document.querySelector("article h1").textContent`); got != "Incident 1: Checkout fails for beds" {
 		t.Errorf("h1 = %q", got)
 	}
@@ -118,4 +137,65 @@ func TestBrowser(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestBrowserLoadsNoForeignImage puts an image from another origin (https,
+// so that it is "any https image") and a data: image into a review: real
+// Chromium loads neither, because the page's CSP allows same-origin images
+// only. The foreign server counts the requests it gets; a direct load of the
+// same image first shows that the browser can reach it at all.
+func TestBrowserLoadsNoForeignImage(t *testing.T) {
+	var hits atomic.Int32
+	remote := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/pixel.gif" {
+			http.NotFound(w, r) // the browser's favicon.ico
+			return
+		}
+		hits.Add(1)
+		w.Header().Set("Content-Type", "image/gif")
+		_, _ = w.Write(pixelGIF)
+	}))
+	remote.Config.ErrorLog = log.New(io.Discard, "", 0) // handshakes before certificate errors are ignored
+	remote.StartTLS()
+	defer remote.Close()
+	pixel := remote.URL + "/pixel.gif"
+	f := newFixture(t, map[review.SectionID]string{
+		review.SectionNarrative: "Tracked: ![tracker](" + pixel + ")\n\nInline: ![dot](data:image/gif;base64," + base64.StdEncoding.EncodeToString(pixelGIF) + ")",
+	})
+	b := cdptest.New(t) // skipped without Chromium unless $CI is set
+	if err := b.Call("Security.setIgnoreCertificateErrors", map[string]any{"ignore": true}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Call("Log.enable", nil, nil); err != nil { // CSP violations are log entries
+		t.Fatal(err)
+	}
+	b.Navigate(pixel)
+	if hits.Load() != 1 {
+		t.Fatalf("the browser could not reach the foreign image server (%d requests)", hits.Load())
+	}
+
+	b.Navigate(f.srv.URL + "/reviews/1")
+	b.WaitTrue("both images settled", `document.querySelectorAll("article img").length === 2 && Array.from(document.querySelectorAll("article img")).every(i => i.complete)`)
+	if got := evalInt(t, b, `Array.from(document.querySelectorAll("article img")).filter(i => i.naturalWidth > 0).length`); got != 0 {
+		t.Errorf("%d images loaded; only same-origin images may load", got)
+	}
+	if n := hits.Load(); n != 1 {
+		t.Errorf("the foreign image server got %d more requests from the review page", n-1)
+	}
+	blocked := 0
+	for _, l := range b.Logs() {
+		if strings.Contains(l, "Content Security Policy") && strings.Contains(l, "img-src") {
+			blocked++
+		}
+	}
+	if blocked == 0 {
+		t.Errorf("no CSP report of the blocked images in the console:\n%s", strings.Join(b.Logs(), "\n"))
+	}
+}
+
+// pixelGIF is a 1×1 transparent GIF.
+var pixelGIF = []byte{
+	0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+	0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
 }

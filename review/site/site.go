@@ -5,12 +5,22 @@
 //	GET /reviews/{number}.md    the same review as Markdown
 //
 // Only published reviews of non-private incidents are public. A draft, or
-// the review of a security incident, is shown only with its preview token
-// (?preview=…), which the bot hands to the incident's channel; otherwise it
-// is a 404, as if it did not exist. Pages carry the renderer's strict
-// Content-Security-Policy (no scripts at all), nosniff and no-store for
-// previews. Unique readers are counted with an anonymous random reader ID
-// kept in an HttpOnly, SameSite=Lax cookie (hashed before it is stored).
+// the review of a security incident, is shown only with a preview token
+// (?preview=…): signed by the store's secret for that review, and expiring;
+// the bot hands it only to people who may read the review. Otherwise it is a
+// 404, as if it did not exist. Pages carry the renderer's strict
+// Content-Security-Policy (no scripts at all, same-origin images only),
+// nosniff and no-store for previews.
+//
+// Unique readers of published reviews are counted so that one client cannot
+// inflate them: a reader is either the identity an authenticating proxy
+// puts in Options.ReaderHeader, or an anonymous random ID in a signed,
+// HttpOnly, SameSite=Lax cookie that counts only when it comes back on a
+// later request (a client that never keeps cookies counts nothing, and one
+// that forges them counts nothing either). New readers are written at most
+// Options.NewReadersPerMinute a minute; stored reader IDs are keyed hashes,
+// never the cookie or the identity itself. Each review keeps its count in a
+// counter: a page view reads it, never every reader.
 //
 // StatsHandler serves GET /api/stats, the measures as JSON, behind the
 // caller's authorizer (the API's bearer token).
@@ -19,9 +29,6 @@ package site
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -35,14 +42,21 @@ import (
 // Reviews is what the site reads reviews from; *reviewstore.Store
 // satisfies it.
 type Reviews interface {
-	// Get returns a drafted or published review with its readers.
+	// Get returns a drafted or published review with its number of
+	// readers (ReaderCount), without loading every reader.
 	Get(ctx context.Context, n int64) (*review.Review, bool, error)
-	// List returns every drafted or published review with its readers.
+	// List returns every drafted or published review with its number of
+	// readers.
 	List(ctx context.Context) ([]*review.Review, error)
-	// Read records a unique reader of review n, durably.
-	Read(ctx context.Context, n int64, reader string, at time.Time) error
-	// CheckPreview reports whether token is review n's preview token.
-	CheckPreview(ctx context.Context, n int64, token string) (bool, error)
+	// Read counts a unique reader of review n, durably, once; a new reader
+	// only when allow agrees. It returns the number of readers after.
+	Read(ctx context.Context, n int64, reader string, at time.Time, allow func() bool) (int, error)
+	// CheckPreview reports whether token is a valid preview token of
+	// review n at now.
+	CheckPreview(ctx context.Context, n int64, token string, now time.Time) (bool, error)
+	// Key returns a secret key for one purpose, the same for every process
+	// on the database.
+	Key(ctx context.Context, purpose string) ([]byte, error)
 }
 
 // Options configure the site.
@@ -57,14 +71,29 @@ type Options struct {
 	// false, it is still Secure on requests that arrived over TLS or with
 	// X-Forwarded-Proto: https.
 	SecureCookie bool
+	// ReaderHeader names a request header carrying the reader's identity,
+	// set by an authenticating proxy in front of the site (e.g.
+	// X-Forwarded-Email; review.reader_header): a request that carries it
+	// counts as that reader at once, without a cookie. Set it only when the
+	// proxy sets the header on every request and drops it from clients'
+	// requests: otherwise anyone can send it. Empty: cookies only.
+	ReaderHeader string
+	// NewReadersPerMinute bounds the new readers written per minute across
+	// the site (a burst of as many, refilled evenly); a reader beyond it is
+	// not counted. Zero: DefaultNewReadersPerMinute.
+	NewReadersPerMinute int
 }
+
+// DefaultNewReadersPerMinute is the default bound of Options.NewReadersPerMinute.
+const DefaultNewReadersPerMinute = 60
 
 // Site serves the review site.
 type Site struct {
-	opts Options
-	rd   *review.Renderer
-	log  *slog.Logger
-	now  func() time.Time
+	opts  Options
+	rd    *review.Renderer
+	log   *slog.Logger
+	now   func() time.Time
+	limit *limiter
 }
 
 // New returns a Site.
@@ -83,6 +112,11 @@ func New(o Options) (*Site, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	per := o.NewReadersPerMinute
+	if per <= 0 {
+		per = DefaultNewReadersPerMinute
+	}
+	s.limit = newLimiter(per, time.Minute, s.now)
 	return s, nil
 }
 
@@ -193,7 +227,7 @@ func (s *Site) page(w http.ResponseWriter, r *http.Request) {
 	public := rv.Published() && !rv.Private
 	if !public {
 		tok := r.URL.Query().Get("preview")
-		valid, err := s.opts.Reviews.CheckPreview(ctx, n, tok)
+		valid, err := s.opts.Reviews.CheckPreview(ctx, n, tok, s.now())
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -204,17 +238,12 @@ func (s *Site) page(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if rv.Published() && r.Method == http.MethodGet {
-		reader := s.reader(w, r)
-		if err := s.opts.Reviews.Read(ctx, n, reader, s.now()); err != nil {
+		count, err := s.countReader(w, r, n, rv.ReaderCount())
+		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		if rv.Readers == nil {
-			rv.Readers = map[string]time.Time{}
-		}
-		if _, seen := rv.Readers[reader]; !seen {
-			rv.Readers[reader] = s.now()
-		}
+		rv.Readers, rv.ReaderTotal = nil, count
 	}
 	s.headers(w, !public)
 	var b bytes.Buffer
@@ -234,33 +263,4 @@ func (s *Site) page(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.write(w, "text/html; charset=utf-8", b.Bytes())
-}
-
-// reader returns the request's anonymous reader ID, setting the cookie
-// when the request has none. The stored ID is a hash of the cookie, so the
-// database never holds a value that could be replayed as someone's cookie.
-func (s *Site) reader(w http.ResponseWriter, r *http.Request) string {
-	val := ""
-	if c, err := r.Cookie(ReaderCookie); err == nil && validCookie(c.Value) {
-		val = c.Value
-	} else {
-		b := make([]byte, 16)
-		_, _ = rand.Read(b)
-		val = hex.EncodeToString(b)
-		secure := s.opts.SecureCookie || r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
-		http.SetCookie(w, &http.Cookie{
-			Name: ReaderCookie, Value: val, Path: "/reviews/", MaxAge: 2 * 365 * 24 * 3600,
-			HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure,
-		})
-	}
-	sum := sha256.Sum256([]byte("incidentbot reader\x00" + val))
-	return hex.EncodeToString(sum[:16])
-}
-
-func validCookie(v string) bool {
-	if len(v) != 32 {
-		return false
-	}
-	_, err := hex.DecodeString(v)
-	return err == nil
 }

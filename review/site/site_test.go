@@ -8,7 +8,9 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,9 +33,25 @@ type fixture struct {
 	t      *testing.T
 	path   string
 	store  *boltstore.Store
+	kv     *countingKV
 	rs     *reviewstore.Store
 	srv    *httptest.Server
 	tokens map[int64]string
+	opts   site.Options // Reviews and Now are the fixture's
+	mu     sync.Mutex
+	now    time.Time
+}
+
+func (f *fixture) clock() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now
+}
+
+func (f *fixture) advance(d time.Duration) {
+	f.mu.Lock()
+	f.now = f.now.Add(d)
+	f.mu.Unlock()
 }
 
 func seed(t *testing.T, rs *reviewstore.Store, n int64, title, svc, team string, published, private bool, sections map[review.SectionID]string) string {
@@ -53,12 +71,21 @@ func seed(t *testing.T, rs *reviewstore.Store, n int64, title, svc, team string,
 	if err != nil {
 		t.Fatal(err)
 	}
-	return rec.PreviewToken
+	tok, err := rs.PreviewToken(context.Background(), rec.Number, t0.Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
 
 func newFixture(t *testing.T, sections map[review.SectionID]string) *fixture {
 	t.Helper()
-	f := &fixture{t: t, path: filepath.Join(t.TempDir(), "db"), tokens: map[int64]string{}}
+	return newFixtureWith(t, sections, site.Options{})
+}
+
+func newFixtureWith(t *testing.T, sections map[review.SectionID]string, o site.Options) *fixture {
+	t.Helper()
+	f := &fixture{t: t, path: filepath.Join(t.TempDir(), "db"), tokens: map[int64]string{}, opts: o, now: t0}
 	f.open()
 	f.tokens[1] = seed(t, f.rs, 1, "Checkout fails for beds", "bedroom", "bedroom-team", true, false, sections)
 	f.tokens[2] = seed(t, f.rs, 2, "Booking emails late", "appointments", "appointments-team", true, false, nil)
@@ -76,8 +103,11 @@ func (f *fixture) open() {
 	if incs, _ := st.List(context.Background(), desk.Filter{}); len(incs) == 0 {
 		bolttest.Incidents(f.t, st, 5, t0) // reviews belong to incidents
 	}
-	f.store, f.rs = st, reviewstore.New(st)
-	s, err := site.New(site.Options{Reviews: f.rs, Now: func() time.Time { return t0 }})
+	f.kv = &countingKV{Storage: st}
+	f.store, f.rs = st, reviewstore.New(f.kv)
+	o := f.opts
+	o.Reviews, o.Now = f.rs, f.clock
+	s, err := site.New(o)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -200,46 +230,58 @@ func TestPageVisibilityAndHeaders(t *testing.T) {
 	}
 }
 
-// Readers are counted once each, durably, by an anonymous cookie; previews
-// of drafts and HEAD requests do not count.
+// Readers are counted once each, durably, by an anonymous signed cookie
+// that counts when it comes back; previews of drafts and HEAD requests do
+// not count.
 func TestUniqueReaders(t *testing.T) {
 	f := newFixture(t, nil)
 	alice, bob := client(), client()
-	resp, _ := f.do(alice, "GET", "/reviews/1")
+	resp, body := f.do(alice, "GET", "/reviews/1")
 	var ck *http.Cookie
 	for _, c := range resp.Cookies() {
 		if c.Name == site.ReaderCookie {
 			ck = c
 		}
 	}
-	if ck == nil || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Path != "/reviews/" || len(ck.Value) != 32 {
+	if ck == nil || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Path != "/reviews/" || len(ck.Value) != 55 {
 		t.Fatalf("reader cookie: %+v", ck)
 	}
-	_, body := f.do(alice, "GET", "/reviews/1")
+	if !strings.Contains(body, "0 readers") {
+		t.Errorf("a first visit, before the cookie came back, counted:\n%s", body)
+	}
+	_, body = f.do(alice, "GET", "/reviews/1")
+	if !strings.Contains(body, "1 reader<") {
+		t.Errorf("the cookie came back but the reader was not counted:\n%s", body)
+	}
+	_, body = f.do(alice, "GET", "/reviews/1")
 	if !strings.Contains(body, "1 reader<") {
 		t.Errorf("the same reader counted twice:\n%s", body)
 	}
 	f.do(alice, "GET", "/reviews/1.md")
 	f.do(bob, "HEAD", "/reviews/1")
+	f.do(bob, "HEAD", "/reviews/1")
 	f.do(bob, "GET", "/reviews/3?preview="+f.tokens[3])
+	f.do(bob, "GET", "/reviews/3?preview="+f.tokens[3])
+	f.do(bob, "GET", "/reviews/1")
 	_, body = f.do(bob, "GET", "/reviews/1")
 	if !strings.Contains(body, "2 readers") {
 		t.Errorf("second reader not counted:\n%s", body)
 	}
-	// A forged cookie is replaced, not trusted as is.
-	forged := client()
-	req, _ := http.NewRequest("GET", f.srv.URL+"/reviews/2", nil)
-	req.AddCookie(&http.Cookie{Name: site.ReaderCookie, Value: "../../etc"})
-	resp, err := forged.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if len(resp.Cookies()) != 1 {
-		t.Errorf("forged cookie kept")
+	// A forged cookie is replaced, not trusted, and counts nothing.
+	for _, v := range []string{"../../etc", strings.Repeat("a", 32), strings.Repeat("a", 32) + "." + strings.Repeat("A", 22), flip(ck.Value, 40), flip(ck.Value, 3)} {
+		req, _ := http.NewRequest("GET", f.srv.URL+"/reviews/2", nil)
+		req.AddCookie(&http.Cookie{Name: site.ReaderCookie, Value: v})
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if len(resp.Cookies()) != 1 {
+			t.Errorf("forged cookie %q kept", v)
+		}
 	}
 	f.reopen()
-	for n, want := range map[int64]int{1: 2, 2: 1, 3: 0} {
+	for n, want := range map[int64]int{1: 2, 2: 0, 3: 0} {
 		r, _, _ := f.rs.Record(context.Background(), n)
 		if r.ReaderCount() != want {
 			t.Errorf("review %d: %d readers after reopening, want %d", n, r.ReaderCount(), want)
@@ -247,11 +289,193 @@ func TestUniqueReaders(t *testing.T) {
 	}
 	// The database never holds the cookie itself.
 	_ = f.store.Scan(context.Background(), reviewstore.BucketReaders, "", func(k string, _ []byte) error {
-		if strings.Contains(k, ck.Value) {
+		if id, _, _ := strings.Cut(ck.Value, "."); strings.Contains(k, id) {
 			t.Errorf("cookie stored as is: %s", k)
 		}
 		return nil
 	})
+}
+
+// flip changes the character at i of a cookie to another of its alphabet.
+func flip(v string, i int) string {
+	c := byte('A')
+	if v[i] == 'A' {
+		c = 'B'
+	}
+	if v[i] >= '0' && v[i] <= '9' || v[i] >= 'a' && v[i] <= 'f' {
+		c = '0' + (v[i]-'0'+1)%10 // a hex digit: another digit
+	}
+	return v[:i] + string(c) + v[i+1:]
+}
+
+// One client cannot inflate the count: 4,000 GETs without a cookie jar
+// count nothing, while a browser that keeps its cookie counts once.
+func TestCookielessGETsCountNothing(t *testing.T) {
+	f := newFixture(t, nil)
+	noJar := &http.Client{Timeout: 10 * time.Second}
+	for i := 0; i < 4000; i++ {
+		resp, err := noJar.Get(f.srv.URL + "/reviews/1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %d: %d", i, resp.StatusCode)
+		}
+	}
+	if c, _ := f.rs.ReaderCount(context.Background(), 1); c != 0 {
+		t.Fatalf("4,000 cookie-less GETs counted %d readers", c)
+	}
+	browser := client()
+	for i := 0; i < 3; i++ {
+		f.do(browser, "GET", "/reviews/1")
+	}
+	if c, _ := f.rs.ReaderCount(context.Background(), 1); c != 1 {
+		t.Errorf("a browser keeping its cookie counted %d readers, want 1", c)
+	}
+	n := 0
+	_ = f.store.Scan(context.Background(), reviewstore.BucketReaders, "", func(string, []byte) error { n++; return nil })
+	if n != 1 {
+		t.Errorf("%d readers stored", n)
+	}
+}
+
+// A client that takes a fresh cookie for every visit and brings it back
+// once is bounded by the write rate: NewReadersPerMinute new readers a
+// minute on the site's clock, then more as time passes.
+func TestNewReadersAreRateLimited(t *testing.T) {
+	f := newFixtureWith(t, nil, site.Options{NewReadersPerMinute: 10})
+	harvest := func(times int) {
+		for i := 0; i < times; i++ {
+			c := client()
+			f.do(c, "GET", "/reviews/1")
+			f.do(c, "GET", "/reviews/1")
+		}
+	}
+	harvest(50)
+	if c, _ := f.rs.ReaderCount(context.Background(), 1); c != 10 {
+		t.Fatalf("50 fresh cookies in no time counted %d readers, want the burst of 10", c)
+	}
+	f.advance(30 * time.Second)
+	harvest(50)
+	if c, _ := f.rs.ReaderCount(context.Background(), 1); c != 15 {
+		t.Errorf("after 30 s, %d readers, want 15", c)
+	}
+	// A counted reader is still recognised when writes are exhausted.
+	c := client()
+	f.advance(time.Minute)
+	f.do(c, "GET", "/reviews/2")
+	f.do(c, "GET", "/reviews/2")
+	harvest(20)
+	_, body := f.do(c, "GET", "/reviews/2")
+	if !strings.Contains(body, "1 reader<") {
+		t.Errorf("a known reader, with no writes left:\n%s", body)
+	}
+}
+
+// Behind an authenticating proxy, review.reader_header names the reader: a
+// request counts as that person at once (case-insensitively), once. The
+// header is ignored when it is not configured: anybody could send it.
+func TestReaderHeader(t *testing.T) {
+	get := func(f *fixture, who string) {
+		req, _ := http.NewRequest("GET", f.srv.URL+"/reviews/1", nil)
+		req.Header.Set("X-Forwarded-Email", who)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	f := newFixtureWith(t, nil, site.Options{ReaderHeader: "X-Forwarded-Email"})
+	for _, who := range []string{"alice@example.com", "ALICE@example.com", "bob@example.com", "alice@example.com"} {
+		get(f, who)
+	}
+	if c, _ := f.rs.ReaderCount(context.Background(), 1); c != 2 {
+		t.Errorf("two people behind the proxy counted %d", c)
+	}
+	_ = f.store.Scan(context.Background(), reviewstore.BucketReaders, "", func(k string, _ []byte) error {
+		if strings.Contains(k, "example.com") {
+			t.Errorf("an identity stored as is: %s", k)
+		}
+		return nil
+	})
+	plain := newFixture(t, nil)
+	for i := 0; i < 20; i++ {
+		get(plain, "someone"+strconv.Itoa(i)+"@example.com")
+	}
+	if c, _ := plain.rs.ReaderCount(context.Background(), 1); c != 0 {
+		t.Errorf("an unconfigured header counted %d readers", c)
+	}
+}
+
+// A page view reads the same number of keys with 5 readers as with 1,000:
+// it reads the review's counter, never its readers.
+func TestPageViewCostDoesNotGrowWithReaders(t *testing.T) {
+	f := newFixture(t, nil)
+	browser := client()
+	f.do(browser, "GET", "/reviews/1")
+	addReaders := func(from, to int) {
+		for i := from; i < to; i++ {
+			if _, err := f.rs.Read(context.Background(), 1, "r"+strconv.Itoa(i), t0, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	cost := func() int {
+		f.kv.reset()
+		for _, p := range []string{"/reviews/1", "/reviews/"} {
+			if resp, _ := f.do(browser, "GET", p); resp.StatusCode != 200 {
+				t.Fatalf("GET %s: %d", p, resp.StatusCode)
+			}
+		}
+		return f.kv.count()
+	}
+	addReaders(0, 5)
+	f.do(browser, "GET", "/reviews/1") // counted now: later views write nothing
+	few := cost()
+	addReaders(5, 1000)
+	if many := cost(); many != few {
+		t.Errorf("a page and the index read %d keys with 6 readers and %d with 1,001", few, many)
+	}
+	if _, body := f.do(browser, "GET", "/reviews/1"); !strings.Contains(body, "1001 readers") && !strings.Contains(body, "1,001 readers") {
+		t.Errorf("count shown:\n%s", body)
+	}
+}
+
+// Preview links expire: the same link is a 404 once its time has passed.
+func TestPreviewLinksExpire(t *testing.T) {
+	f := newFixture(t, nil)
+	if resp, _ := f.do(client(), "GET", "/reviews/3?preview="+f.tokens[3]); resp.StatusCode != 200 {
+		t.Fatalf("fresh preview: %d", resp.StatusCode)
+	}
+	f.advance(24 * time.Hour)
+	if resp, _ := f.do(client(), "GET", "/reviews/3?preview="+f.tokens[3]); resp.StatusCode != 404 {
+		t.Errorf("expired preview: %d", resp.StatusCode)
+	}
+}
+
+// countingKV counts the keys the store reads (GetKV and every row a Scan
+// visits).
+type countingKV struct {
+	reviewstore.Storage
+	mu   sync.Mutex
+	rows int
+}
+
+func (c *countingKV) add() { c.mu.Lock(); c.rows++; c.mu.Unlock() }
+
+func (c *countingKV) reset() { c.mu.Lock(); c.rows = 0; c.mu.Unlock() }
+
+func (c *countingKV) count() int { c.mu.Lock(); defer c.mu.Unlock(); return c.rows }
+
+func (c *countingKV) GetKV(ctx context.Context, bucket, key string) ([]byte, bool, error) {
+	c.add()
+	return c.Storage.GetKV(ctx, bucket, key)
+}
+
+func (c *countingKV) Scan(ctx context.Context, bucket, prefix string, fn func(string, []byte) error) error {
+	return c.Storage.Scan(ctx, bucket, prefix, func(k string, v []byte) error { c.add(); return fn(k, v) })
 }
 
 // Review text is rendered without raw HTML and without javascript: links.

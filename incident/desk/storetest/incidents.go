@@ -453,3 +453,43 @@ func testUpdateRecords(t *testing.T, e *env) {
 		t.Fatalf("%d events, want 21", len(inc.Events))
 	}
 }
+
+// testServicesAndMerges: an incident is found by every service attached to
+// it, not only its primary one; an incident merged into another is no
+// longer open and its alert keys move to the one it went into.
+func testServicesAndMerges(t *testing.T, e *env) {
+	s, ctx := e.s, e.ctx
+	e.create(t, "ecommerce-platform", T0)
+	e.create(t, "appointments", T0, incident.Event{At: T0, Kind: incident.EventAlertFired, Key: "am/appointments", Source: "alertmanager"})
+	e.appendEvents(t, 1, incident.Event{At: at(1), Kind: incident.EventServiceAffected, Service: "bedroom",
+		Entry: &incident.Service{Name: "Bedroom", Team: "bedroom-team"}})
+	open := func(service string) []int64 {
+		t.Helper()
+		incs, err := s.OpenByService(ctx, service)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return numbers(incs)
+	}
+	if got := open("bedroom"); !slices.Equal(got, []int64{1}) {
+		t.Fatalf("open incidents of bedroom = %v, want [1]", got)
+	}
+	two, err := s.Get(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.appendEvents(t, 2, incident.Event{At: at(2), Kind: incident.EventMergedInto, Ref: 1})
+	copied := incident.Event{At: T0, Kind: incident.EventAlertFired, Key: "am/appointments", Source: "alertmanager", From: 2}
+	e.appendEvents(t, 1, incident.Event{At: at(2), Kind: incident.EventMerged, Ref: 2,
+		Merged: &incident.MergedHeader{Number: 2, Service: two.Service, StartedAt: T0, Events: 1}}, copied)
+	if got := open("appointments"); !slices.Equal(got, []int64{1}) {
+		t.Errorf("open incidents of appointments = %v, want [1]", got)
+	}
+	if got := e.listNumbers(t, desk.Filter{Service: "appointments"}); !slices.Equal(got, []int64{2, 1}) {
+		t.Errorf("incidents of appointments = %v, want [2 1]", got)
+	}
+	e.assertOpen(t, 1)
+	if n, ok, err := s.ByAlertKey(ctx, "am/appointments"); err != nil || !ok || n != 1 {
+		t.Errorf("alert key → %d %v %v, want 1", n, ok, err)
+	}
+}

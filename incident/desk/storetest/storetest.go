@@ -42,6 +42,7 @@ func Run(t *testing.T, open Open) {
 		{"RoundTripNumbersAndIndexes", testRoundTrip},
 		{"ListFilters", testListFilters},
 		{"AlertKeys", testAlertKeys},
+		{"ServicesAndMerges", testServicesAndMerges},
 		{"Idem", testIdem},
 		{"FailedFnChangesNothing", testFailedFn},
 		{"UpdateRejectsRewritingHistory", testRejectsRewriting},
