@@ -53,9 +53,7 @@ func (c *timelineCache) get(number int64, lastSeq int) ([]incident.Event, bool) 
 }
 
 // put caches a copy of a committed timeline, unless a longer one (a later
-// commit, seen by a concurrent reader first) is already cached. Committed
-// timelines only grow, so a cached shorter one is a prefix of evs and only
-// the new events are copied.
+// commit, seen by a concurrent reader first) is already cached.
 func (c *timelineCache) put(number int64, evs []incident.Event) {
 	if c.maxEvents <= 0 || len(evs) > c.maxEvents {
 		return
@@ -67,8 +65,13 @@ func (c *timelineCache) put(number int64, evs []incident.Event) {
 		if len(ct.events) > len(evs) {
 			return
 		}
-		c.events += len(evs) - len(ct.events)
-		ct.events = append(ct.events, evs[len(ct.events):]...)
+		// Replaced whole, not extended: a message deletion rewrites
+		// earlier events (erasing their text), so a shorter cached
+		// timeline need not be a prefix of a longer one.
+		own := make([]incident.Event, len(evs))
+		copy(own, evs)
+		c.events += len(own) - len(ct.events)
+		ct.events = own
 		c.lru.MoveToFront(el)
 	} else {
 		own := make([]incident.Event, len(evs))

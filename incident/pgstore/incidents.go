@@ -136,6 +136,9 @@ func (s *Store) UpdateRecords(ctx context.Context, number int64, fn func(inc *in
 			if err := appendEvents(ctx, tx, number, added); err != nil {
 				return fmt.Errorf("pgstore: update incident %d: %w", number, err)
 			}
+			if err := rewriteErased(ctx, tx, number, inc.Events, added); err != nil {
+				return fmt.Errorf("pgstore: update incident %d: %w", number, err)
+			}
 			if _, err := tx.Exec(ctx, `UPDATE incidents SET open = $2, last_seq = $3 WHERE number = $1`, number, isOpen(inc.Events), len(inc.Events)); err != nil {
 				return fmt.Errorf("pgstore: update incident %d: %w", number, err)
 			}
@@ -158,6 +161,31 @@ func (s *Store) UpdateRecords(ctx context.Context, number int64, fn func(inc *in
 	}
 	s.cache.put(number, out.Events)
 	return out, nil
+}
+
+// rewriteErased stores again the earlier events whose text a new message
+// deletion erased (the seqs in its Erases), so that the text leaves the
+// events table in the transaction that records the deletion. (PostgreSQL
+// keeps the old row version until VACUUM reclaims it.)
+func rewriteErased(ctx context.Context, tx pgx.Tx, number int64, all, added []incident.Event) error {
+	for _, e := range added {
+		for _, seq := range e.Erases {
+			if seq < 1 || seq > len(all) || all[seq-1].Seq != seq {
+				return fmt.Errorf("event %d erases event %d, which is not on the timeline", e.Seq, seq)
+			}
+			if all[seq-1].Text != "" {
+				return fmt.Errorf("event %d erases event %d, which still has its text", e.Seq, seq)
+			}
+			v, err := json.Marshal(all[seq-1])
+			if err != nil {
+				return fmt.Errorf("encode event %d: %w", seq, err)
+			}
+			if _, err := tx.Exec(ctx, `UPDATE events SET data = $3 WHERE incident = $1 AND seq = $2`, number, seq, v); err != nil {
+				return fmt.Errorf("erase event %d: %w", seq, err)
+			}
+		}
+	}
+	return nil
 }
 
 // checkAppend checks that fn only appended well-numbered events.

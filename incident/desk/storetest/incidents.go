@@ -493,3 +493,51 @@ func testServicesAndMerges(t *testing.T, e *env) {
 		t.Errorf("alert key → %d %v %v, want 1", n, ok, err)
 	}
 }
+
+// testErasure: a message deleted in Slack leaves no text on the stored
+// timeline, on every handle, also one that had the timeline cached before
+// the deletion and one that appends after it.
+func testErasure(t *testing.T, e *env) {
+	record := func(s desk.Storage, ev incident.Event) *incident.Incident {
+		t.Helper()
+		inc, err := s.Update(e.ctx, 1, func(inc *incident.Incident) ([]desk.Job, error) {
+			_, err := inc.Record(incident.Policy{}, at(60), ev)
+			return nil, err
+		})
+		if err != nil {
+			t.Fatalf("record %s: %v", ev.Kind, err)
+		}
+		return inc
+	}
+	const secret, edited = "db password is hunter2", "db password is hunter3 now"
+	e.create(t, "bedroom", T0)
+	replica := e.Replica(t)
+	record(e.s, incident.Event{At: T0, Kind: incident.EventMessage, Actor: "U02", Key: "1800.0001", Text: secret, Idem: "msg/1"})
+	record(e.s, incident.Event{Kind: incident.EventMessageEdited, Actor: "U02", Key: "1800.0001", Text: edited})
+	for _, s := range []desk.Storage{e.s, replica} { // both cache the timeline with the text
+		if inc, err := s.Get(e.ctx, 1); err != nil || !strings.Contains(mustJSON(t, inc), "hunter2") {
+			t.Fatalf("before the deletion: %v", err)
+		}
+	}
+	got := record(e.s, incident.Event{Kind: incident.EventMessageDeleted, Key: "1800.0001", Idem: "ev/del"})
+	if del := got.Events[len(got.Events)-1]; del.Kind != incident.EventMessageDeleted || len(del.Erases) != 2 {
+		t.Fatalf("last event %+v, want a deletion erasing the message and its edit", del)
+	}
+	record(replica, incident.Event{At: T0, Kind: incident.EventMessage, Actor: "U02", Key: "1800.0002", Text: "see you", Idem: "msg/2"})
+	check := func(i int, s desk.Storage) {
+		t.Helper()
+		inc, err := s.Get(e.ctx, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j := mustJSON(t, inc); strings.Contains(j, "hunter") || !strings.Contains(j, "see you") {
+			t.Errorf("handle %d: the timeline holds the deleted text or lost a message: %s", i, j)
+		}
+		if l, _ := s.List(e.ctx, desk.Filter{}); strings.Contains(mustJSON(t, l), "hunter") {
+			t.Errorf("handle %d: List shows the deleted text", i)
+		}
+	}
+	check(0, e.s)
+	check(1, replica)
+	check(2, e.Reopen(t))
+}

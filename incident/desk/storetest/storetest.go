@@ -48,6 +48,7 @@ func Run(t *testing.T, open Open) {
 		{"UpdateRejectsRewritingHistory", testRejectsRewriting},
 		{"UpdateNoChange", testUpdateNoChange},
 		{"UpdateRecords", testUpdateRecords},
+		{"Erasure", testErasure},
 		{"NotFound", testNotFound},
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"NumbersAcrossReplicas", testNumbersAcrossReplicas},
