@@ -50,7 +50,7 @@ type RunnerOptions struct {
 	Poll             time.Duration // how often to look for due jobs when idle, default 1s
 	// JobTimeout is the deadline of one run of a job, default 30s. A run
 	// that exceeds it is retried with backoff like a 5xx; one whose handler
-	// ignores its context is abandoned JobTimeout/2 later (its lane goes on,
+	// ignores its context is abandoned JobTimeout/2 (at least 1 s) later (its lane goes on,
 	// and the job is not started again while the abandoned run is alive).
 	JobTimeout time.Duration
 	// Classify maps an adapter error to a retry delay (e.g. a Slack 429);
@@ -332,7 +332,7 @@ func (r *Runner) runOne(ctx context.Context, q *queueLoop, j Job) {
 }
 
 // call runs the handler under the job deadline. A handler that is still
-// running JobTimeout/2 after its deadline is abandoned: its lane is freed
+// running JobTimeout/2 (at least 1 s) after its deadline is abandoned: its lane is freed
 // now (the job is rescheduled as failed), and the job itself when the
 // handler finally returns, completing it if it succeeded after all.
 func (r *Runner) call(ctx context.Context, q *queueLoop, h Handler, j Job) (abandoned bool, err error) {
@@ -346,7 +346,7 @@ func (r *Runner) call(ctx context.Context, q *queueLoop, h Handler, j Job) (aban
 		}
 		done <- err
 	}()
-	grace := time.NewTimer(r.opts.JobTimeout + r.opts.JobTimeout/2)
+	grace := time.NewTimer(r.opts.JobTimeout + max(r.opts.JobTimeout/2, time.Second))
 	defer grace.Stop()
 	select {
 	case err = <-done:
