@@ -33,9 +33,15 @@ func publicSecurityIncident(e *env) fakeslack.Channel {
 	if err := e.fs.JoinChannel(e.ctx(), grace, ch.ID); err != nil {
 		e.t.Fatal(err)
 	}
+	// Erin's message itself, not only her join: her event may reach the
+	// bot after the next command's.
 	e.waitFor("erin's message and grace's join recorded", func() bool {
-		_, st := e.incident(1)
-		return slices.Contains(st.Participants, erin) && slices.Contains(st.Participants, grace)
+		inc, st := e.incident(1)
+		said := false
+		for _, ev := range inc.Events {
+			said = said || (ev.Kind == incident.EventMessage && ev.Actor == erin)
+		}
+		return said && slices.Contains(st.Participants, grace)
 	})
 	return ch
 }
