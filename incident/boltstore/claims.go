@@ -44,7 +44,8 @@ func (s *Store) Claim(ctx context.Context, queue, owner string, now time.Time, l
 		if limit > 0 && len(out) >= limit {
 			break
 		}
-		if c, ok := s.claims.byID[j.ID]; ok && c.until.After(now) {
+		c, held := s.claims.byID[j.ID]
+		if held && c.until.After(now) {
 			continue
 		}
 		if j.Incident != 0 {
@@ -54,6 +55,7 @@ func (s *Store) Claim(ctx context.Context, queue, owner string, now time.Time, l
 			busy[j.Incident] = true
 		}
 		s.claims.byID[j.ID] = claim{owner: owner, until: now.Add(lease), queue: queue, incident: j.Incident}
+		j.TakenOver = held && c.owner != owner // its claim ran out
 		out = append(out, j)
 	}
 	return out, nil

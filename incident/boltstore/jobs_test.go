@@ -415,38 +415,3 @@ func mustPending(t *testing.T, s *Store) []desk.Job {
 	}
 	return js
 }
-
-// EnqueueAdded tells new jobs from ones already pending or done (a
-// redelivered envelope), and counts a coalescing job asked for again.
-func TestEnqueueAddedCountsNewJobs(t *testing.T) {
-	s, _ := newStore(t)
-	ctx := context.Background()
-	count := func(jobs ...desk.Job) int {
-		t.Helper()
-		n, err := s.EnqueueAdded(ctx, jobs...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	inbox := desk.Job{ID: "inbox/E1", Kind: "slack.inbox", Queue: desk.QueueInput}
-	if n := count(inbox, desk.Job{ID: "inbox/E2", Kind: "slack.inbox", Queue: desk.QueueInput}); n != 2 {
-		t.Errorf("two new jobs: added %d", n)
-	}
-	if n := count(inbox); n != 0 {
-		t.Errorf("a pending job again: added %d", n)
-	}
-	if err := s.Complete(ctx, inbox.ID); err != nil {
-		t.Fatal(err)
-	}
-	if n := count(inbox); n != 0 {
-		t.Errorf("a done job again: added %d", n)
-	}
-	home := desk.Job{ID: "slack.home/U1", Kind: "slack.home", Coalesce: true}
-	if n := count(home) + count(home); n != 2 {
-		t.Errorf("a coalescing job twice: added %d", n)
-	}
-	if _, err := s.EnqueueAdded(ctx, desk.Job{ID: "no-kind"}); err == nil {
-		t.Error("a job without a kind was added")
-	}
-}

@@ -45,11 +45,10 @@ func (r *Runner) observe(j Job, o JobOutcome) {
 	}
 }
 
-// LeaseTakenOver counts a lease takeover of j (JobLeaseTakeover). A job
-// store with leases (several replicas on one database) calls it, through
-// the runner that asked for the claim, when the claim it grants replaces
-// another replica's lease that ran out: that replica died or stalled while
-// running the job. Safe to call on any Runner, with or without an observer.
+// LeaseTakenOver tells the observer of a lease takeover of j
+// (JobLeaseTakeover): the claim this runner got replaced another owner's
+// that ran out. The runner calls it for every claimed job whose TakenOver
+// the store set. Safe on any Runner, with or without an observer.
 func (r *Runner) LeaseTakenOver(j Job) { r.observe(j, JobLeaseTakeover) }
 
 // deadlineError marks the error of a run that hit its deadline; its text

@@ -114,14 +114,25 @@ func TestRunnerTellsALateSuccessDone(t *testing.T) {
 	})
 }
 
-// LeaseTakenOver is the hook a leasing job store calls; it is safe on a
-// runner without an observer.
-func TestRunnerLeaseTakenOver(t *testing.T) {
+// A job whose claim by a dead replica ran out is taken over: the runner
+// that claims it tells a lease takeover, then runs it. LeaseTakenOver is
+// safe on a runner without an observer.
+func TestRunnerTellsALeaseTakeover(t *testing.T) {
 	st := bolttest.Open(t, boltstore.Options{})
-	rec := &jobEvents{}
-	desk.NewRunner(st, desk.RunnerOptions{Observe: rec.observe}).LeaseTakenOver(desk.Job{ID: "slack.post/1/2", Kind: "post", Incident: 1})
-	desk.NewRunner(st, desk.RunnerOptions{}).LeaseTakenOver(desk.Job{Kind: "post"})
-	if got := rec.of("post"); !slices.Equal(got, []desk.JobOutcome{desk.JobLeaseTakeover}) {
-		t.Errorf("told %v", got)
+	clk := incidenttest.NewClock(incidenttest.T0)
+	ctx := context.Background()
+	if err := st.Enqueue(ctx, desk.Job{ID: "post/1", Kind: "post", Incident: 1, DueAt: clk.Now()}); err != nil {
+		t.Fatal(err)
 	}
+	if _, err := st.Claim(ctx, desk.QueueEffects, "dead-replica", clk.Now(), 0, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(11 * time.Second) // the dead replica's lease ran out
+	rec := &jobEvents{}
+	r := desk.NewRunner(st, desk.RunnerOptions{Now: clk.Now, Poll: 5 * time.Millisecond, Lease: 10 * time.Second, Observe: rec.observe})
+	r.Handle("post", func(context.Context, desk.Job) error { return nil })
+	runFor(t, r)
+	want := []desk.JobOutcome{desk.JobLeaseTakeover, desk.JobStarted, desk.JobDone}
+	incidenttest.Eventually(t, "the takeover told", func() bool { return slices.Equal(rec.of("post"), want) })
+	desk.NewRunner(st, desk.RunnerOptions{}).LeaseTakenOver(desk.Job{Kind: "post"})
 }

@@ -36,6 +36,10 @@ type Job struct {
 	Coalesce bool `json:"coalesce,omitempty"`
 	// Gen counts the requests a pending coalescing job has absorbed.
 	Gen int `json:"gen,omitempty"`
+	// TakenOver is set by JobStore.Claim, never stored: the job was
+	// claimed from another owner whose claim had run out without being
+	// renewed or ended (that replica died or stalled while running it).
+	TakenOver bool `json:"-"`
 }
 
 // Queues.

@@ -188,6 +188,9 @@ func (r *Runner) loop(ctx context.Context, q *queueLoop) {
 			}
 			var skipped []string
 			for _, j := range jobs {
+				if j.TakenOver {
+					r.LeaseTakenOver(j)
+				}
 				if !q.claim(j) {
 					skipped = append(skipped, j.ID) // an abandoned run of it is still alive here
 					continue

@@ -38,14 +38,14 @@ var claimSQL = `WITH busy AS (
 	 WHERE queue = $1 AND incident = 0 AND due_at <= $2
 	   AND (claimed_until IS NULL OR claimed_until <= $2)
 ), picked AS (
-	SELECT j.id FROM jobs j JOIN candidates c ON c.id = j.id
+	SELECT j.id, j.claimed_by AS held_by FROM jobs j JOIN candidates c ON c.id = j.id
 	 ORDER BY j.due_at, j.id
 	 LIMIT $3
 	 FOR UPDATE OF j SKIP LOCKED
 )
 UPDATE jobs SET claimed_by = $4, claimed_until = $5
   FROM picked WHERE jobs.id = picked.id
-RETURNING ` + qualified("jobs", jobColumns)
+RETURNING ` + qualified("jobs", jobColumns) + `, coalesce(picked.held_by <> $4, false)` // a claim that ended (done, rescheduled, released) left held_by NULL
 
 func qualified(table, cols string) string {
 	parts := strings.Split(cols, ",")
@@ -74,10 +74,12 @@ func (s *Store) Claim(ctx context.Context, queue, owner string, now time.Time, l
 		}
 		defer rows.Close()
 		for rows.Next() {
-			j, err := scanJob(rows)
+			var takenOver bool // the claim replaced another owner's that ran out
+			j, err := scanJob(rows, &takenOver)
 			if err != nil {
 				return err
 			}
+			j.TakenOver = takenOver
 			out = append(out, j)
 		}
 		return rows.Err()

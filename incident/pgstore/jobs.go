@@ -21,17 +21,26 @@ const jobColumns = `id, kind, queue, incident, payload, due_at, attempts, last_e
 // desk.Store. A coalescing job asked for while pending absorbs the request
 // (Gen+1, the earlier due time, the latest payload).
 func (s *Store) Enqueue(ctx context.Context, jobs ...desk.Job) error {
+	_, err := s.EnqueueAdded(ctx, jobs...)
+	return err
+}
+
+// EnqueueAdded is Enqueue that also reports how many of the jobs it added
+// (or, for coalescing jobs, asked to run again): 0 when every job was
+// pending or done already, as for a redelivered envelope.
+func (s *Store) EnqueueAdded(ctx context.Context, jobs ...desk.Job) (int, error) {
+	added := 0
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		n, err := s.enqueueTx(ctx, tx, jobs)
-		if err == nil && n == 0 {
+		if added = n; err == nil && n == 0 {
 			return errNoChange
 		}
 		return err
 	})
 	if err != nil && !errors.Is(err, errNoChange) {
-		return fmt.Errorf("pgstore: enqueue: %w", err)
+		return 0, fmt.Errorf("pgstore: enqueue: %w", err)
 	}
-	return nil
+	return added, nil
 }
 
 func (s *Store) enqueueTx(ctx context.Context, tx pgx.Tx, jobs []desk.Job) (int, error) {
@@ -67,10 +76,11 @@ func (s *Store) enqueueTx(ctx context.Context, tx pgx.Tx, jobs []desk.Job) (int,
 }
 
 // scanJob reads a row of jobColumns.
-func scanJob(row pgx.Row) (desk.Job, error) {
+func scanJob(row pgx.Row, more ...any) (desk.Job, error) {
 	var j desk.Job
 	var payload []byte
-	if err := row.Scan(&j.ID, &j.Kind, &j.Queue, &j.Incident, &payload, &j.DueAt, &j.Attempts, &j.LastError, &j.Coalesce, &j.Gen); err != nil {
+	dest := append([]any{&j.ID, &j.Kind, &j.Queue, &j.Incident, &payload, &j.DueAt, &j.Attempts, &j.LastError, &j.Coalesce, &j.Gen}, more...)
+	if err := row.Scan(dest...); err != nil {
 		return j, err
 	}
 	if payload != nil {

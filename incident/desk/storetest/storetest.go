@@ -69,6 +69,8 @@ func Run(t *testing.T, open Open) {
 		{"ClaimCoalescing", testClaimCoalescing},
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"WithLock", testWithLock},
+		{"EnqueueAdded", testEnqueueAdded},
+		{"ClaimTakeover", testClaimTakeover},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
