@@ -39,6 +39,9 @@ func (a *app) backup(args []string) int {
 // runBackup copies the database to dest: directly when no incidentbot holds
 // the file, else from the serving bot over HTTP (GET /api/backup).
 func (a *app) runBackup(s Settings, dest string) error {
+	if s.Storage.Driver == DriverPostgres {
+		return errors.New("with storage.driver postgres, back up the database with pg_dump or your provider's snapshots")
+	}
 	src := s.Storage.Path
 	if _, err := os.Stat(src); err != nil {
 		return fmt.Errorf("storage.path %s: %w", src, err)

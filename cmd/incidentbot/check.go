@@ -25,7 +25,11 @@ func (a *app) check(args []string) int {
 		source = lc.File + " and environment"
 	}
 	fmt.Fprintf(a.stdout, "Configuration OK (%s).\n\n", source)
+	reachable := a.reportStorage(s)
 	printCatalogue(a.stdout, s, a.now())
+	if !reachable {
+		return 1
+	}
 	return 0
 }
 

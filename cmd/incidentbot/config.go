@@ -59,7 +59,15 @@ type HTTPConfig struct {
 }
 
 type StorageConfig struct {
-	Path string `mapstructure:"path"`
+	Driver   string         `mapstructure:"driver"`
+	Path     string         `mapstructure:"path"`
+	Postgres PostgresConfig `mapstructure:"postgres"`
+}
+
+type PostgresConfig struct {
+	URL      string `mapstructure:"url"`
+	MaxConns string `mapstructure:"max_conns"`
+	Lease    string `mapstructure:"lease"`
 }
 
 type PagerDutyConfig struct {
@@ -161,7 +169,10 @@ var defaults = map[string]any{
 	"jobs.timeout":                        "30s",
 	"http.listen":                         "127.0.0.1:8080",
 	"http.public_url":                     "http://localhost:8080",
+	"storage.driver":                      "bbolt",
 	"storage.path":                        "incidentbot.db",
+	"storage.postgres.max_conns":          "10",
+	"storage.postgres.lease":              "10s",
 	"pagerduty.api_url":                   "https://api.pagerduty.com",
 	"alertmanager.service_label":          "service",
 	"alertmanager.grouping_window":        "30m",

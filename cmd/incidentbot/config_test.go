@@ -69,7 +69,7 @@ func TestConfigKeys(t *testing.T) {
 	want := []string{
 		"slack.bot_token", "slack.app_token", "slack.api_url", "slack.announce_channel", "slack.incident_managers", "slack.call_timeout",
 		"http.listen", "http.public_url", "http.api_token",
-		"storage.path",
+		"storage.driver", "storage.path", "storage.postgres.url", "storage.postgres.max_conns", "storage.postgres.lease",
 		"pagerduty.api_token", "pagerduty.api_url", "pagerduty.webhook_secret", "pagerduty.from_email",
 		"pagerduty.incident_manager_escalation_policy",
 		"alertmanager.bearer_token", "alertmanager.service_label", "alertmanager.grouping_window", "alertmanager.auto_resolve",
@@ -96,6 +96,7 @@ func TestConfigKeys(t *testing.T) {
 		{"organisation.working_hours.start", "INCIDENTBOT_ORGANISATION_WORKING_HOURS_START"},
 		{"pagerduty.incident_manager_escalation_policy", "INCIDENTBOT_PAGERDUTY_INCIDENT_MANAGER_ESCALATION_POLICY"},
 		{"services", "INCIDENTBOT_SERVICES"},
+		{"storage.postgres.url", "INCIDENTBOT_STORAGE_POSTGRES_URL"},
 	} {
 		if got := (configKey{Path: c.key}).Env(); got != c.env {
 			t.Errorf("%s: env %s, want %s", c.key, got, c.env)
@@ -196,6 +197,10 @@ func allEnv() map[string]string {
 		"INCIDENTBOT_HTTP_PUBLIC_URL":                              "https://incidents.example.com/",
 		"INCIDENTBOT_HTTP_API_TOKEN":                               "api-secret",
 		"INCIDENTBOT_STORAGE_PATH":                                 "/data/incidentbot.db",
+		"INCIDENTBOT_STORAGE_DRIVER":                               "postgres",
+		"INCIDENTBOT_STORAGE_POSTGRES_URL":                         "postgres://incidentbot:pg-secret@db.example.com:5432/incidentbot?sslmode=require",
+		"INCIDENTBOT_STORAGE_POSTGRES_MAX_CONNS":                   "20",
+		"INCIDENTBOT_STORAGE_POSTGRES_LEASE":                       "15s",
 		"INCIDENTBOT_PAGERDUTY_API_TOKEN":                          "pd-secret",
 		"INCIDENTBOT_PAGERDUTY_API_URL":                            "http://127.0.0.1:9998",
 		"INCIDENTBOT_PAGERDUTY_WEBHOOK_SECRET":                     "webhook-secret",
@@ -258,6 +263,10 @@ func TestEveryKeyFromEnvironmentAlone(t *testing.T) {
 		{"http.public_url", s.HTTP.PublicURL, "https://incidents.example.com"},
 		{"http.api_token", s.HTTP.APIToken.Reveal(), "api-secret"},
 		{"storage.path", s.Storage.Path, "/data/incidentbot.db"},
+		{"storage.driver", s.Storage.Driver, "postgres"},
+		{"storage.postgres.url", s.Storage.Postgres.URL.Reveal(), "postgres://incidentbot:pg-secret@db.example.com:5432/incidentbot?sslmode=require"},
+		{"storage.postgres.max_conns", s.Storage.Postgres.MaxConns, 20},
+		{"storage.postgres.lease", s.Storage.Postgres.Lease, 15 * time.Second},
 		{"pagerduty.api_token", s.PagerDuty.APIToken.Reveal(), "pd-secret"},
 		{"pagerduty.api_url", s.PagerDuty.APIURL, "http://127.0.0.1:9998"},
 		{"pagerduty.webhook_secret", s.PagerDuty.WebhookSecret.Reveal(), "webhook-secret"},
@@ -326,6 +335,9 @@ func TestDefaults(t *testing.T) {
 		{"http.listen", s.HTTP.Listen, "127.0.0.1:8080"},
 		{"http.public_url", s.HTTP.PublicURL, "http://localhost:8080"},
 		{"storage.path", s.Storage.Path, "incidentbot.db"},
+		{"storage.driver", s.Storage.Driver, "bbolt"},
+		{"storage.postgres.max_conns", s.Storage.Postgres.MaxConns, 10},
+		{"storage.postgres.lease", s.Storage.Postgres.Lease, 10 * time.Second},
 		{"pagerduty.api_url", s.PagerDuty.APIURL, "https://api.pagerduty.com"},
 		{"alertmanager.service_label", s.Alertmanager.ServiceLabel, "service"},
 		{"alertmanager.grouping_window", s.GroupingWindow, 30 * time.Minute},
@@ -508,6 +520,22 @@ func TestValidationErrorsNameTheKey(t *testing.T) {
 			"config: slack.bot_token: this is an app-level token"},
 		{"empty storage path", func(c *Config) { c.Storage.Path = " " },
 			"config: storage.path: is required"},
+		{"unknown storage driver", func(c *Config) { c.Storage.Driver = "sqlite" },
+			"config: storage.driver: \"sqlite\" is not a storage driver: use bbolt"},
+		{"postgres without url", func(c *Config) { c.Storage.Driver = "postgres" },
+			"config: storage.postgres.url: is required with storage.driver postgres: set INCIDENTBOT_STORAGE_POSTGRES_URL"},
+		{"bad postgres url", func(c *Config) {
+			c.Storage.Driver, c.Storage.Postgres.URL = "postgres", "postgres://bot:hunter2@db/x?sslmode=sometimes"
+		}, "config: storage.postgres.url: postgres://bot:[redacted]@db/x?sslmode=sometimes is not a PostgreSQL connection URL"},
+		{"unreadable postgres url", func(c *Config) {
+			c.Storage.Driver, c.Storage.Postgres.URL = "postgres", "postgres://bot:hunter2@db:port/x"
+		}, "config: storage.postgres.url: [redacted] is not a PostgreSQL connection URL"},
+		{"bad max_conns", func(c *Config) { c.Storage.Postgres.MaxConns = "0" },
+			"config: storage.postgres.max_conns: \"0\" is not a number of connections from 1 to 1000"},
+		{"bad lease", func(c *Config) { c.Storage.Postgres.Lease = "ten" },
+			"config: storage.postgres.lease: \"ten\" is not a duration"},
+		{"short lease", func(c *Config) { c.Storage.Postgres.Lease = "100ms" },
+			"config: storage.postgres.lease: 100ms is too short"},
 		{"bad runbook", func(c *Config) { c.Services[0].Runbook = "wiki/runbook" },
 			"config: services[0].runbook: \"wiki/runbook\" is not an absolute http(s) URL"},
 		{"zero preview ttl", func(c *Config) { c.Review.PreviewTTL = "0s" },
@@ -657,7 +685,7 @@ func TestParseShare(t *testing.T) {
 
 func TestSecretsNeverPrinted(t *testing.T) {
 	s := mustSettings(t, "", envMap(allEnv()))
-	secrets := []string{"xoxb-bot-secret", "xapp-app-secret", "api-secret", "pd-secret", "webhook-secret", "am-secret"}
+	secrets := []string{"xoxb-bot-secret", "xapp-app-secret", "api-secret", "pd-secret", "webhook-secret", "am-secret", "pg-secret"}
 
 	var logged bytes.Buffer
 	slog.New(slog.NewJSONHandler(&logged, nil)).Info("settings", "settings", s, "token", s.Slack.BotToken)
@@ -674,6 +702,8 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		"%#v slack":    fmt.Sprintf("%#v", s.Slack),
 		"%x token":     fmt.Sprintf("%x", s.Slack.BotToken),
 		"%s pd":        fmt.Sprintf("%s", s.PagerDuty),
+		"%#v storage":  fmt.Sprintf("%#v", s.Storage),
+		"%v pg url":    fmt.Sprintf("%v", s.Storage.Postgres.URL),
 		"%q token":     fmt.Sprintf("%q", s.HTTP.APIToken),
 		"slog JSON":    logged.String(),
 		"slog text":    textLogged.String(),
@@ -689,7 +719,29 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	if !strings.Contains(s.String(), "bot_token=[redacted]") || !strings.Contains(logged.String(), `"bot_token":"[redacted]"`) {
 		t.Errorf("String %s\nlog %s", s.String(), logged.String())
 	}
+	if want := "postgres.url=postgres://incidentbot:[redacted]@db.example.com:5432/incidentbot?sslmode=require"; !strings.Contains(s.String(), want) {
+		t.Errorf("String lacks %s: %s", want, s.String())
+	}
 	if !strings.Contains(s.String(), "listen=0.0.0.0:9090") {
 		t.Errorf("String lacks non-secret values: %s", s.String())
+	}
+}
+
+func TestRedactConnString(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://bot:s3cret@db:5432/incidentbot":           "postgres://bot:[redacted]@db:5432/incidentbot",
+		"postgresql://bot@db/incidentbot?password=s3cret&x=1": "postgresql://bot@db/incidentbot?password=[redacted]&x=1",
+		"postgres:///incidentbot?host=/run/postgresql":        "postgres:///incidentbot?host=%2Frun%2Fpostgresql",
+		"host=db user=bot password=s3cret dbname=incidentbot": "host=db user=bot password=[redacted] dbname=incidentbot",
+		"host=db password = 's3 cr\\'et' dbname=incidentbot":  "host=db password = [redacted] dbname=incidentbot",
+		"postgres://bot:s3cret@db:5432/incidentbot%zz":        "[redacted]",
+		"": "",
+	} {
+		if got := redactConnString(in); got != want {
+			t.Errorf("redactConnString(%q) = %q, want %q", in, got, want)
+		}
+		if strings.Contains(redactConnString(in), "s3") {
+			t.Errorf("%q shows the password", in)
+		}
 	}
 }

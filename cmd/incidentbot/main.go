@@ -5,6 +5,7 @@
 //	incidentbot init [--dir DIR] [--force]
 //	incidentbot check [--config FILE]
 //	incidentbot backup FILE [--config FILE]
+//	incidentbot migrate --from FILE [--to URL]
 //	incidentbot healthcheck [--config FILE] [--timeout 5s]
 //	incidentbot version
 //
@@ -40,6 +41,7 @@ Usage:
   incidentbot init [--dir DIR] [--force]          write a starter incidentbot.yaml and slack-app-manifest.yaml
   incidentbot check [--config FILE]               validate the configuration; print the catalogue
   incidentbot backup FILE [--config FILE]         write a consistent copy of the database, even while serving
+  incidentbot migrate --from FILE [--to URL]      copy a bbolt database into an empty PostgreSQL database
   incidentbot healthcheck [--config FILE]         exit 0 if the running bot is ready (GET /readyz on http.listen)
   incidentbot version                             print the version
 
@@ -85,6 +87,8 @@ func (a *app) run(args []string) int {
 		return a.check(rest)
 	case "backup":
 		return a.backup(rest)
+	case "migrate":
+		return a.migrate(rest)
 	case "healthcheck":
 		return a.healthcheck(rest)
 	case "version":

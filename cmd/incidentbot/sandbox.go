@@ -20,7 +20,7 @@ import (
 // when none is configured.
 type sandboxRun struct {
 	dir            string // removed by cleanup
-	ignoredStorage string // the storage.path the sandbox did not use
+	ignoredStorage string // the storage (storage.path, or PostgreSQL) the sandbox did not use
 	generatedToken bool
 }
 
@@ -38,6 +38,10 @@ func (a *app) prepareSandbox(s *Settings) (*sandboxRun, error) {
 	if s.Storage.Path != defaultStoragePath {
 		run.ignoredStorage = s.Storage.Path
 	}
+	if s.Storage.Driver == DriverPostgres {
+		run.ignoredStorage = s.Storage.Describe()
+	}
+	s.Storage.Driver = DriverBbolt
 	s.Storage.Path = filepath.Join(dir, sandboxDBName)
 	if s.HTTP.APIToken == "" {
 		b := make([]byte, 16)

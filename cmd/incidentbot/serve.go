@@ -17,7 +17,6 @@ import (
 
 	"github.com/incidentbot/incidentbot/bot"
 	"github.com/incidentbot/incidentbot/incident/alertmanager"
-	"github.com/incidentbot/incidentbot/incident/boltstore"
 	"github.com/incidentbot/incidentbot/incident/desk"
 	"github.com/incidentbot/incidentbot/incident/httpapi"
 	"github.com/incidentbot/incidentbot/incident/pagerduty"
@@ -87,10 +86,10 @@ func (a *app) serve(args []string) int {
 	}
 	log.Info("incidentbot starting", "version", ver, "commit", rev, "sandbox", *sandboxMode, "settings", s)
 
-	store, err := boltstore.Open(s.Storage.Path, boltstore.Options{Logger: log})
+	store, err := openStorage(ctx, s, log)
 	if err != nil {
 		ln.Close()
-		log.Error("cannot open storage", "path", s.Storage.Path, "err", err)
+		log.Error("cannot open storage", "storage", s.Storage.Describe(), "err", err)
 		return 1
 	}
 	defer func() {
@@ -223,7 +222,7 @@ type wired struct {
 // wire assembles the bot from settings: the store is the source of truth,
 // the desk applies operations and plans effects, the runner carries them
 // out through the Slack and PagerDuty adapters and the duties.
-func wire(s Settings, store *boltstore.Store, log *slog.Logger, version string) (wired, error) {
+func wire(s Settings, store storage, log *slog.Logger, version string) (wired, error) {
 	cat := s.Catalogue
 	loc := cat.WorkingHours.Location
 	planners := []desk.Planner{bot.Planner{}}
@@ -234,7 +233,8 @@ func wire(s Settings, store *boltstore.Store, log *slog.Logger, version string) 
 		Logger: log, GroupingWindow: s.GroupingWindow, CommanderTimeout: s.CommanderTimeout,
 		UpdateInterval: s.UpdateInterval, Planners: planners, SeparateRelated: !s.Alertmanager.GroupRelated,
 	})
-	runner := desk.NewRunner(store, desk.RunnerOptions{Logger: log, Classify: bot.Classify, JobTimeout: s.JobTimeout})
+	runner := desk.NewRunner(store, desk.RunnerOptions{Logger: log, Classify: bot.Classify, JobTimeout: s.JobTimeout,
+		Lease: s.Storage.Postgres.Lease})
 	api := bot.NewClient(bot.ClientOptions{BotToken: s.Slack.BotToken.Reveal(), AppToken: s.Slack.AppToken.Reveal(),
 		APIURL: s.Slack.APIURL, Timeout: s.Slack.CallTimeout})
 	rd, err := review.NewRenderer(review.Options{TemplatesDir: s.Review.TemplatesDir, Location: loc})

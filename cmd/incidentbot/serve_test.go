@@ -202,6 +202,38 @@ func TestSandboxWithNoConfig(t *testing.T) {
 	}
 }
 
+// The sandbox keeps to its own database even when the configuration points
+// at PostgreSQL (here one that cannot be reached): it never touches the
+// real database.
+func TestSandboxIgnoresPostgres(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addrc := make(chan net.Addr, 1)
+	a := &app{
+		env: envMap(map[string]string{"INCIDENTBOT_HTTP_LISTEN": "127.0.0.1:0", "INCIDENTBOT_STORAGE_DRIVER": "postgres",
+			"INCIDENTBOT_STORAGE_POSTGRES_URL": "postgres://bot:pw@/incidentbot?host=" + filepath.Join(dir, "nowhere") + "&connect_timeout=1"}),
+		ctx:      ctx,
+		onListen: func(addr net.Addr) { addrc <- addr },
+	}
+	stderr := &lockedWriter{w: &bytes.Buffer{}}
+	a.stdout, a.stderr, a.now = io.Discard, stderr, time.Now
+	done := make(chan int, 1)
+	go func() { done <- a.run([]string{"serve", "--sandbox"}) }()
+	select {
+	case <-addrc:
+	case code := <-done:
+		t.Fatalf("serve --sandbox exited %d:\n%s", code, stderr.String())
+	case <-time.After(15 * time.Second):
+		t.Fatal("no listener")
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("exit %d:\n%s", code, stderr.String())
+	}
+}
+
 // The sandbox has no authentication: it refuses a listener other machines
 // can reach unless --sandbox-public asks for one, and then serves only its
 // own host names, refuses foreign and "null" origins on state-changing

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/incidentbot/incidentbot/incident"
 )
 
@@ -57,7 +59,77 @@ type HTTPSettings struct {
 }
 
 type StorageSettings struct {
-	Path string // bbolt database file
+	Driver   string // DriverBbolt or DriverPostgres
+	Path     string // bbolt database file
+	Postgres PostgresSettings
+}
+
+// Storage drivers.
+const (
+	DriverBbolt    = "bbolt"
+	DriverPostgres = "postgres"
+)
+
+type PostgresSettings struct {
+	URL      ConnString    // libpq URL or key=value string
+	MaxConns int           // connection pool size
+	Lease    time.Duration // how long a claim on a job lasts without renewal
+}
+
+// Describe says where the storage is, secrets redacted.
+func (s StorageSettings) Describe() string {
+	if s.Driver == DriverPostgres {
+		return "postgres " + s.Postgres.URL.String()
+	}
+	return "bbolt " + s.Path
+}
+
+// ConnString is a database connection string: it prints with its password
+// redacted (postgres://bot:[redacted]@db/incidentbot) whatever the verb;
+// Reveal returns it whole for the one place that connects.
+type ConnString string
+
+// Reveal returns the connection string.
+func (c ConnString) Reveal() string { return string(c) }
+
+func (c ConnString) String() string { return redactConnString(string(c)) }
+
+// Format makes every fmt verb print the redacted form.
+func (c ConnString) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(c.String())) }
+
+func (c ConnString) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+func (c ConnString) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
+
+func (c ConnString) MarshalJSON() ([]byte, error) { return []byte(strconv.Quote(c.String())), nil }
+
+// kvPassword finds password=… in a key=value connection string.
+var kvPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s]*)`)
+
+// redactConnString hides the password of a URL (user info or ?password=)
+// or of a key=value string; a string it cannot read is hidden whole.
+func redactConnString(s string) string {
+	if s == "" {
+		return ""
+	}
+	if !strings.Contains(s, "://") {
+		return kvPassword.ReplaceAllString(s, "${1}"+redacted)
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return redacted
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "REDACTED")
+	}
+	q := u.Query()
+	for k := range q {
+		if strings.EqualFold(k, "password") {
+			q.Set(k, "REDACTED")
+		}
+	}
+	u.RawQuery = q.Encode()
+	return strings.ReplaceAll(u.String(), "REDACTED", redacted)
 }
 
 type PagerDutySettings struct {
@@ -124,13 +196,14 @@ func (s Settings) String() string {
 		loc = c.WorkingHours.Location.String()
 	}
 	return fmt.Sprintf("slack{api_url=%s bot_token=%s app_token=%s announce_channel=%s incident_managers=%d} "+
-		"http{listen=%s public_url=%s api_token=%s} storage{path=%s} "+
+		"http{listen=%s public_url=%s api_token=%s} storage{driver=%s path=%s postgres.url=%s postgres.max_conns=%d postgres.lease=%s} "+
 		"pagerduty{api_url=%s api_token=%s webhook_secret=%s from_email=%s incident_manager_escalation_policy=%s} "+
 		"alertmanager{bearer_token=%s service_label=%s auto_resolve=%t grouping_window=%s group_related=%t} "+
 		"organisation{currency=%s timezone=%s bands=%d horizon=%s commander_timeout=%s update_interval=%s} "+
 		"catalogue{services=%d teams=%d domains=%d} review{templates_dir=%s preview_ttl=%s reader_header=%s}",
 		s.Slack.APIURL, s.Slack.BotToken, s.Slack.AppToken, s.Slack.AnnounceChannel, len(c.IncidentManagers),
-		s.HTTP.Listen, s.HTTP.PublicURL, s.HTTP.APIToken, s.Storage.Path,
+		s.HTTP.Listen, s.HTTP.PublicURL, s.HTTP.APIToken, s.Storage.Driver, s.Storage.Path,
+		s.Storage.Postgres.URL, s.Storage.Postgres.MaxConns, s.Storage.Postgres.Lease,
 		s.PagerDuty.APIURL, s.PagerDuty.APIToken, s.PagerDuty.WebhookSecret, s.PagerDuty.FromEmail, s.PagerDuty.IncidentManagerEscalationPolicy,
 		s.Alertmanager.BearerToken, s.Alertmanager.ServiceLabel, s.Alertmanager.AutoResolve, s.GroupingWindow, s.Alertmanager.GroupRelated,
 		c.Currency.Code, loc, len(c.Bands), c.Horizon, s.CommanderTimeout, s.UpdateInterval,
@@ -148,7 +221,9 @@ func (s Settings) LogValue() slog.Value {
 		slog.Group("slack", "api_url", s.Slack.APIURL, "bot_token", s.Slack.BotToken, "app_token", s.Slack.AppToken,
 			"announce_channel", s.Slack.AnnounceChannel, "incident_managers", len(c.IncidentManagers)),
 		slog.Group("http", "listen", s.HTTP.Listen, "public_url", s.HTTP.PublicURL, "api_token", s.HTTP.APIToken),
-		slog.Group("storage", "path", s.Storage.Path),
+		slog.Group("storage", "driver", s.Storage.Driver, "path", s.Storage.Path,
+			slog.Group("postgres", "url", s.Storage.Postgres.URL, "max_conns", s.Storage.Postgres.MaxConns,
+				"lease", s.Storage.Postgres.Lease.String())),
 		slog.Group("pagerduty", "api_url", s.PagerDuty.APIURL, "api_token", s.PagerDuty.APIToken,
 			"webhook_secret", s.PagerDuty.WebhookSecret, "from_email", s.PagerDuty.FromEmail,
 			"incident_manager_escalation_policy", s.PagerDuty.IncidentManagerEscalationPolicy),
@@ -419,9 +494,8 @@ func newSettings(c Config) (Settings, []string, error) {
 		return s, nil, err
 	}
 
-	s.Storage.Path = strings.TrimSpace(c.Storage.Path)
-	if s.Storage.Path == "" {
-		return s, nil, cfgErr("storage.path", "is required, like incidentbot.db")
+	if s.Storage, err = storageSettings(c.Storage); err != nil {
+		return s, nil, err
 	}
 
 	s.PagerDuty = PagerDutySettings{
@@ -466,6 +540,44 @@ func newSettings(c Config) (Settings, []string, error) {
 		return s, nil, cfgErr("review.reader_header", "%q is not a header name like X-Forwarded-Email", h)
 	}
 	return s, warnings, nil
+}
+
+// storageSettings validates the storage keys.
+func storageSettings(c StorageConfig) (StorageSettings, error) {
+	s := StorageSettings{
+		Driver: strings.ToLower(strings.TrimSpace(c.Driver)),
+		Path:   strings.TrimSpace(c.Path),
+	}
+	pg := &s.Postgres
+	n, err := strconv.Atoi(strings.TrimSpace(c.Postgres.MaxConns))
+	if err != nil || n < 1 || n > 1000 {
+		return s, cfgErr("storage.postgres.max_conns", "%q is not a number of connections from 1 to 1000", c.Postgres.MaxConns)
+	}
+	pg.MaxConns = n
+	if pg.Lease, err = parseDuration("storage.postgres.lease", c.Postgres.Lease, false); err != nil {
+		return s, err
+	}
+	if pg.Lease < time.Second {
+		return s, cfgErr("storage.postgres.lease", "%s is too short: a replica renews its claims every third of the lease; use at least 1s, like 10s", c.Postgres.Lease)
+	}
+	pg.URL = ConnString(strings.TrimSpace(c.Postgres.URL))
+	switch s.Driver {
+	case DriverBbolt:
+		if s.Path == "" {
+			return s, cfgErr("storage.path", "is required, like incidentbot.db")
+		}
+		return s, nil
+	case DriverPostgres:
+	default:
+		return s, cfgErr("storage.driver", "%q is not a storage driver: use bbolt (one process, a local file) or postgres (several replicas)", c.Driver)
+	}
+	if pg.URL == "" {
+		return s, cfgErr("storage.postgres.url", "is required with storage.driver postgres: set INCIDENTBOT_STORAGE_POSTGRES_URL to a URL like postgres://incidentbot:PASSWORD@db.example.com:5432/incidentbot")
+	}
+	if _, err := pgconn.ParseConfig(pg.URL.Reveal()); err != nil {
+		return s, cfgErr("storage.postgres.url", "%s is not a PostgreSQL connection URL like postgres://incidentbot:PASSWORD@db.example.com:5432/incidentbot?sslmode=require", pg.URL)
+	}
+	return s, nil
 }
 
 // requireSlack checks what serve needs beyond a valid configuration.

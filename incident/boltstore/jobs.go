@@ -212,6 +212,7 @@ func (s *Store) complete(ctx context.Context, id string, gen int) error {
 	if err != nil && err != errNoChange {
 		return fmt.Errorf("boltstore: complete job %s: %w", id, err)
 	}
+	s.unclaim(id)
 	return nil
 }
 
@@ -245,6 +246,7 @@ func (s *Store) Retry(ctx context.Context, id string, due time.Time, errText str
 	if err != nil {
 		return fmt.Errorf("boltstore: retry job %s: %w", id, err)
 	}
+	s.unclaim(id)
 	return nil
 }
 

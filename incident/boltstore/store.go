@@ -104,11 +104,12 @@ type Options struct {
 
 // Store is an open incidentbot database.
 type Store struct {
-	db    *bolt.DB
-	path  string
-	log   *slog.Logger
-	now   func() time.Time
-	cache *timelineCache
+	db     *bolt.DB
+	path   string
+	log    *slog.Logger
+	now    func() time.Time
+	cache  *timelineCache
+	claims claims
 	// pages is held shared by every read transaction and exclusively while
 	// free pages are zeroed: a free page may still be part of an older
 	// reader's snapshot.
@@ -139,7 +140,8 @@ func Open(path string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, log: opts.Logger, now: opts.Now, cache: newTimelineCache(opts.TimelineCacheEvents)}
+	s := &Store{db: db, path: path, log: opts.Logger, now: opts.Now, cache: newTimelineCache(opts.TimelineCacheEvents),
+		claims: claims{byID: map[string]claim{}}}
 	if err := s.init(); err != nil {
 		_ = db.Close()
 		return nil, err

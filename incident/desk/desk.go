@@ -41,8 +41,10 @@ type Desk struct {
 	log   *slog.Logger
 	now   func() time.Time
 	opts  Options
-	// openMu serialises opening incidents so that an alert storm attaches
-	// to one incident instead of racing to create many.
+	// openMu and the store's LockOpen lock serialise opening incidents,
+	// in this process and across replicas, so that an alert storm attaches
+	// to one incident instead of racing to create many. openMu is taken
+	// first: one connection per process waits for the store's lock.
 	openMu sync.Mutex
 }
 
@@ -160,6 +162,21 @@ func (d *Desk) Alert(ctx context.Context, a Alert) (AlertResult, error) {
 	}
 	d.openMu.Lock()
 	defer d.openMu.Unlock()
+	var res AlertResult
+	err := d.store.WithLock(ctx, LockOpen, func(ctx context.Context) error {
+		var err error
+		res, err = d.alert(ctx, a)
+		return err
+	})
+	return res, err
+}
+
+// LockOpen is the name of the store lock under which alerts find or open
+// their incident.
+const LockOpen = "desk.open"
+
+// alert is Alert under the lock.
+func (d *Desk) alert(ctx context.Context, a Alert) (AlertResult, error) {
 	now := d.now()
 	target, related, err := d.findTarget(ctx, a, now)
 	if err != nil {

@@ -2,9 +2,11 @@ package desk
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 )
@@ -54,6 +56,15 @@ type RunnerOptions struct {
 	// Classify maps an adapter error to a retry delay (e.g. a Slack 429);
 	// ok=false leaves the default handling.
 	Classify func(err error) (delay time.Duration, permanent bool, ok bool)
+	// Owner names this runner in its job claims; default host name,
+	// process id and a random suffix, unique per runner.
+	Owner string
+	// Lease is how long a claim on a job lasts without renewal (default
+	// 10s): a replica that dies loses its claims after Lease, and another
+	// replica runs the jobs. Claims are renewed every RenewEvery, default
+	// Lease/3.
+	Lease      time.Duration
+	RenewEvery time.Duration
 }
 
 // Runner executes durable jobs from the two queues: each due job is handed
@@ -76,10 +87,6 @@ type queueLoop struct {
 	mu      sync.Mutex
 	running map[string]bool // job IDs in flight (abandoned runs included)
 	busy    map[int64]bool  // incidents with a job in flight
-	// finished holds the jobs that finished since the current listing of
-	// due jobs began: a job that finishes after Due listed it but before
-	// the loop reaches it must not start again from that stale listing.
-	finished map[string]bool
 }
 
 // NewRunner returns a Runner.
@@ -105,6 +112,15 @@ func NewRunner(store JobStore, opts RunnerOptions) *Runner {
 	if opts.JobTimeout <= 0 {
 		opts.JobTimeout = 30 * time.Second
 	}
+	if opts.Owner == "" {
+		opts.Owner = defaultOwner()
+	}
+	if opts.Lease <= 0 {
+		opts.Lease = 10 * time.Second
+	}
+	if opts.RenewEvery <= 0 {
+		opts.RenewEvery = opts.Lease / 3
+	}
 	r := &Runner{store: store, handlers: map[string]Handler{}, opts: opts, log: opts.Logger}
 	r.queues = []*queueLoop{newQueueLoop(QueueEffects, opts.Concurrency), newQueueLoop(QueueInput, opts.InputConcurrency)}
 	return r
@@ -112,8 +128,19 @@ func NewRunner(store JobStore, opts RunnerOptions) *Runner {
 
 func newQueueLoop(queue string, conc int) *queueLoop {
 	return &queueLoop{queue: queue, conc: conc, wake: make(chan struct{}, 1),
-		running: map[string]bool{}, busy: map[int64]bool{}, finished: map[string]bool{}}
+		running: map[string]bool{}, busy: map[int64]bool{}}
 }
+
+// defaultOwner names a runner uniquely: host, process, random suffix.
+func defaultOwner() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s/%d/%x", host, os.Getpid(), b)
+}
+
+// Owner is the name of the runner's claims.
+func (r *Runner) Owner() string { return r.opts.Owner }
 
 // Handle registers the handler for a job kind, whichever queue it is in.
 func (r *Runner) Handle(kind string, h Handler) { r.handlers[kind] = h }
@@ -142,40 +169,72 @@ func (r *Runner) Run(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// loop runs one queue's due jobs until ctx is done.
+// loop runs one queue's due jobs until ctx is done: it claims as many as
+// it has free slots, and renews the claims of the jobs in flight.
 func (r *Runner) loop(ctx context.Context, q *queueLoop) {
 	sem := make(chan struct{}, q.conc)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	go r.renew(ctx, q)
 	for ctx.Err() == nil {
-		q.mu.Lock()
-		clear(q.finished) // the listing below sees their outcome
-		q.mu.Unlock()
-		jobs, err := r.store.Due(ctx, q.queue, r.opts.Now(), 4*q.conc)
-		if err != nil && ctx.Err() == nil {
-			r.log.Error("listing due jobs", "queue", q.name(), "err", err)
-		}
 		started := 0
-		for _, j := range jobs {
-			if !q.claim(j) {
-				continue
+		if free := cap(sem) - len(sem); free > 0 {
+			jobs, err := r.store.Claim(ctx, q.queue, r.opts.Owner, r.opts.Now(), free, r.opts.Lease)
+			if err != nil && ctx.Err() == nil {
+				r.log.Error("claiming due jobs", "queue", q.name(), "err", err)
 			}
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				q.release(j, true)
-				return
+			var skipped []string
+			for _, j := range jobs {
+				if !q.claim(j) {
+					skipped = append(skipped, j.ID) // an abandoned run of it is still alive here
+					continue
+				}
+				sem <- struct{}{} // never blocks: at most free jobs were claimed
+				started++
+				wg.Add(1)
+				go func(j Job) {
+					defer wg.Done()
+					defer func() { <-sem }()
+					r.runOne(ctx, q, j)
+					r.Wake()
+				}(j)
 			}
-			started++
-			wg.Add(1)
-			go func(j Job) {
-				defer wg.Done()
-				defer func() { <-sem }()
-				r.runOne(ctx, q, j)
-				r.Wake()
-			}(j)
+			r.release(ctx, skipped...)
 		}
 		r.idle(ctx, q, started)
+	}
+}
+
+// renew extends the claims of the queue's jobs in flight until ctx is done.
+func (r *Runner) renew(ctx context.Context, q *queueLoop) {
+	t := time.NewTicker(r.opts.RenewEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		ids := q.inFlight()
+		if len(ids) == 0 {
+			continue
+		}
+		if err := r.store.Renew(ctx, r.opts.Owner, ids, r.opts.Now().Add(r.opts.Lease)); err != nil && ctx.Err() == nil {
+			r.log.Warn("renewing job claims", "queue", q.name(), "jobs", len(ids), "err", err)
+		}
+	}
+}
+
+// release gives claims back, also while shutting down, so that another
+// replica need not wait for the lease to run the jobs.
+func (r *Runner) release(ctx context.Context, ids ...string) {
+	if len(ids) == 0 {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if err := r.store.Release(rctx, r.opts.Owner, ids); err != nil {
+		r.log.Warn("releasing job claims", "jobs", len(ids), "err", err)
 	}
 }
 
@@ -205,12 +264,12 @@ func (q *queueLoop) name() string {
 	return q.queue
 }
 
-// claim marks a job in flight unless it, or its incident's lane, is busy or
-// it finished since the listing.
+// claim marks a job in flight unless it, or its incident's lane, is busy
+// here (an abandoned run is still alive).
 func (q *queueLoop) claim(j Job) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.running[j.ID] || (j.Incident != 0 && q.busy[j.Incident]) || q.finished[j.ID] {
+	if q.running[j.ID] || (j.Incident != 0 && q.busy[j.Incident]) {
 		return false
 	}
 	q.running[j.ID] = true
@@ -226,11 +285,21 @@ func (q *queueLoop) release(j Job, over bool) {
 	defer q.mu.Unlock()
 	if over {
 		delete(q.running, j.ID)
-		q.finished[j.ID] = true
 	}
 	if j.Incident != 0 {
 		delete(q.busy, j.Incident)
 	}
+}
+
+// inFlight lists the jobs running here.
+func (q *queueLoop) inFlight() []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	ids := make([]string, 0, len(q.running))
+	for id := range q.running {
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 func (r *Runner) runOne(ctx context.Context, q *queueLoop, j Job) {
@@ -254,7 +323,10 @@ func (r *Runner) runOne(ctx context.Context, q *queueLoop, j Job) {
 		return
 	}
 	if ctx.Err() != nil {
-		return // shutting down: the job stays due and runs after restart
+		// Shutting down: the job stays due and runs after a restart, or
+		// at once on another replica.
+		r.release(ctx, j.ID)
+		return
 	}
 	r.fail(ctx, j, err)
 }

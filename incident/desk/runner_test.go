@@ -15,9 +15,7 @@ import (
 )
 
 // Each due job runs once, also when jobs finish while the runner is
-// working through a listing of due jobs that still shows them (a job that
-// completed between the listing and the loop reaching it must not start
-// again from the stale listing).
+// claiming more.
 func TestRunnerRunsEachJobOnce(t *testing.T) {
 	_, st, clk := setup(t)
 	ctx := context.Background()
@@ -34,8 +32,8 @@ func TestRunnerRunsEachJobOnce(t *testing.T) {
 		mu   sync.Mutex
 		runs = map[string]int{}
 	)
-	// A slow listing: jobs in flight finish while Due is still returning.
-	r := desk.NewRunner(slowDue{st}, desk.RunnerOptions{Now: clk.Now, Poll: time.Millisecond, Concurrency: 8})
+	// A slow claim: jobs in flight finish while Claim is still returning.
+	r := desk.NewRunner(slowClaim{st}, desk.RunnerOptions{Now: clk.Now, Poll: time.Millisecond, Concurrency: 8})
 	r.Handle("once", func(ctx context.Context, j desk.Job) error {
 		mu.Lock()
 		runs[j.ID]++
@@ -75,11 +73,11 @@ func TestRunnerRunsEachJobOnce(t *testing.T) {
 	}
 }
 
-// slowDue is a job store whose listing of due jobs takes a while.
-type slowDue struct{ *boltstore.Store }
+// slowClaim is a job store whose claims take a while.
+type slowClaim struct{ *boltstore.Store }
 
-func (s slowDue) Due(ctx context.Context, queue string, now time.Time, limit int) ([]desk.Job, error) {
-	jobs, err := s.Store.Due(ctx, queue, now, limit)
+func (s slowClaim) Claim(ctx context.Context, queue, owner string, now time.Time, limit int, lease time.Duration) ([]desk.Job, error) {
+	jobs, err := s.Store.Claim(ctx, queue, owner, now, limit, lease)
 	time.Sleep(5 * time.Millisecond)
 	return jobs, err
 }

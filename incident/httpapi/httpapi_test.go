@@ -818,6 +818,7 @@ func TestNilDependencies(t *testing.T) {
 
 // fakeStore fails or blocks backups on demand.
 type fakeStore struct {
+	none    bool          // offer no backup (PostgreSQL)
 	before  bool          // fail before writing anything
 	partial bool          // fail after writing some
 	block   chan struct{} // wait for this before writing
@@ -832,6 +833,9 @@ func (f *fakeStore) Backup(w io.Writer) (int64, error) {
 	}
 	if f.block != nil {
 		<-f.block
+	}
+	if f.none {
+		return 0, incident.Errorf(incident.EINVALID, "With storage.driver postgres, back up the database with pg_dump.")
 	}
 	if f.before {
 		return 0, errors.New("disk on fire at /var/lib/incidentbot.db")
@@ -873,6 +877,12 @@ func TestBackupFailures(t *testing.T) {
 		}
 		if !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") || strings.Contains(string(body), "incidentbot.db") {
 			t.Errorf("body %s", body)
+		}
+	})
+	t.Run("storage without backups", func(t *testing.T) {
+		resp, body, err := getBackup(t, serveFake(t, &fakeStore{none: true}))
+		if err != nil || resp.StatusCode != http.StatusNotImplemented || !strings.Contains(string(body), "pg_dump") {
+			t.Fatalf("%v %d %s", err, resp.StatusCode, body)
 		}
 	})
 	t.Run("part-way", func(t *testing.T) {

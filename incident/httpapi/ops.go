@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/incidentbot/incidentbot/incident"
 )
 
 // readyTimeout bounds the storage probe of /readyz.
@@ -86,6 +88,11 @@ func (s *Server) backup(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	n, err := s.store.Backup(cw)
 	if err != nil {
+		if !cw.called && incident.ErrorCode(err) == incident.EINVALID {
+			// This storage offers no backup here (PostgreSQL: pg_dump).
+			WriteError(w, http.StatusNotImplemented, incident.ErrorMessage(err))
+			return
+		}
 		if !cw.called {
 			// Nothing sent yet: the client gets a proper error.
 			s.internal(w, r, err)

@@ -111,6 +111,14 @@ type Options struct {
 	// user. They are delivered asynchronously.
 	APIEvents bool
 
+	// SpreadEnvelopes delivers each envelope on the next connection in
+	// turn, as Slack spreads envelopes across an app's Socket Mode
+	// connections (one per replica, up to 10), and delivers an envelope
+	// again on another connection when its connection closes before the
+	// ack, as Slack redelivers what was not acknowledged. Without it every
+	// envelope goes to the newest connection.
+	SpreadEnvelopes bool
+
 	// PermalinkBase is the base of chat.getPermalink URLs
 	// (default "https://<TeamDomain>.slack.com").
 	PermalinkBase string
@@ -179,6 +187,7 @@ type Server struct {
 	tickets     map[string]time.Time
 	conns       map[int]*wsConn
 	connSeq     int
+	nextConn    int // round-robin position with SpreadEnvelopes
 	totalConns  int
 	pongs       int
 	envelopes   map[string]*envelope

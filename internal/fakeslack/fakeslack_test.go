@@ -8,6 +8,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -926,6 +927,59 @@ func TestPingsAndAPIEvents(t *testing.T) {
 	}
 	if srv.TotalConnections() != 1 {
 		t.Fatal("unexpected reconnect")
+	}
+}
+
+// With SpreadEnvelopes, envelopes go to the app's connections in turn, and
+// one whose connection dies before the ack is delivered again on another,
+// as Slack does with several replicas.
+func TestSpreadEnvelopesAndRedeliverToAnotherConnection(t *testing.T) {
+	srv := newServer(t, Options{SpreadEnvelopes: true, Channels: []ChannelSeed{{Name: "ops", Members: []string{alice.ID}}}})
+	var mu sync.Mutex
+	dying := false
+	got := map[string][]string{} // bot → envelope IDs
+	handler := func(name string) func(b *bot, evt socketmode.Event) {
+		return func(b *bot, evt socketmode.Event) {
+			if evt.Type == socketmode.EventTypeSlashCommand {
+				mu.Lock()
+				got[name] = append(got[name], evt.Request.EnvelopeID)
+				die := dying && name == "b"
+				mu.Unlock()
+				if die {
+					b.cancel() // killed before acking
+					return
+				}
+			}
+			_ = b.sm.Ack(*evt.Request)
+		}
+	}
+	startBot(t, srv, handler("a"))
+	startBot(t, srv, handler("b"))
+	deadline := time.Now().Add(5 * time.Second)
+	for srv.Connections() < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	for range 4 {
+		if _, err := srv.SlashCommand(ctx5(t), alice.ID, "ops", "help"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	if len(got["a"]) != 2 || len(got["b"]) != 2 {
+		t.Fatalf("envelopes per connection = %d and %d, want 2 and 2", len(got["a"]), len(got["b"]))
+	}
+	dying = true
+	mu.Unlock()
+	for range 2 { // one of the two lands on b, which dies
+		if _, err := srv.SlashCommand(ctx5(t), alice.ID, "ops", "help"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	lost := got["b"][2]
+	if !slices.Contains(got["a"], lost) {
+		t.Fatalf("envelope %s, unacknowledged by the dead connection, was not delivered to the other: %v", lost, got)
 	}
 }
 

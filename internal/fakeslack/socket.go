@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sort"
 	"sync"
 	"time"
 
@@ -249,8 +250,23 @@ func (s *Server) liveConnsLocked() []*wsConn {
 	return out
 }
 
-// pickConnLocked returns the newest connection that is not draining.
+// pickConnLocked returns the newest connection that is not draining, or
+// with SpreadEnvelopes the next one in turn.
 func (s *Server) pickConnLocked() *wsConn {
+	if s.opts.SpreadEnvelopes {
+		var live []*wsConn
+		for _, c := range s.conns {
+			if !c.draining {
+				live = append(live, c)
+			}
+		}
+		if len(live) == 0 {
+			return nil
+		}
+		sort.Slice(live, func(i, j int) bool { return live[i].id < live[j].id })
+		s.nextConn++
+		return live[s.nextConn%len(live)]
+	}
 	var best *wsConn
 	for _, c := range s.conns {
 		if c.draining {
@@ -368,7 +384,7 @@ func (s *Server) deliver(ctx context.Context, typ string, payload any, o deliver
 		return nil, ErrClosed
 	}
 	conn := s.pickConnLocked()
-	if conn == nil {
+	if conn == nil && !s.opts.SpreadEnvelopes {
 		s.mu.Unlock()
 		return nil, ErrNotConnected
 	}
@@ -394,20 +410,58 @@ func (s *Server) deliver(ctx context.Context, typ string, payload any, o deliver
 	if o.withRetry {
 		wire.RetryAttempt, wire.RetryReason = &o.retryAttempt, &o.retryReason
 	}
-	if err := conn.writeJSON(wire); err != nil {
-		return nil, fmt.Errorf("fakeslack: sending envelope: %w", err)
+	for {
+		if conn == nil {
+			var err error
+			if conn, err = s.awaitConn(ctx); err != nil {
+				return nil, err
+			}
+		}
+		if err := conn.writeJSON(wire); err != nil {
+			if !s.opts.SpreadEnvelopes {
+				return nil, fmt.Errorf("fakeslack: sending envelope: %w", err)
+			}
+			conn = nil // that connection is gone: another one gets it
+			continue
+		}
+		var closed <-chan struct{}
+		if s.opts.SpreadEnvelopes {
+			closed = conn.closed
+		}
+		select {
+		case <-env.acked:
+			s.mu.Lock()
+			a := env.ack()
+			s.mu.Unlock()
+			a.Late = a.Latency > s.opts.AckTimeout
+			return a, nil
+		case <-closed:
+			s.logf("socket %d closed before acking %s; delivering it again", conn.id, env.ID)
+			conn = nil
+		case <-ctx.Done():
+			return nil, fmt.Errorf("fakeslack: waiting for ack of %s envelope %s: %w", typ, env.ID, ctx.Err())
+		case <-s.done:
+			return nil, ErrClosed
+		}
 	}
-	select {
-	case <-env.acked:
+}
+
+// awaitConn waits for a connection to deliver on (SpreadEnvelopes).
+func (s *Server) awaitConn(ctx context.Context) (*wsConn, error) {
+	for {
 		s.mu.Lock()
-		a := env.ack()
+		conn, changed := s.pickConnLocked(), s.changed
 		s.mu.Unlock()
-		a.Late = a.Latency > s.opts.AckTimeout
-		return a, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("fakeslack: waiting for ack of %s envelope %s: %w", typ, env.ID, ctx.Err())
-	case <-s.done:
-		return nil, ErrClosed
+		if conn != nil {
+			return conn, nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil, ErrNotConnected
+		case <-s.done:
+			return nil, ErrClosed
+		}
 	}
 }
 

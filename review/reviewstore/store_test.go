@@ -154,6 +154,34 @@ func TestConcurrentUpdates(t *testing.T) {
 	}
 }
 
+// Two Stores over one storage, as two replicas have, serialise their
+// updates through the storage's lock: none is lost.
+func TestConcurrentUpdatesAcrossStores(t *testing.T) {
+	ctx := context.Background()
+	st := open(t, filepath.Join(t.TempDir(), "db"))
+	defer st.Close()
+	replicas := []*reviewstore.Store{reviewstore.New(st), reviewstore.New(st)}
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := replicas[i%2].Update(ctx, 3, func(rec *reviewstore.Record, _ bool) error {
+				_, err := rec.AddAction("an action", "U1", t0)
+				time.Sleep(time.Millisecond) // widen the read-modify-write window
+				return err
+			}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	rec, _, _ := replicas[0].Record(ctx, 3)
+	if len(rec.Actions) != 20 {
+		t.Errorf("actions = %d, want 20: updates from the two stores were lost", len(rec.Actions))
+	}
+}
+
 func TestApplied(t *testing.T) {
 	var r reviewstore.Record
 	for i := 0; i < 250; i++ {
