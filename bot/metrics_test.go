@@ -25,7 +25,7 @@ import (
 // scrape reads the running bot's metrics over HTTP, as Prometheus does.
 func (e *env) scrape() (promtest.Samples, string) {
 	e.t.Helper()
-	srv := httptest.NewServer(promhttp.HandlerFor(e.inst.reg, promhttp.HandlerOpts{}))
+	srv := httptest.NewServer(promhttp.HandlerFor(e.inst.Registry, promhttp.HandlerOpts{}))
 	defer srv.Close()
 	return promtest.Scrape(e.t, srv.URL)
 }
