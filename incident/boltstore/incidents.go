@@ -91,7 +91,7 @@ func (s *Store) Create(ctx context.Context, fn func(number int64) (*incident.Inc
 			return fmt.Errorf("boltstore: create incident %d: %w", number, err)
 		}
 		out = inc
-		tx.OnCommit(func() { s.cache.put(number, inc.Events) })
+		tx.OnCommit(func() { s.cache.Extend(number, inc.Events) })
 		return nil
 	})
 	if err != nil {
@@ -183,9 +183,9 @@ func (s *Store) UpdateRecords(ctx context.Context, number int64, fn func(inc *in
 			return errNoChange
 		}
 		if erased {
-			tx.OnCommit(func() { s.cache.erased(number, inc.Events) })
+			tx.OnCommit(func() { s.cache.Erased(number, inc.Events) })
 		} else {
-			tx.OnCommit(func() { s.cache.adopt(number, inc.Events) })
+			tx.OnCommit(func() { s.cache.Adopt(number, inc.Events) })
 		}
 		return nil
 	})
@@ -194,7 +194,7 @@ func (s *Store) UpdateRecords(ctx context.Context, number int64, fn func(inc *in
 	}
 	if err != nil {
 		if borrowed {
-			s.cache.drop(number) // rolled back: it may hold what was not stored
+			s.cache.Drop(number) // rolled back: it may hold what was not stored
 		}
 		return nil, err
 	}
@@ -222,7 +222,7 @@ func (s *Store) loadForWrite(tx *bolt.Tx, number int64) (*incident.Incident, boo
 	if k, _ := b.Cursor().Last(); len(k) == 8 {
 		last = int(binary.BigEndian.Uint64(k))
 	}
-	if evs, ok := s.cache.borrow(number, last); ok {
+	if evs, ok := s.cache.Borrow(number, last); ok {
 		inc.Events = evs
 		return inc, true, nil
 	}
@@ -478,7 +478,7 @@ func (s *Store) loadEvents(tx *bolt.Tx, number int64) ([]incident.Event, error) 
 	if k, _ := b.Cursor().Last(); len(k) == 8 {
 		last = int(binary.BigEndian.Uint64(k))
 	}
-	if evs, ok := s.cache.get(number, last); ok {
+	if evs, ok := s.cache.Get(number, last); ok {
 		return evs, nil
 	}
 	evs, err := decodeEvents(b, number, last)
@@ -487,7 +487,7 @@ func (s *Store) loadEvents(tx *bolt.Tx, number int64) ([]incident.Event, error) 
 	}
 	if !tx.Writable() {
 		// A writer caches the timeline it leaves, once it has committed.
-		s.cache.put(number, evs)
+		s.cache.Extend(number, evs)
 	}
 	return evs, nil
 }

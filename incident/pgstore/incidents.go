@@ -61,7 +61,7 @@ func (s *Store) Create(ctx context.Context, fn func(number int64) (*incident.Inc
 	if err != nil {
 		return nil, err
 	}
-	s.cache.put(out.Number, out.Events)
+	s.cache.Put(out.Number, out.Events)
 	return out, nil
 }
 
@@ -159,7 +159,7 @@ func (s *Store) UpdateRecords(ctx context.Context, number int64, fn func(inc *in
 	if err != nil {
 		return nil, err
 	}
-	s.cache.put(number, out.Events)
+	s.cache.Put(number, out.Events)
 	return out, nil
 }
 
@@ -308,7 +308,7 @@ func (s *Store) loadEvents(ctx context.Context, tx pgx.Tx, last map[int64]int) (
 	out := make(map[int64][]incident.Event, len(last))
 	var missing []int64
 	for n, seq := range last {
-		if evs, ok := s.cache.get(n, seq); ok {
+		if evs, ok := s.cache.Get(n, seq); ok {
 			out[n] = evs
 		} else {
 			missing = append(missing, n)
@@ -340,7 +340,7 @@ func (s *Store) loadEvents(ctx context.Context, tx pgx.Tx, last map[int64]int) (
 	// What was read is committed (Update reads before it writes, with
 	// the incident's row locked), so it may be cached.
 	for _, n := range missing {
-		s.cache.put(n, out[n])
+		s.cache.Put(n, out[n])
 	}
 	return out, nil
 }
