@@ -366,11 +366,7 @@ func (b *Bot) announce(ctx context.Context, j desk.Job) error {
 	if err != nil || ch == "" {
 		return err
 	}
-	v, err := b.load(ctx, j.Incident)
-	if err != nil {
-		return err
-	}
-	p, err := desk.DecodePayload(j)
+	v, p, err := b.loadJob(ctx, j)
 	if err != nil {
 		return err
 	}
@@ -447,6 +443,16 @@ func (b *Bot) dmEach(ctx context.Context, users []string, who, keyPrefix, text s
 		}
 	}
 	return nil
+}
+
+// loadJob loads a job's incident and decodes its payload.
+func (b *Bot) loadJob(ctx context.Context, j desk.Job) (view, desk.Payload, error) {
+	v, err := b.load(ctx, j.Incident)
+	if err != nil {
+		return view{}, desk.Payload{}, err
+	}
+	p, err := desk.DecodePayload(j)
+	return v, p, err
 }
 
 // invite brings called-out people and new commanders into the channel.

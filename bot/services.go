@@ -59,11 +59,7 @@ func (b *Bot) archiveMerged(ctx context.Context, j desk.Job) error {
 	if err != nil {
 		return err
 	}
-	v, err := b.load(ctx, j.Incident)
-	if err != nil {
-		return err
-	}
-	p, err := desk.DecodePayload(j)
+	v, p, err := b.loadJob(ctx, j)
 	if err != nil {
 		return err
 	}
@@ -88,11 +84,7 @@ func (b *Bot) archiveMerged(ctx context.Context, j desk.Job) error {
 // pageDM tells each paged person who paged them into which incident, why,
 // and what it is costing.
 func (b *Bot) pageDM(ctx context.Context, j desk.Job) error {
-	v, err := b.load(ctx, j.Incident)
-	if err != nil {
-		return err
-	}
-	p, err := desk.DecodePayload(j)
+	v, p, err := b.loadJob(ctx, j)
 	if err != nil {
 		return err
 	}
