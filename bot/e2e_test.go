@@ -128,7 +128,7 @@ func TestMalformedCommandsChangeNothing(t *testing.T) {
 	if n := e.fs.Calls("conversations.create"); n != 0 {
 		t.Errorf("channels created: %d", n)
 	}
-	incs, _ := e.inst.desk.List(e.ctx(), boltstoreFilterAll)
+	incs, _ := e.inst.Desk.List(e.ctx(), boltstoreFilterAll)
 	if len(incs) != 0 {
 		t.Errorf("incidents stored: %d", len(incs))
 	}

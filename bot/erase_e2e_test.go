@@ -63,7 +63,7 @@ func TestDeletedMessageLeavesNoTraceInTheDatabase(t *testing.T) {
 }
 
 func inputQueueEmpty(t *testing.T, e *env) bool {
-	jobs, err := e.inst.store.Pending(context.Background())
+	jobs, err := e.inst.Store.Pending(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestDeletedMessageLeavesTheDraftedReview(t *testing.T) {
 	}
 	re.waitFor("the redraft", func() bool { return !quotes() })
 	re.waitFor("the redraft's job done", func() bool {
-		jobs, err := re.inst.store.Pending(context.Background())
+		jobs, err := re.inst.Store.Pending(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -97,7 +97,7 @@ func TestSlackOutage(t *testing.T) {
 	e.slash(alice, ch.ID, "impact degraded")
 	e.waitFor("both stored", func() bool {
 		_, st := e.incident(1)
-		incs, _ := e.inst.desk.List(context.Background(), boltstoreFilterAll)
+		incs, _ := e.inst.Desk.List(context.Background(), boltstoreFilterAll)
 		return len(incs) == 2 && st.Impact.Level == incident.ImpactDegraded
 	})
 	e.waitLong("second channel after the outage", 60*time.Second, func() bool {
@@ -185,7 +185,7 @@ func TestRestartMidIncidentResumesWork(t *testing.T) {
 	e.fs.SetOutage(3 * time.Second)
 	e.slash(alice, announc, "declare bedroom Restart me")
 	e.waitFor("stored", func() bool {
-		incs, _ := e.inst.desk.List(context.Background(), boltstoreFilterAll)
+		incs, _ := e.inst.Desk.List(context.Background(), boltstoreFilterAll)
 		return len(incs) == 1
 	})
 	e.restart()

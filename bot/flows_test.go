@@ -157,10 +157,10 @@ func TestCommanderTimeoutAndReminders(t *testing.T) {
 		t.Fatalf("commander assigned before the timeout: %s", st.Commander)
 	}
 	e.clock.Advance(10*time.Minute + time.Second)
-	e.inst.runner.Wake()
+	e.inst.Runner.Wake()
 	e.waitFor("team on-call takes command", func() bool { _, st := e.incident(1); return st.Commander == alice })
 	e.clock.Advance(30 * time.Minute)
-	e.inst.runner.Wake()
+	e.inst.Runner.Wake()
 	e.waitFor("reminder", func() bool { return e.hasBotText(ch.ID, "time for a stakeholder update") })
 	// A person downgrading needs the right role and a reason.
 	e.slash(dave, ch.ID, "minor only staff affected")
@@ -233,7 +233,7 @@ func TestAppHome(t *testing.T) {
 // pressing it records who acknowledged, and the button goes away.
 func TestAcknowledgeButton(t *testing.T) {
 	e := newEnv(t, tuesdayNoon)
-	r, err := e.inst.desk.Alert(e.ctx(), desk.Alert{Source: incident.ActorPagerDuty, Key: "pd:PINC1", Service: "bedroom", Title: "Beds paging", Firing: true, Idem: "w1"})
+	r, err := e.inst.Desk.Alert(e.ctx(), desk.Alert{Source: incident.ActorPagerDuty, Key: "pd:PINC1", Service: "bedroom", Title: "Beds paging", Firing: true, Idem: "w1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,14 +273,14 @@ func TestRunningLossAndTimeDrivenUpgrade(t *testing.T) {
 	card := e.fs.Pins(ch.ID)[0].TS
 	cardText := func() string { m, _ := e.fs.Message(ch.ID, card); return m.AllText() }
 	e.clock.Advance(30 * time.Minute)
-	e.inst.runner.Wake()
+	e.inst.Runner.Wake()
 	e.waitFor("loss so far on the card after 30 minutes", func() bool { return strings.Contains(cardText(), "$10,0") })
 	if strings.Contains(cardText(), "Major") {
 		t.Fatalf("major too early:\n%s", cardText())
 	}
 	// Estimate = 20,000 × (elapsed + 1 h) reaches $100,000 at 4 h.
 	e.clock.Advance(4 * time.Hour)
-	e.inst.runner.Wake()
+	e.inst.Runner.Wake()
 	e.waitFor("automatic upgrade", func() bool { _, st := e.incident(1); return st.Class == incident.Major })
 	e.waitFor("card shows Major", func() bool { return strings.Contains(cardText(), "Major") })
 	e.waitFor("announced", func() bool { return e.hasBotText(announc, "is now *Major*") })

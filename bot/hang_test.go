@@ -51,7 +51,7 @@ func TestHungSlackCallFreezesNothing(t *testing.T) {
 		return false
 	}
 	channelAttempts := func() int {
-		jobs, _ := e.inst.store.Pending(e.ctx())
+		jobs, _ := e.inst.Store.Pending(e.ctx())
 		for _, j := range jobs {
 			if j.ID == bot.JobChannel+"/1" {
 				return j.Attempts

@@ -11,11 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/slack-go/slack/socketmode"
-
-	"github.com/incidentbot/incidentbot/bot"
+	"github.com/incidentbot/incidentbot/bot/bottest"
 	"github.com/incidentbot/incidentbot/incident"
-	"github.com/incidentbot/incidentbot/incident/boltstore"
 	"github.com/incidentbot/incidentbot/incident/desk"
 	"github.com/incidentbot/incidentbot/incident/incidenttest"
 	"github.com/incidentbot/incidentbot/internal/fakeslack"
@@ -23,64 +20,25 @@ import (
 
 // People of the fake workspace.
 const (
-	alice   = "UALICE001" // bedroom-team member, on call this week
-	bob     = "UBOB00002" // bedroom-team member
-	carol   = "UCAROL003" // incident manager
-	dave    = "UDAVE0004" // someone from another team
-	erin    = "UERIN0005" // appointments-team
-	frank   = "UFRANK006" // furniture domain on-call
-	grace   = "UGRACE007" // platform-team
-	announc = "CANNOUNCE1"
+	alice   = bottest.Alice
+	bob     = bottest.Bob
+	carol   = bottest.Carol
+	dave    = bottest.Dave
+	erin    = bottest.Erin
+	frank   = bottest.Frank
+	grace   = bottest.Grace
+	announc = bottest.Announce
 )
 
 type clock = incidenttest.Clock
 
 func newClock(base time.Time) *clock { return incidenttest.NewRunningClock(base) }
 
-// tuesdayNoon is in working hours in London.
-var tuesdayNoon = time.Date(2026, 11, 17, 12, 0, 0, 0, time.UTC)
-
-func catalogue(t testing.TB) *incident.Catalogue {
-	t.Helper()
-	c := incidenttest.Furniture()
-	incidenttest.Domain(c, "furniture").OnCall = incidenttest.Rotation(frank)
-	incidenttest.Staff(c, "platform-team", incidenttest.Rotation(grace), grace)
-	incidenttest.Staff(c, "appointments-team", incidenttest.Rotation(erin), erin)
-	incidenttest.Staff(c, "bedroom-team", incidenttest.Rotation(alice), alice, bob)
-	bedroom := incidenttest.Service(c, "bedroom")
-	bedroom.Runbook, bedroom.Peaks = "https://runbooks.example/bedroom", nil
-	c.IncidentManagers, c.IncidentManagerOnCall = []string{carol}, incidenttest.Rotation(carol)
-	return incidenttest.Valid(t, c)
-}
-
-func newFake(t testing.TB) *fakeslack.Server {
-	t.Helper()
-	var users []fakeslack.User
-	for _, u := range []string{alice, bob, carol, dave, erin, frank, grace} {
-		users = append(users, fakeslack.User{ID: u, Name: strings.ToLower(u[1:6]), Email: strings.ToLower(u[1:6]) + "@example.com"})
-	}
-	all := []string{alice, bob, carol, dave, erin, frank, grace, "U0FAKEBOT1"}
-	fs := fakeslack.New(fakeslack.Options{
-		Users:     users,
-		Channels:  []fakeslack.ChannelSeed{{ID: announc, Name: "incidents", Members: all}, {Name: "general", Members: all}},
-		APIEvents: true,
-	})
-	if err := fs.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(fs.Close)
-	return fs
-}
-
-// instance is one running bot process, in-process.
-type instance struct {
-	store  *boltstore.Store
-	desk   *desk.Desk
-	bot    *bot.Bot
-	runner *desk.Runner
-	cancel context.CancelFunc
-	done   chan error
-}
+var (
+	tuesdayNoon = bottest.TuesdayNoon
+	catalogue   = bottest.Catalogue
+	newFake     = bottest.NewFake
+)
 
 type env struct {
 	t testing.TB
@@ -91,7 +49,7 @@ type env struct {
 	clock                   *clock
 	cat                     *incident.Catalogue
 	path                    string
-	inst                    *instance
+	inst                    *bottest.Instance
 	// logs, when set, receives the bot's log (JSON lines).
 	logs io.Writer
 	// api, when set, is the Web API URL the bot calls instead of the
@@ -130,8 +88,8 @@ func (e *env) logger() *slog.Logger {
 // start runs a bot the way `incidentbot serve` wires it.
 func (e *env) start() {
 	e.t.Helper()
-	e.inst = startBot(e.t, botConfig{apiURL: e.apiURL(), botToken: e.fs.BotToken(), appToken: e.fs.AppToken(),
-		path: e.path, clock: e.clock, cat: e.cat, log: e.logger(), callTimeout: e.callTimeout, jobTimeout: e.jobTimeout})
+	e.inst = bottest.Start(e.t, bottest.Config{APIURL: e.apiURL(), BotToken: e.fs.BotToken(), AppToken: e.fs.AppToken(),
+		Path: e.path, Clock: e.clock, Catalogue: e.cat, Log: e.logger(), CallTimeout: e.callTimeout, JobTimeout: e.jobTimeout})
 	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer wcancel()
 	if err := e.fs.WaitConnected(wctx); err != nil {
@@ -139,53 +97,12 @@ func (e *env) start() {
 	}
 }
 
-// botConfig is what startBot needs.
-type botConfig struct {
-	apiURL, botToken, appToken, path string
-	clock                            *clock
-	cat                              *incident.Catalogue
-	log                              *slog.Logger
-	callTimeout, jobTimeout          time.Duration
-}
-
-func startBot(t testing.TB, c botConfig) *instance {
-	t.Helper()
-	clk, cat, log := c.clock, c.cat, c.log
-	st, err := boltstore.Open(c.path, boltstore.Options{Logger: log, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := desk.New(st, cat, desk.Options{Logger: log, Now: clk.Now, Planners: []desk.Planner{bot.Planner{}}})
-	runner := desk.NewRunner(st, desk.RunnerOptions{Logger: log, Now: clk.Now, Classify: bot.Classify, Poll: 50 * time.Millisecond, JobTimeout: c.jobTimeout})
-	api := bot.NewClient(bot.ClientOptions{BotToken: c.botToken, AppToken: c.appToken, APIURL: c.apiURL, Timeout: c.callTimeout})
-	b := bot.New(api, d, st, bot.Options{Logger: log, Now: clk.Now, AnnounceChannel: "incidents", Wake: runner.Wake})
-	b.Register(runner)
-	(&desk.Duties{Desk: d, OnCall: desk.RotationFinder{Location: cat.WorkingHours.Location}, Enqueue: st.Enqueue, CountOpen: st.CountOpen}).Register(runner)
-	sm := socketmode.New(api)
-	ctx, cancel := context.WithCancel(context.Background())
-	inst := &instance{store: st, desk: d, bot: b, runner: runner, cancel: cancel, done: make(chan error, 2)}
-	go func() { inst.done <- runner.Run(ctx) }()
-	go func() { inst.done <- b.Serve(ctx, sm) }()
-	return inst
-}
-
 // stop shuts the bot down cleanly and checks the database.
 func (e *env) stop() {
 	if e.inst == nil {
 		return
 	}
-	e.inst.cancel()
-	for i := 0; i < 2; i++ {
-		select {
-		case <-e.inst.done:
-		case <-time.After(10 * time.Second):
-			e.t.Errorf("bot did not stop")
-		}
-	}
-	if err := e.inst.store.Check(); err != nil {
-		e.t.Errorf("database check: %v", err)
-	}
-	e.inst.store.Close()
+	e.inst.Stop(e.t)
 	e.inst = nil
 }
 
@@ -258,7 +175,7 @@ func itoaT(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 func (e *env) incident(n int64) (*incident.Incident, incident.State) {
 	e.t.Helper()
-	inc, err := e.inst.desk.Get(context.Background(), n)
+	inc, err := e.inst.Desk.Get(context.Background(), n)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -310,10 +227,6 @@ var boltstoreFilterAll = desk.Filter{}
 func fakeslackSeed(name, creator string) fakeslack.ChannelSeed {
 	return fakeslack.ChannelSeed{Name: name, Members: []string{creator}, Creator: creator}
 }
-
-type fakeslackMessage = fakeslack.Message
-
-func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func (e *env) waitMember(user, channelID string) {
 	e.t.Helper()

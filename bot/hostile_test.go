@@ -42,11 +42,11 @@ func TestHostileInputNeverReachesSlackUnescaped(t *testing.T) {
 	fs := re.fs
 
 	// An Alertmanager group whose service label is not in the catalogue.
-	am := alertmanager.Handler(re.inst.desk, alertmanager.Options{})
+	am := alertmanager.Handler(re.inst.Desk, alertmanager.Options{})
 	serve(t, am, "/webhooks/alertmanager", amNotification(re.clock.Now()), nil)
 	// A PagerDuty incident on a service the catalogue does not map.
 	const secret = "whsec-hostile"
-	pd := pagerduty.WebhookHandler(re.inst.desk, re.inst.store, pagerduty.Options{Secret: secret})
+	pd := pagerduty.WebhookHandler(re.inst.Desk, re.inst.Store, pagerduty.Options{Secret: secret})
 	body := pdTriggered(re.clock.Now())
 	serve(t, pd, pagerduty.WebhookPath, body, map[string]string{"X-PagerDuty-Signature": pdSign(body, secret), "X-Webhook-Id": "WHOSTILE1"})
 	re.waitFor("both alert incidents have channels", func() bool {

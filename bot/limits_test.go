@@ -46,7 +46,7 @@ func (l *logSink) lines(substr string) []string {
 
 func (e *env) pending(prefix string) []desk.Job {
 	e.t.Helper()
-	jobs, err := e.inst.store.Pending(context.Background())
+	jobs, err := e.inst.Store.Pending(context.Background())
 	if err != nil {
 		e.t.Fatal(err)
 	}

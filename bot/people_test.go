@@ -120,15 +120,15 @@ func TestBotIsNeverAPerson(t *testing.T) {
 	// A timeline an older version recorded holds the bot's pin as a key
 	// event: the review still does not count the bot among the people.
 	card := fs.Pins(ch.ID)[0].TS
-	if _, err := e.inst.desk.Record(e.ctx(), 1, incident.Event{Kind: incident.EventKeyEvent, Actor: self, Key: card, Idem: "old/pin"}); err != nil {
+	if _, err := e.inst.Desk.Record(e.ctx(), 1, incident.Event{Kind: incident.EventKeyEvent, Actor: self, Key: card, Idem: "old/pin"}); err != nil {
 		t.Fatal(err)
 	}
 	e.slash(alice, ch.ID, "resolve rolled back")
 	e.waitFor("review drafted", func() bool {
-		rec, ok, _ := e.inst.bot.Reviews().Record(context.Background(), 1)
+		rec, ok, _ := e.inst.Bot.Reviews().Record(context.Background(), 1)
 		return ok && rec.Status == incident.ReviewDrafted
 	})
-	rec, _, _ := e.inst.bot.Reviews().Record(context.Background(), 1)
+	rec, _, _ := e.inst.Bot.Reviews().Record(context.Background(), 1)
 	for _, p := range rec.Participants {
 		if p == self {
 			t.Errorf("the review waits for the bot's own account: %v", rec.Participants)
@@ -182,7 +182,7 @@ func TestTopicOnlyChangesWhenItMatters(t *testing.T) {
 	for i := 0; i < 60; i++ {
 		e.clock.Advance(time.Minute)
 		want := e.clock.Now().Unix()
-		e.inst.runner.Wake()
+		e.inst.Runner.Wake()
 		e.waitFor("the card refreshed", func() bool { return cardUpdatedAt(e, ch.ID, card) >= want })
 	}
 	if during := topicsSet(e, ch.ID)[len(before):]; len(during) != 0 {

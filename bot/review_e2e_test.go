@@ -571,7 +571,7 @@ func TestReviewDraftSurvivesSlackFailures(t *testing.T) {
 	for _, u := range []string{dave, alice, bob} {
 		re.waitFor("account asked of "+u, func() bool {
 			re.clock.Advance(2 * time.Second) // past the retry backoff
-			re.inst.runner.Wake()
+			re.inst.Runner.Wake()
 			return re.dmCount(u, "Add my account") >= 1
 		})
 	}

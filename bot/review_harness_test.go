@@ -16,6 +16,7 @@ import (
 	"github.com/slack-go/slack/socketmode"
 
 	"github.com/incidentbot/incidentbot/bot"
+	"github.com/incidentbot/incidentbot/bot/bottest"
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
 	"github.com/incidentbot/incidentbot/incident/desk"
@@ -101,11 +102,7 @@ func (re *reviewEnv) startReview() {
 	}))
 	re.handler.Store(http.Handler(mux))
 
-	sm := socketmode.New(api)
-	ctx, cancel := context.WithCancel(context.Background())
-	re.inst = &instance{store: st, desk: d, bot: b, runner: runner, cancel: cancel, done: make(chan error, 2)}
-	go func() { re.inst.done <- runner.Run(ctx) }()
-	go func() { re.inst.done <- b.Serve(ctx, sm) }()
+	re.inst = bottest.Run(st, d, b, runner, socketmode.New(api))
 	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer wcancel()
 	if err := re.fs.WaitConnected(wctx); err != nil {
@@ -121,7 +118,7 @@ func (re *reviewEnv) restartReview() {
 	re.startReview()
 }
 
-func (re *reviewEnv) reviews() *reviewstore.Store { return re.inst.bot.Reviews() }
+func (re *reviewEnv) reviews() *reviewstore.Store { return re.inst.Bot.Reviews() }
 
 func (re *reviewEnv) record(n int64) (*reviewstore.Record, bool) {
 	re.t.Helper()

@@ -1,20 +1,18 @@
 package alertmanager_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/incidentbot/incidentbot/bot"
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/alertmanager"
+	"github.com/incidentbot/incidentbot/incident/alertmanager/amtest"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
 	"github.com/incidentbot/incidentbot/incident/boltstore/bolttest"
 	"github.com/incidentbot/incidentbot/incident/desk"
@@ -93,14 +91,7 @@ func newEnvWith(t testing.TB, opts alertmanager.Options, cat *incident.Catalogue
 
 // post sends a body to the handler directly.
 func (e *env) post(body []byte, auth string) *httptest.ResponseRecorder {
-	req := httptest.NewRequest(http.MethodPost, alertmanager.Path, bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	rec := httptest.NewRecorder()
-	e.h.ServeHTTP(rec, req)
-	return rec
+	return amtest.Post(e.h, body, auth)
 }
 
 func (e *env) send(n alertmanager.Notification) alertmanager.Response {
@@ -149,43 +140,9 @@ func (e *env) assertNothingStored() {
 	}
 }
 
-func mustJSON(t testing.TB, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// notification builds a v4 notification of one group.
-func notification(groupKey, status string, common map[string]string, alerts ...alertmanager.Alert) alertmanager.Notification {
-	return alertmanager.Notification{
-		Version: "4", GroupKey: groupKey, Status: status, Receiver: "incidentbot",
-		GroupLabels: common, CommonLabels: common,
-		CommonAnnotations: map[string]string{},
-		ExternalURL:       "http://alertmanager.example:9093",
-		Alerts:            alerts,
-	}
-}
-
-func firing(fp string, startsAt time.Time, labels map[string]string, summary string) alertmanager.Alert {
-	return alertmanager.Alert{Status: alertmanager.StatusFiring, Labels: labels, Fingerprint: fp, StartsAt: startsAt,
-		Annotations: map[string]string{"summary": summary}}
-}
-
-func resolved(a alertmanager.Alert, endsAt time.Time) alertmanager.Alert {
-	a.Status, a.EndsAt = alertmanager.StatusResolved, endsAt
-	return a
-}
-
-func labels(kv ...string) map[string]string {
-	m := map[string]string{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		m[kv[i]] = kv[i+1]
-	}
-	return m
-}
+// The notification builders of amtest, by their short names.
+var mustJSON, notification, firing, resolved, labels, gk = amtest.MustJSON, amtest.Notification, amtest.Firing,
+	amtest.Resolved, amtest.Labels, amtest.GroupKey
 
 func countKind(inc *incident.Incident, k incident.EventKind) int {
 	n := 0
@@ -196,9 +153,3 @@ func countKind(inc *incident.Incident, k incident.EventKind) int {
 	}
 	return n
 }
-
-func gk(service, alertname string) string {
-	return fmt.Sprintf(`{}:{alertname="%s", service="%s"}`, alertname, service)
-}
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -1,6 +1,7 @@
 // Package archtest checks the shape of the code: the application owns its
-// ports, storage adapters are imported only by the wiring, and no adapter's
-// job kind is named outside its adapter.
+// ports, storage adapters are imported only by the wiring (and by test
+// helpers, which no binary imports), and no adapter's job kind is named
+// outside its adapter.
 package archtest
 
 import (
@@ -16,22 +17,55 @@ import (
 
 const module = "github.com/incidentbot/incidentbot/"
 
-// storageAdapters may be imported by cmd and by their own packages only.
+// storageAdapters may be imported by cmd, by their own packages and by
+// test-helper packages only.
 var storageAdapters = []string{"incident/boltstore", "incident/pgstore"}
 
-func TestOnlyWiringImportsStorageAdapters(t *testing.T) {
+// imports lists each package of the module with the packages its non-test
+// files import.
+func imports(t *testing.T) map[string][]string {
+	t.Helper()
 	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}} {{join .Imports \" \"}}", module+"...").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
+	m := map[string][]string{}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		f := strings.Fields(line)
-		pkg := strings.TrimPrefix(f[0], module)
-		for _, imp := range f[1:] {
+		m[strings.TrimPrefix(f[0], module)] = f[1:]
+	}
+	return m
+}
+
+// testHelper reports whether pkg is a test-helper package (bottest,
+// bolttest, amtest…): one named like net/http/httptest, which
+// TestNoPackageImportsTestHelpers keeps out of every binary.
+func testHelper(pkg string) bool {
+	return strings.HasSuffix(pkg[strings.LastIndex(pkg, "/")+1:], "test")
+}
+
+func TestOnlyWiringImportsStorageAdapters(t *testing.T) {
+	for pkg, imps := range imports(t) {
+		if testHelper(pkg) {
+			continue
+		}
+		for _, imp := range imps {
 			for _, a := range storageAdapters {
 				if imp == module+a && !strings.HasPrefix(pkg, "cmd/") && !strings.HasPrefix(pkg, a) {
 					t.Errorf("%s imports the storage adapter %s; only cmd may", pkg, a)
 				}
+			}
+		}
+	}
+}
+
+// Test-helper packages may start a storage adapter, so no package but
+// another test helper imports one outside its tests: none reaches a binary.
+func TestNoPackageImportsTestHelpers(t *testing.T) {
+	for pkg, imps := range imports(t) {
+		for _, imp := range imps {
+			if rel, ok := strings.CutPrefix(imp, module); ok && testHelper(rel) && !testHelper(pkg) {
+				t.Errorf("%s imports the test helper %s", pkg, rel)
 			}
 		}
 	}

@@ -1,8 +1,9 @@
-package bot_test
+package e2e_test
 
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,8 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/incidentbot/incidentbot/bot/bottest"
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/incidenttest"
+	"github.com/incidentbot/incidentbot/internal/fakeslack"
 )
 
 // TestBotChild is the bot process of TestSIGKILLMidIncident; it only runs
@@ -22,8 +26,8 @@ func TestBotChild(t *testing.T) {
 		t.Skip("helper process")
 	}
 	base, _ := time.Parse(time.RFC3339Nano, os.Getenv("CHILD_BASE"))
-	clk := newClock(base)
-	startBot(t, botConfig{apiURL: os.Getenv("CHILD_API"), botToken: os.Getenv("CHILD_BOT"), appToken: os.Getenv("CHILD_APP"), path: os.Getenv("CHILD_DB"), clock: clk, cat: catalogue(t), log: slogDiscard()})
+	clk := incidenttest.NewRunningClock(base)
+	bottest.Start(t, bottest.Config{APIURL: os.Getenv("CHILD_API"), BotToken: os.Getenv("CHILD_BOT"), AppToken: os.Getenv("CHILD_APP"), Path: os.Getenv("CHILD_DB"), Clock: clk, Catalogue: bottest.Catalogue(t), Log: slog.New(slog.DiscardHandler)})
 	select {} // until SIGKILL
 }
 
@@ -34,12 +38,12 @@ func TestSIGKILLMidIncident(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	fs := newFake(t)
+	fs := bottest.NewFake(t)
 	db := filepath.Join(t.TempDir(), "incidentbot.db")
 	spawn := func() *exec.Cmd {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestBotChild$")
 		cmd.Env = append(os.Environ(), "INCIDENTBOT_CRASH_CHILD=1", "CHILD_API="+fs.APIURL(), "CHILD_BOT="+fs.BotToken(),
-			"CHILD_APP="+fs.AppToken(), "CHILD_DB="+db, "CHILD_BASE="+tuesdayNoon.Format(time.RFC3339Nano))
+			"CHILD_APP="+fs.AppToken(), "CHILD_DB="+db, "CHILD_BASE="+bottest.TuesdayNoon.Format(time.RFC3339Nano))
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -56,7 +60,7 @@ func TestSIGKILLMidIncident(t *testing.T) {
 	child := spawn()
 	waitConn(1)
 	fs.SetLatency("chat.postMessage", 400*time.Millisecond)
-	if _, err := fs.SlashCommand(ctx, alice, announc, "declare bedroom Crash test"); err != nil {
+	if _, err := fs.SlashCommand(ctx, bottest.Alice, bottest.Announce, "declare bedroom Crash test"); err != nil {
 		t.Fatal(err)
 	}
 	var chID string
@@ -65,7 +69,7 @@ func TestSIGKILLMidIncident(t *testing.T) {
 	}
 	const notes = 12
 	for i := 0; i < notes; i++ {
-		ack, err := fs.SlashCommand(ctx, alice, chID, fmt.Sprintf("note step %02d", i))
+		ack, err := fs.SlashCommand(ctx, bottest.Alice, chID, fmt.Sprintf("note step %02d", i))
 		if err != nil || ack.Late {
 			t.Fatalf("note %d: %v", i, err)
 		}
@@ -127,7 +131,7 @@ func TestSIGKILLMidIncident(t *testing.T) {
 	}
 }
 
-func countText(ms []fakeslackMessage, sub string) int {
+func countText(ms []fakeslack.Message, sub string) int {
 	n := 0
 	for _, m := range ms {
 		if m.BotID != "" && strings.Contains(m.AllText(), sub) {

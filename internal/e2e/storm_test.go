@@ -1,10 +1,12 @@
-package alertmanager_test
+package e2e_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,11 +17,53 @@ import (
 	"github.com/slack-go/slack/socketmode"
 
 	"github.com/incidentbot/incidentbot/bot"
+	"github.com/incidentbot/incidentbot/bot/bottest"
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/alertmanager"
+	"github.com/incidentbot/incidentbot/incident/alertmanager/amtest"
+	"github.com/incidentbot/incidentbot/incident/boltstore"
+	"github.com/incidentbot/incidentbot/incident/boltstore/bolttest"
 	"github.com/incidentbot/incidentbot/incident/desk"
+	"github.com/incidentbot/incidentbot/incident/incidenttest"
 	"github.com/incidentbot/incidentbot/internal/fakeslack"
 )
+
+const token = "s3cret-alertmanager-token"
+
+// env is the Alertmanager webhook on a desk and a bbolt store, with the
+// Slack adapter planning the effects, as `incidentbot serve` wires it.
+type env struct {
+	t     testing.TB
+	store *boltstore.Store
+	desk  *desk.Desk
+	h     http.Handler
+}
+
+func newEnv(t testing.TB, opts alertmanager.Options) *env {
+	t.Helper()
+	st := bolttest.Open(t, boltstore.Options{})
+	d := desk.New(st, bottest.Catalogue(t), desk.Options{Planners: []desk.Planner{bot.Planner{}}})
+	return &env{t: t, store: st, desk: d, h: alertmanager.Handler(d, opts)}
+}
+
+func (e *env) post(body []byte, auth string) *httptest.ResponseRecorder {
+	return amtest.Post(e.h, body, auth)
+}
+
+// incidents are all the incidents stored.
+func (e *env) incidents() []*incident.Incident {
+	all, err := e.desk.List(context.Background(), desk.Filter{})
+	return must(e.t, all, err)
+}
+
+// must is v, or fails the test with err.
+func must[T any](t testing.TB, v T, err error) T {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
 
 // stormNotifications builds perGroup notifications for each of groups
 // groups, each group for its own service. Every tenth notification is an
@@ -29,7 +73,7 @@ func stormNotifications(groups, perGroup int) [][]alertmanager.Notification {
 	out := make([][]alertmanager.Notification, groups)
 	for g := range groups {
 		svc := fmt.Sprintf("storm-svc-%02d", g)
-		common := labels("alertname", "Storm", "service", svc)
+		common := amtest.Labels("alertname", "Storm", "service", svc)
 		for k := range perGroup {
 			if k%10 == 9 {
 				out[g] = append(out[g], out[g][k-1])
@@ -37,11 +81,11 @@ func stormNotifications(groups, perGroup int) [][]alertmanager.Notification {
 			}
 			var alerts []alertmanager.Alert
 			for a := range 1 + k%3 {
-				al := firing(fmt.Sprintf("g%d-k%d-a%d", g, k, a), base.Add(time.Duration(k)*time.Second),
-					labels("alertname", "Storm", "service", svc, "instance", fmt.Sprint("host-", a)), "disk filling")
+				al := amtest.Firing(fmt.Sprintf("g%d-k%d-a%d", g, k, a), base.Add(time.Duration(k)*time.Second),
+					amtest.Labels("alertname", "Storm", "service", svc, "instance", fmt.Sprint("host-", a)), "disk filling")
 				alerts = append(alerts, al)
 			}
-			out[g] = append(out[g], notification(fmt.Sprintf(`{}:{alertname="Storm", service="%s"}`, svc), "firing", common, alerts...))
+			out[g] = append(out[g], amtest.Notification(fmt.Sprintf(`{}:{alertname="Storm", service="%s"}`, svc), "firing", common, alerts...))
 		}
 	}
 	return out
@@ -68,7 +112,7 @@ func TestAlertStorm(t *testing.T) {
 		for g := range groups {
 			n := storm[g][k]
 			want[n.Idem()] = g
-			items = append(items, item{g, mustJSON(t, n)})
+			items = append(items, item{g, amtest.MustJSON(t, n)})
 		}
 	}
 	var mu sync.Mutex
@@ -83,7 +127,7 @@ func TestAlertStorm(t *testing.T) {
 			for it := range work {
 				rec := e.post(it.body, "Bearer "+token)
 				var r alertmanager.Response
-				_ = jsonUnmarshal(rec.Body.Bytes(), &r)
+				_ = json.Unmarshal(rec.Body.Bytes(), &r)
 				mu.Lock()
 				codes[rec.Code]++
 				if byGroup[it.g] == nil {
@@ -208,7 +252,7 @@ func stormSlack(t *testing.T, e *env, want int) {
 		}
 		return n
 	}
-	waitFor(t, fmt.Sprintf("%d incident channels", want), 60*time.Second, func() bool {
+	incidenttest.EventuallyWithin(t, 60*time.Second, fmt.Sprintf("%d incident channels", want), func() bool {
 		return incChannels() >= want && channelJobs() == 0
 	})
 	if n := incChannels(); n != want {
@@ -229,13 +273,13 @@ func TestAlertStormGrowingGroups(t *testing.T) {
 	var bodies [][]byte
 	for g := range groups {
 		svc := fmt.Sprintf("growing-svc-%02d", g)
-		common := labels("alertname", "Growing", "service", svc)
+		common := amtest.Labels("alertname", "Growing", "service", svc)
 		var alerts []alertmanager.Alert
 		for k := range perGroup {
-			alerts = append(alerts, firing(fmt.Sprintf("g%02d-a%03d", g, k), base.Add(time.Duration(k)*time.Second),
-				labels("alertname", "Growing", "service", svc, "instance", fmt.Sprint("host-", k)), "disk filling"))
-			n := notification(gk(svc, "Growing"), alertmanager.StatusFiring, common, alerts...)
-			bodies = append(bodies, mustJSON(t, n))
+			alerts = append(alerts, amtest.Firing(fmt.Sprintf("g%02d-a%03d", g, k), base.Add(time.Duration(k)*time.Second),
+				amtest.Labels("alertname", "Growing", "service", svc, "instance", fmt.Sprint("host-", k)), "disk filling"))
+			n := amtest.Notification(amtest.GroupKey(svc, "Growing"), alertmanager.StatusFiring, common, alerts...)
+			bodies = append(bodies, amtest.MustJSON(t, n))
 		}
 	}
 	rand.New(rand.NewPCG(7, 11)).Shuffle(len(bodies), func(i, j int) { bodies[i], bodies[j] = bodies[j], bodies[i] })
