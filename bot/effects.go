@@ -366,11 +366,7 @@ func (b *Bot) announce(ctx context.Context, j desk.Job) error {
 	if err != nil || ch == "" {
 		return err
 	}
-	v, err := b.load(ctx, j.Incident)
-	if err != nil {
-		return err
-	}
-	p, err := desk.DecodePayload(j)
+	v, p, err := b.loadJob(ctx, j)
 	if err != nil {
 		return err
 	}
@@ -416,26 +412,47 @@ func (b *Bot) notifyManagers(ctx context.Context, j desk.Job) error {
 	if err != nil {
 		return err
 	}
-	cs, _, _ := b.channelOf(ctx, j.Incident)
-	ch := "its channel (opening)"
-	if cs.ID != "" {
-		ch = "<#" + cs.ID + ">"
+	text := managerText(v, b.channelMention(ctx, j.Incident, "its channel (opening)"))
+	return b.dmEach(ctx, b.cat.IncidentManagers, "incident manager", j.ID+"/", text)
+}
+
+// channelMention links incident n's channel, or says fallback while it has
+// none yet.
+func (b *Bot) channelMention(ctx context.Context, n int64, fallback string) string {
+	if cs, _, _ := b.channelOf(ctx, n); cs.ID != "" {
+		return "<#" + cs.ID + ">"
 	}
-	text := managerText(v, ch)
-	for _, im := range b.cat.IncidentManagers {
-		dm, _, _, err := b.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{im}})
+	return fallback
+}
+
+// dmEach sends text to each of users by DM, once each (the post's key is
+// keyPrefix and the user); a user Slack does not know (who says what they
+// are, for the log) is skipped.
+func (b *Bot) dmEach(ctx context.Context, users []string, who, keyPrefix, text string) error {
+	for _, u := range users {
+		dm, _, _, err := b.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{u}})
 		if err != nil {
 			if slackErr(err) == "user_not_found" {
-				b.log.Warn("incident manager not found in Slack", "user", im)
+				b.log.Warn(who+" not found in Slack", "user", u)
 				continue
 			}
 			return fmt.Errorf("open DM: %w", err)
 		}
-		if _, err := b.postOnce(ctx, j.ID+"/"+im, dm.ID, text, nil); err != nil {
+		if _, err := b.postOnce(ctx, keyPrefix+u, dm.ID, text, nil); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// loadJob loads a job's incident and decodes its payload.
+func (b *Bot) loadJob(ctx context.Context, j desk.Job) (view, desk.Payload, error) {
+	v, err := b.load(ctx, j.Incident)
+	if err != nil {
+		return view{}, desk.Payload{}, err
+	}
+	p, err := desk.DecodePayload(j)
+	return v, p, err
 }
 
 // invite brings called-out people and new commanders into the channel.

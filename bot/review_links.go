@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/slack-go/slack"
-
 	"github.com/incidentbot/incidentbot/review/reviewstore"
 )
 
@@ -80,20 +78,7 @@ func (b *Bot) postReviewNews(ctx context.Context, key string, cs channelState, r
 
 // dmManagers sends text to every incident manager by DM, once each.
 func (b *Bot) dmManagers(ctx context.Context, key, text string) error {
-	for _, im := range b.cat.IncidentManagers {
-		dm, _, _, err := b.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{im}})
-		if err != nil {
-			if slackErr(err) == "user_not_found" {
-				b.log.Warn("incident manager not found in Slack", "user", im)
-				continue
-			}
-			return fmt.Errorf("open DM: %w", err)
-		}
-		if _, err := b.postOnce(ctx, key+"/dm/"+im, dm.ID, text, nil); err != nil {
-			return err
-		}
-	}
-	return nil
+	return b.dmEach(ctx, b.cat.IncidentManagers, "incident manager", key+"/dm/", text)
 }
 
 // durationWords says a duration the way people do: "7 days", "36 hours".

@@ -59,11 +59,7 @@ func (b *Bot) archiveMerged(ctx context.Context, j desk.Job) error {
 	if err != nil {
 		return err
 	}
-	v, err := b.load(ctx, j.Incident)
-	if err != nil {
-		return err
-	}
-	p, err := desk.DecodePayload(j)
+	v, p, err := b.loadJob(ctx, j)
 	if err != nil {
 		return err
 	}
@@ -88,11 +84,7 @@ func (b *Bot) archiveMerged(ctx context.Context, j desk.Job) error {
 // pageDM tells each paged person who paged them into which incident, why,
 // and what it is costing.
 func (b *Bot) pageDM(ctx context.Context, j desk.Job) error {
-	v, err := b.load(ctx, j.Incident)
-	if err != nil {
-		return err
-	}
-	p, err := desk.DecodePayload(j)
+	v, p, err := b.loadJob(ctx, j)
 	if err != nil {
 		return err
 	}
@@ -103,31 +95,14 @@ func (b *Bot) pageDM(ctx context.Context, j desk.Job) error {
 	if !ok || page.Kind != incident.EventPaged {
 		return desk.Permanent(fmt.Errorf("incident %d has no page for event %d", j.Incident, p.Seq))
 	}
-	cs, _, _ := b.channelOf(ctx, j.Incident)
-	ch := "its channel"
-	if cs.ID != "" {
-		ch = "<#" + cs.ID + ">"
-	}
+	ch := b.channelMention(ctx, j.Incident, "its channel")
 	text := fmt.Sprintf("📟 %s pages you into *#%d %s* (%s, %s): %s. Loss rate %s/h, loss so far %s, estimated %s. Join %s.",
 		user(page.Actor), v.inc.Number, esc(v.inc.Title), v.st.Class.Title(), esc(strings.Join(serviceNames(v.st), ", ")),
 		reasonText(page.Text), v.money(v.st.Rate), v.money(v.st.LossSoFar), v.money(v.st.Estimated), ch)
 	if v.st.Security {
 		text = "🔒 " + text
 	}
-	for _, u := range p.Users {
-		dm, _, _, err := b.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{u}})
-		if err != nil {
-			if slackErr(err) == "user_not_found" {
-				b.log.Warn("paged user not found in Slack", "user", u)
-				continue
-			}
-			return fmt.Errorf("open DM: %w", err)
-		}
-		if _, err := b.postOnce(ctx, j.ID+"/"+u, dm.ID, text, nil); err != nil {
-			return err
-		}
-	}
-	return nil
+	return b.dmEach(ctx, p.Users, "paged user", j.ID+"/", text)
 }
 
 func reasonText(s string) string {

@@ -116,7 +116,7 @@ func TestTimelineCacheMatchesStoredTimelines(t *testing.T) {
 		}
 	}
 	check(s)
-	if tl, _ := s.cache.len(); tl != incidents {
+	if tl, _ := s.cache.Len(); tl != incidents {
 		t.Errorf("%d timelines cached, want %d", tl, incidents)
 	}
 	mustCheck(t, s)
@@ -172,7 +172,7 @@ func TestTimelineCacheIsBounded(t *testing.T) {
 	for i := range 6 {
 		create(t, s, fmt.Sprintf("svc%d", i), t0, msg(t0, "a"), msg(t0, "b")) // 3 events each
 	}
-	if tl, ev := s.cache.len(); tl != 3 || ev != 9 {
+	if tl, ev := s.cache.Len(); tl != 3 || ev != 9 {
 		t.Errorf("cache holds %d timelines, %d events; want 3, 9", tl, ev)
 	}
 	for n := int64(1); n <= 6; n++ {
@@ -181,7 +181,7 @@ func TestTimelineCacheIsBounded(t *testing.T) {
 			t.Fatalf("incident %d: %v, %+v", n, err, inc)
 		}
 	}
-	if _, ev := s.cache.len(); ev > 10 {
+	if _, ev := s.cache.Len(); ev > 10 {
 		t.Errorf("cache holds %d events, budget 10", ev)
 	}
 	off := openStore(t, filepath.Join(t.TempDir(), "b.db"), Options{TimelineCacheEvents: -1})
@@ -189,7 +189,7 @@ func TestTimelineCacheIsBounded(t *testing.T) {
 	if _, err := off.Get(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	if tl, _ := off.cache.len(); tl != 0 {
+	if tl, _ := off.cache.Len(); tl != 0 {
 		t.Errorf("a disabled cache holds %d timelines", tl)
 	}
 }

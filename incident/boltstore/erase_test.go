@@ -244,29 +244,3 @@ func TestBackupsWhileMessagesAreDeleted(t *testing.T) {
 	}
 	t.Logf("%d backups", len(copies))
 }
-
-// A reader's snapshot from before an erasure, put into the cache after it
-// (even once the erased timeline was evicted), never brings the text back:
-// later commits would otherwise extend the stale prefix.
-func TestCacheRefusesTimelinesFromBeforeAnErasure(t *testing.T) {
-	ev := func(seq int, kind incident.EventKind, text string) incident.Event {
-		return incident.Event{Seq: seq, At: t0, Kind: kind, Key: "1.1", Text: text}
-	}
-	stale := []incident.Event{ev(1, incident.EventDeclared, ""), ev(2, incident.EventMessage, "hunter2")}
-	erased := []incident.Event{stale[0], ev(2, incident.EventMessage, ""), ev(3, incident.EventMessageDeleted, "")}
-	later := append(append([]incident.Event{}, erased...), ev(4, incident.EventNote, "later"))
-
-	c := newTimelineCache(5)
-	c.put(1, stale)
-	c.erased(1, erased)
-	c.put(1, stale)
-	if got, ok := c.get(1, 3); !ok || got[1].Text != "" {
-		t.Errorf("after the erasure the cache gives %+v, %v", got, ok)
-	}
-	c.put(2, erased) // evicts incident 1
-	c.put(1, stale)
-	c.put(1, later)
-	if got, ok := c.get(1, 4); ok && got[1].Text != "" {
-		t.Errorf("the cache gives the erased text back: %+v", got)
-	}
-}

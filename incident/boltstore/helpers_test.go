@@ -2,7 +2,6 @@ package boltstore
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -133,13 +132,17 @@ func appendEvents(t testing.TB, s *Store, number int64, evs ...incident.Event) *
 	return inc
 }
 
-func mustJSON(t testing.TB, v any) string {
+// listNumbers lists the numbers of the incidents f selects, nil for none.
+func listNumbers(t testing.TB, s *Store, f desk.Filter) []int64 {
 	t.Helper()
-	b, err := json.Marshal(v)
+	incs, err := s.List(context.Background(), f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(b)
+	if len(incs) == 0 {
+		return nil
+	}
+	return numbers(incs)
 }
 
 func numbers(incs []*incident.Incident) []int64 {

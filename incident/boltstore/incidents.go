@@ -13,19 +13,8 @@ import (
 
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/desk"
+	"github.com/incidentbot/incidentbot/incident/internal/stored"
 )
-
-// header is how an incident's header is stored: the Incident without its
-// events. The Events field shadows the embedded one and is always nil, so
-// fields added to incident.Incident are stored without changes here.
-type header struct {
-	*incident.Incident
-	Events *struct{} `json:"events,omitempty"`
-}
-
-func marshalHeader(inc *incident.Incident) ([]byte, error) {
-	return json.Marshal(header{Incident: inc})
-}
 
 // Create numbers a new incident and stores it. In one transaction it takes
 // the next incident number (1, 2, 3…), calls fn with it, stores the header
@@ -48,21 +37,10 @@ func (s *Store) Create(ctx context.Context, fn func(number int64) (*incident.Inc
 		if err != nil {
 			return err // the caller's own error, unwrapped
 		}
-		if inc == nil {
-			return fmt.Errorf("boltstore: create incident %d: fn returned no incident", number)
+		if err := stored.CheckNew(number, inc); err != nil {
+			return fmt.Errorf("boltstore: create incident %d: %w", number, err)
 		}
-		if inc.Number == 0 {
-			inc.Number = number
-		}
-		if inc.Number != number {
-			return fmt.Errorf("boltstore: create incident %d: fn returned incident number %d", number, inc.Number)
-		}
-		for i, e := range inc.Events {
-			if e.Seq != i+1 {
-				return fmt.Errorf("boltstore: create incident %d: event %d has seq %d; build the timeline with Incident.Append", number, i, e.Seq)
-			}
-		}
-		hdr, err := marshalHeader(inc)
+		hdr, err := stored.MarshalHeader(inc)
 		if err != nil {
 			return fmt.Errorf("boltstore: create incident %d: encode header: %w", number, err)
 		}
@@ -91,7 +69,7 @@ func (s *Store) Create(ctx context.Context, fn func(number int64) (*incident.Inc
 			return fmt.Errorf("boltstore: create incident %d: %w", number, err)
 		}
 		out = inc
-		tx.OnCommit(func() { s.cache.put(number, inc.Events) })
+		tx.OnCommit(func() { s.cache.Extend(number, inc.Events) })
 		return nil
 	})
 	if err != nil {
@@ -136,7 +114,7 @@ func (s *Store) UpdateRecords(ctx context.Context, number int64, fn func(inc *in
 		}
 		// Compare headers as this version encodes them, so that a field added
 		// to incident.Incident since the header was stored is no change.
-		hdr, err := marshalHeader(inc)
+		hdr, err := stored.MarshalHeader(inc)
 		if err != nil {
 			return fmt.Errorf("boltstore: update incident %d: encode header: %w", number, err)
 		}
@@ -151,20 +129,10 @@ func (s *Store) UpdateRecords(ctx context.Context, number int64, fn func(inc *in
 			return err // the caller's own error, unwrapped
 		}
 		// Only appending is allowed.
-		if newHdr, err := marshalHeader(inc); err != nil {
-			return fmt.Errorf("boltstore: update incident %d: encode header: %w", number, err)
-		} else if !bytes.Equal(newHdr, hdr) {
-			return fmt.Errorf("boltstore: update incident %d: fn changed the incident header, which is immutable; record the change as an event", number)
-		}
-		if len(inc.Events) < prevLen {
-			return fmt.Errorf("boltstore: update incident %d: fn removed events from the timeline (%d → %d); the timeline is append-only", number, prevLen, len(inc.Events))
+		if err := stored.CheckAppend(inc, hdr, prevLen, prevSeq); err != nil {
+			return fmt.Errorf("boltstore: update incident %d: %w", number, err)
 		}
 		newEvents := inc.Events[prevLen:]
-		for i, e := range newEvents {
-			if e.Seq != prevSeq+1+i {
-				return fmt.Errorf("boltstore: update incident %d: new event has seq %d, want %d; append with Incident.Append", number, e.Seq, prevSeq+1+i)
-			}
-		}
 		if err := putEvents(tx, number, newEvents); err != nil {
 			return fmt.Errorf("boltstore: update incident %d: %w", number, err)
 		}
@@ -183,9 +151,9 @@ func (s *Store) UpdateRecords(ctx context.Context, number int64, fn func(inc *in
 			return errNoChange
 		}
 		if erased {
-			tx.OnCommit(func() { s.cache.erased(number, inc.Events) })
+			tx.OnCommit(func() { s.cache.Erased(number, inc.Events) })
 		} else {
-			tx.OnCommit(func() { s.cache.adopt(number, inc.Events) })
+			tx.OnCommit(func() { s.cache.Adopt(number, inc.Events) })
 		}
 		return nil
 	})
@@ -194,7 +162,7 @@ func (s *Store) UpdateRecords(ctx context.Context, number int64, fn func(inc *in
 	}
 	if err != nil {
 		if borrowed {
-			s.cache.drop(number) // rolled back: it may hold what was not stored
+			s.cache.Drop(number) // rolled back: it may hold what was not stored
 		}
 		return nil, err
 	}
@@ -222,7 +190,7 @@ func (s *Store) loadForWrite(tx *bolt.Tx, number int64) (*incident.Incident, boo
 	if k, _ := b.Cursor().Last(); len(k) == 8 {
 		last = int(binary.BigEndian.Uint64(k))
 	}
-	if evs, ok := s.cache.borrow(number, last); ok {
+	if evs, ok := s.cache.Borrow(number, last); ok {
 		inc.Events = evs
 		return inc, true, nil
 	}
@@ -237,24 +205,11 @@ func (s *Store) loadForWrite(tx *bolt.Tx, number int64) (*incident.Incident, boo
 // this commits). It reports whether it rewrote anything.
 func rewriteErased(tx *bolt.Tx, number int64, all, added []incident.Event) (bool, error) {
 	b := tx.Bucket(bEvents).Bucket(be64(uint64(number)))
-	erased := false
-	for _, e := range added {
-		for _, seq := range e.Erases {
-			if seq < 1 || seq > len(all) || all[seq-1].Seq != seq {
-				return false, fmt.Errorf("event %d erases event %d, which is not on the timeline", e.Seq, seq)
-			}
-			if all[seq-1].Text != "" {
-				return false, fmt.Errorf("event %d erases event %d, which still has its text", e.Seq, seq)
-			}
-			v, err := json.Marshal(all[seq-1])
-			if err != nil {
-				return false, fmt.Errorf("encode event %d: %w", seq, err)
-			}
-			if err := b.Put(be64(uint64(seq)), v); err != nil {
-				return false, fmt.Errorf("erase event %d: %w", seq, err)
-			}
-			erased = true
-		}
+	erased, err := stored.RewriteErased(all, added, func(seq int, data []byte) error {
+		return b.Put(be64(uint64(seq)), data)
+	})
+	if err != nil {
+		return false, err
 	}
 	if erased {
 		if err := tx.Bucket(bMeta).Put(kScrubDue, empty); err != nil {
@@ -478,7 +433,7 @@ func (s *Store) loadEvents(tx *bolt.Tx, number int64) ([]incident.Event, error) 
 	if k, _ := b.Cursor().Last(); len(k) == 8 {
 		last = int(binary.BigEndian.Uint64(k))
 	}
-	if evs, ok := s.cache.get(number, last); ok {
+	if evs, ok := s.cache.Get(number, last); ok {
 		return evs, nil
 	}
 	evs, err := decodeEvents(b, number, last)
@@ -487,7 +442,7 @@ func (s *Store) loadEvents(tx *bolt.Tx, number int64) ([]incident.Event, error) 
 	}
 	if !tx.Writable() {
 		// A writer caches the timeline it leaves, once it has committed.
-		s.cache.put(number, evs)
+		s.cache.Extend(number, evs)
 	}
 	return evs, nil
 }

@@ -41,6 +41,7 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/incidentbot/incidentbot/incident"
+	"github.com/incidentbot/incidentbot/incident/internal/timelinecache"
 )
 
 // SchemaVersion is the version of the layout this package reads and writes.
@@ -108,7 +109,7 @@ type Store struct {
 	path   string
 	log    *slog.Logger
 	now    func() time.Time
-	cache  *timelineCache
+	cache  *timelinecache.Cache
 	claims claims
 	// pages is held shared by every read transaction and exclusively while
 	// free pages are zeroed: a free page may still be part of an older
@@ -140,7 +141,7 @@ func Open(path string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, log: opts.Logger, now: opts.Now, cache: newTimelineCache(opts.TimelineCacheEvents),
+	s := &Store{db: db, path: path, log: opts.Logger, now: opts.Now, cache: timelinecache.New(opts.TimelineCacheEvents),
 		claims: claims{byID: map[string]claim{}}}
 	if err := s.init(); err != nil {
 		_ = db.Close()

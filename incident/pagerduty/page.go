@@ -29,15 +29,10 @@ const labelPage = "pagerduty_incident"
 // on the timeline as a callout answering the page. The incident_key makes a
 // retry after a crash find the page instead of opening another.
 func (s *Sync) handlePageTeam(ctx context.Context, j desk.Job) error {
-	inc, err := s.desk.Get(ctx, j.Incident)
+	inc, seq, err := s.jobIncident(ctx, j)
 	if err != nil {
 		return err
 	}
-	p, err := desk.DecodePayload(j)
-	if err != nil {
-		return err
-	}
-	seq := p.Seq
 	page, ok := eventAt(inc, seq)
 	if !ok || page.Kind != incident.EventPaged || page.Labels["escalation_policy"] == "" {
 		return desk.Permanent(fmt.Errorf("incident %d has no PagerDuty page %d", j.Incident, seq))
@@ -111,6 +106,20 @@ func (s *Sync) pageService(inc *incident.Incident, team string) string {
 		}
 	}
 	return inc.Service.PagerDutyServiceID
+}
+
+// jobIncident reads a job's incident and the seq of the event its payload
+// names.
+func (s *Sync) jobIncident(ctx context.Context, j desk.Job) (*incident.Incident, int, error) {
+	inc, err := s.desk.Get(ctx, j.Incident)
+	if err != nil {
+		return nil, 0, err
+	}
+	p, err := desk.DecodePayload(j)
+	if err != nil {
+		return nil, 0, err
+	}
+	return inc, p.Seq, nil
 }
 
 func eventAt(inc *incident.Incident, seq int) (incident.Event, bool) {

@@ -94,22 +94,12 @@ func (s *Sync) from() (string, error) {
 // handleNote copies a note or stakeholder update to the incident's
 // PagerDuty incidents. Notes that came from PagerDuty are not sent back.
 func (s *Sync) handleNote(ctx context.Context, j desk.Job) error {
-	inc, err := s.desk.Get(ctx, j.Incident)
+	inc, seq, err := s.jobIncident(ctx, j)
 	if err != nil {
 		return err
 	}
-	p, err := desk.DecodePayload(j)
-	if err != nil {
-		return err
-	}
-	seq := p.Seq
-	var ev *incident.Event
-	for i := range inc.Events {
-		if inc.Events[i].Seq == seq {
-			ev = &inc.Events[i]
-		}
-	}
-	if ev == nil || (ev.Kind != incident.EventNote && ev.Kind != incident.EventUpdate) {
+	ev, ok := eventAt(inc, seq)
+	if !ok || (ev.Kind != incident.EventNote && ev.Kind != incident.EventUpdate) {
 		return desk.Permanent(fmt.Errorf("incident %d has no note or update %d", j.Incident, seq))
 	}
 	if ev.Actor == incident.ActorPagerDuty {
@@ -123,7 +113,7 @@ func (s *Sync) handleNote(ctx context.Context, j desk.Job) error {
 	if err != nil {
 		return err
 	}
-	content := s.noteText(ctx, inc, ev)
+	content := s.noteText(ctx, inc, &ev)
 	marker := noteMarker(inc.Number, ev.Seq)
 	for _, id := range ids {
 		if err := s.createNoteOnce(ctx, from, id, content, marker); err != nil {

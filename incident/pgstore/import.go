@@ -11,6 +11,7 @@ import (
 
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/desk"
+	"github.com/incidentbot/incidentbot/incident/internal/stored"
 )
 
 // Counts are how many of each kind of record the database holds.
@@ -64,7 +65,7 @@ func (s *Store) Import(ctx context.Context) (*Importer, error) {
 
 // Incident copies an incident with its timeline.
 func (im *Importer) Incident(ctx context.Context, inc *incident.Incident) error {
-	hdr, err := marshalHeader(inc)
+	hdr, err := stored.MarshalHeader(inc)
 	if err != nil {
 		return fmt.Errorf("pgstore: import incident %d: %w", inc.Number, err)
 	}

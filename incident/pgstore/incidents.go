@@ -1,7 +1,6 @@
 package pgstore
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,18 +12,8 @@ import (
 
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/desk"
+	"github.com/incidentbot/incidentbot/incident/internal/stored"
 )
-
-// header is how an incident's header is stored: the Incident without its
-// events (the same encoding as the bbolt store's).
-type header struct {
-	*incident.Incident
-	Events *struct{} `json:"events,omitempty"`
-}
-
-func marshalHeader(inc *incident.Incident) ([]byte, error) {
-	return json.Marshal(header{Incident: inc})
-}
 
 // Create numbers a new incident and stores it with its jobs, in one
 // transaction; see desk.Store. The number comes from a counter row whose
@@ -41,7 +30,7 @@ func (s *Store) Create(ctx context.Context, fn func(number int64) (*incident.Inc
 		if err != nil {
 			return err // the caller's own error, unwrapped
 		}
-		if err := checkNew(number, inc); err != nil {
+		if err := stored.CheckNew(number, inc); err != nil {
 			return fmt.Errorf("pgstore: create incident %d: %w", number, err)
 		}
 		if err := insertIncident(ctx, tx, inc); err != nil {
@@ -61,32 +50,13 @@ func (s *Store) Create(ctx context.Context, fn func(number int64) (*incident.Inc
 	if err != nil {
 		return nil, err
 	}
-	s.cache.put(out.Number, out.Events)
+	s.cache.Put(out.Number, out.Events)
 	return out, nil
-}
-
-// checkNew checks what Create's fn returned.
-func checkNew(number int64, inc *incident.Incident) error {
-	if inc == nil {
-		return errors.New("fn returned no incident")
-	}
-	if inc.Number == 0 {
-		inc.Number = number
-	}
-	if inc.Number != number {
-		return fmt.Errorf("fn returned incident number %d", inc.Number)
-	}
-	for i, e := range inc.Events {
-		if e.Seq != i+1 {
-			return fmt.Errorf("event %d has seq %d; build the timeline with Incident.Append", i, e.Seq)
-		}
-	}
-	return nil
 }
 
 // insertIncident stores a new incident: header, events, indexes.
 func insertIncident(ctx context.Context, tx pgx.Tx, inc *incident.Incident) error {
-	hdr, err := marshalHeader(inc)
+	hdr, err := stored.MarshalHeader(inc)
 	if err != nil {
 		return fmt.Errorf("encode header: %w", err)
 	}
@@ -118,7 +88,7 @@ func (s *Store) UpdateRecords(ctx context.Context, number int64, fn func(inc *in
 		if err != nil {
 			return fmt.Errorf("pgstore: update incident %d: %w", number, err)
 		}
-		hdr, err := marshalHeader(inc)
+		hdr, err := stored.MarshalHeader(inc)
 		if err != nil {
 			return fmt.Errorf("pgstore: update incident %d: encode header: %w", number, err)
 		}
@@ -128,7 +98,7 @@ func (s *Store) UpdateRecords(ctx context.Context, number int64, fn func(inc *in
 		if err != nil {
 			return err // the caller's own error, unwrapped
 		}
-		if err := checkAppend(inc, hdr, prevLen); err != nil {
+		if err := stored.CheckAppend(inc, hdr, prevLen, prevLen); err != nil {
 			return fmt.Errorf("pgstore: update incident %d: %w", number, err)
 		}
 		added := inc.Events[prevLen:]
@@ -159,7 +129,7 @@ func (s *Store) UpdateRecords(ctx context.Context, number int64, fn func(inc *in
 	if err != nil {
 		return nil, err
 	}
-	s.cache.put(number, out.Events)
+	s.cache.Put(number, out.Events)
 	return out, nil
 }
 
@@ -168,42 +138,11 @@ func (s *Store) UpdateRecords(ctx context.Context, number int64, fn func(inc *in
 // events table in the transaction that records the deletion. (PostgreSQL
 // keeps the old row version until VACUUM reclaims it.)
 func rewriteErased(ctx context.Context, tx pgx.Tx, number int64, all, added []incident.Event) error {
-	for _, e := range added {
-		for _, seq := range e.Erases {
-			if seq < 1 || seq > len(all) || all[seq-1].Seq != seq {
-				return fmt.Errorf("event %d erases event %d, which is not on the timeline", e.Seq, seq)
-			}
-			if all[seq-1].Text != "" {
-				return fmt.Errorf("event %d erases event %d, which still has its text", e.Seq, seq)
-			}
-			v, err := json.Marshal(all[seq-1])
-			if err != nil {
-				return fmt.Errorf("encode event %d: %w", seq, err)
-			}
-			if _, err := tx.Exec(ctx, `UPDATE events SET data = $3 WHERE incident = $1 AND seq = $2`, number, seq, v); err != nil {
-				return fmt.Errorf("erase event %d: %w", seq, err)
-			}
-		}
-	}
-	return nil
-}
-
-// checkAppend checks that fn only appended well-numbered events.
-func checkAppend(inc *incident.Incident, hdr []byte, prevLen int) error {
-	if newHdr, err := marshalHeader(inc); err != nil {
-		return fmt.Errorf("encode header: %w", err)
-	} else if !bytes.Equal(newHdr, hdr) {
-		return errors.New("fn changed the incident header, which is immutable; record the change as an event")
-	}
-	if len(inc.Events) < prevLen {
-		return fmt.Errorf("fn removed events from the timeline (%d → %d); the timeline is append-only", prevLen, len(inc.Events))
-	}
-	for i, e := range inc.Events[prevLen:] {
-		if e.Seq != prevLen+1+i {
-			return fmt.Errorf("new event has seq %d, want %d; append with Incident.Append", e.Seq, prevLen+1+i)
-		}
-	}
-	return nil
+	_, err := stored.RewriteErased(all, added, func(seq int, data []byte) error {
+		_, err := tx.Exec(ctx, `UPDATE events SET data = $3 WHERE incident = $1 AND seq = $2`, number, seq, data)
+		return err
+	})
+	return err
 }
 
 // appendEvents stores events and indexes their idempotency and alert keys.
@@ -308,7 +247,7 @@ func (s *Store) loadEvents(ctx context.Context, tx pgx.Tx, last map[int64]int) (
 	out := make(map[int64][]incident.Event, len(last))
 	var missing []int64
 	for n, seq := range last {
-		if evs, ok := s.cache.get(n, seq); ok {
+		if evs, ok := s.cache.Get(n, seq); ok {
 			out[n] = evs
 		} else {
 			missing = append(missing, n)
@@ -340,7 +279,7 @@ func (s *Store) loadEvents(ctx context.Context, tx pgx.Tx, last map[int64]int) (
 	// What was read is committed (Update reads before it writes, with
 	// the incident's row locked), so it may be cached.
 	for _, n := range missing {
-		s.cache.put(n, out[n])
+		s.cache.Put(n, out[n])
 	}
 	return out, nil
 }

@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/incidentbot/incidentbot/incident/internal/timelinecache"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -61,7 +62,7 @@ type Store struct {
 	pool  *pgxpool.Pool
 	log   *slog.Logger
 	now   func() time.Time
-	cache *timelineCache
+	cache *timelinecache.Cache
 }
 
 // Open connects to the database at url (a libpq URL or key=value string)
@@ -89,7 +90,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: %w", err)
 	}
-	s := &Store{pool: pool, log: opts.Logger, now: opts.Now, cache: newTimelineCache(opts.TimelineCacheEvents)}
+	s := &Store{pool: pool, log: opts.Logger, now: opts.Now, cache: timelinecache.New(opts.TimelineCacheEvents)}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err

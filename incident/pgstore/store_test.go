@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/incidentbot/incidentbot/incident/internal/timelinecache"
 	"github.com/incidentbot/incidentbot/internal/pgtest"
 )
 
@@ -86,7 +87,7 @@ func TestUpgradeFromSchemaV1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v1 := &Store{pool: pool, log: slog.New(slog.DiscardHandler), now: time.Now, cache: newTimelineCache(-1)}
+	v1 := &Store{pool: pool, log: slog.New(slog.DiscardHandler), now: time.Now, cache: timelinecache.New(-1)}
 	if err := v1.migrateTo(ctx, 1); err != nil {
 		t.Fatal(err)
 	}

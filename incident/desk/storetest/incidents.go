@@ -132,6 +132,11 @@ func testListFilters(t *testing.T, e *env) {
 		{desk.Filter{Before: 5, OpenOnly: true}, []int64{4, 3, 2, 1}},
 		{desk.Filter{Before: 5, Service: "bedroom"}, []int64{3, 1}},
 		{desk.Filter{Before: 1}, nil},
+		{desk.Filter{Before: 99}, []int64{7, 6, 5, 4, 3, 2, 1}},
+		{desk.Filter{OpenOnly: true, Before: 6}, []int64{4, 3, 2, 1}},
+		{desk.Filter{Service: "bedroom", Before: 4, Limit: 1}, []int64{3}},
+		{desk.Filter{Service: "appointments", Before: 2}, nil},
+		{desk.Filter{Service: "bedroom", OpenOnly: true, Before: 3}, []int64{1}},
 	}
 	for _, c := range cases {
 		if got := e.listNumbers(t, c.f); !slices.Equal(got, c.want) {
