@@ -90,6 +90,10 @@ type queueLoop struct {
 	mu      sync.Mutex
 	running map[string]bool // job IDs in flight (abandoned runs included)
 	busy    map[int64]bool  // incidents with a job in flight
+	// finished holds the jobs that finished since the current claim
+	// began: the store's listing may predate their completion, and a
+	// finished job must not start again from it.
+	finished map[string]bool
 }
 
 // NewRunner returns a Runner.
@@ -131,7 +135,7 @@ func NewRunner(store JobStore, opts RunnerOptions) *Runner {
 
 func newQueueLoop(queue string, conc int) *queueLoop {
 	return &queueLoop{queue: queue, conc: conc, wake: make(chan struct{}, 1),
-		running: map[string]bool{}, busy: map[int64]bool{}}
+		running: map[string]bool{}, busy: map[int64]bool{}, finished: map[string]bool{}}
 }
 
 // defaultOwner names a runner uniquely: host, process, random suffix.
@@ -182,6 +186,9 @@ func (r *Runner) loop(ctx context.Context, q *queueLoop) {
 	for ctx.Err() == nil {
 		started := 0
 		if free := cap(sem) - len(sem); free > 0 {
+			q.mu.Lock()
+			clear(q.finished) // the claim below sees their outcome
+			q.mu.Unlock()
 			jobs, err := r.store.Claim(ctx, q.queue, r.opts.Owner, r.opts.Now(), free, r.opts.Lease)
 			if err != nil && ctx.Err() == nil {
 				r.log.Error("claiming due jobs", "queue", q.name(), "err", err)
@@ -275,7 +282,7 @@ func (q *queueLoop) name() string {
 func (q *queueLoop) claim(j Job) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.running[j.ID] || (j.Incident != 0 && q.busy[j.Incident]) {
+	if q.running[j.ID] || (j.Incident != 0 && q.busy[j.Incident]) || q.finished[j.ID] {
 		return false
 	}
 	q.running[j.ID] = true
@@ -291,6 +298,7 @@ func (q *queueLoop) release(j Job, over bool) {
 	defer q.mu.Unlock()
 	if over {
 		delete(q.running, j.ID)
+		q.finished[j.ID] = true
 	}
 	if j.Incident != 0 {
 		delete(q.busy, j.Incident)
