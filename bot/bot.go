@@ -61,6 +61,10 @@ type Options struct {
 	Now             func() time.Time
 	AnnounceChannel string // name or ID of the org-wide announce channel
 	PublicURL       string
+	// StoreTimeout bounds each storage call of the Socket Mode intake; an
+	// envelope not stored by then is left unacknowledged, and Slack
+	// delivers it again. Default 10 s.
+	StoreTimeout time.Duration
 	// HTTPClient posts to response_url; nil uses a client with a timeout.
 	HTTPClient *http.Client
 	// Wake is called after new jobs were enqueued (the runner's Wake).
@@ -106,6 +110,9 @@ func New(api SlackAPI, d *desk.Desk, store Store, opts Options) *Bot {
 	}
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if opts.StoreTimeout <= 0 {
+		opts.StoreTimeout = 10 * time.Second
 	}
 	if opts.Wake == nil {
 		opts.Wake = func() {}
@@ -260,6 +267,8 @@ func (b *Bot) saveChannel(ctx context.Context, number int64, cs channelState) er
 // incidentOfChannel maps an incident channel to its incident. A channel
 // an incident moved away from maps to nothing.
 func (b *Bot) incidentOfChannel(ctx context.Context, channelID string) (int64, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.opts.StoreTimeout)
+	defer cancel()
 	raw, ok, err := b.store.GetKV(ctx, bucketChannelInc, channelID)
 	if err != nil || !ok || strings.HasPrefix(string(raw), movedMark) {
 		return 0, false, err

@@ -182,6 +182,8 @@ func (b *Bot) persist(ctx context.Context, id string, number int64, typ string, 
 		it.Command = &cmd[0]
 	}
 	raw, _ := json.Marshal(it)
+	ctx, cancel := context.WithTimeout(ctx, b.opts.StoreTimeout)
+	defer cancel()
 	return b.enqueueEnvelope(ctx, desk.Job{ID: id, Kind: JobInbox, Queue: desk.QueueInput, Incident: number, Payload: raw, DueAt: b.now()})
 }
 

@@ -208,6 +208,10 @@ func (a *app) serveHTTP(ctx context.Context, log *slog.Logger, ln net.Listener, 
 	return nil
 }
 
+// webhookDeadline bounds the handling of one webhook: a sender whose
+// delivery cannot be stored in time gets a 5xx and delivers it again.
+const webhookDeadline = 8 * time.Second
+
 // wired is the running bot's parts.
 type wired struct {
 	desk   *desk.Desk
@@ -297,10 +301,10 @@ func wire(s Settings, store storage, log *slog.Logger, version string) (wired, e
 			Authorize: site.BearerAuthorizer(s.HTTP.APIToken.Reveal()),
 			Currency:  cat.Currency, Services: serviceNames, Logger: log,
 		})))
-		mux.Handle("POST "+alertmanager.Path, m.Instrument(alertmanager.Path, alertmanager.Handler(d, alertmanager.Options{
+		mux.Handle("POST "+alertmanager.Path, m.Instrument(alertmanager.Path, httpapi.WithDeadline(webhookDeadline, alertmanager.Handler(d, alertmanager.Options{
 			BearerToken: s.Alertmanager.BearerToken.Reveal(), ServiceLabel: s.Alertmanager.ServiceLabel,
 			AutoResolve: s.Alertmanager.AutoResolve, Logger: log, Observe: tel.Webhook(telemetry.SourceAlertmanager),
-		})))
+		}))))
 		mux.Handle(alertmanager.Path, postOnly)
 		if s.PagerDuty.WebhookSecret == "" {
 			mux.Handle(pagerduty.WebhookPath, httpapi.ErrorHandler(http.StatusNotFound,
@@ -311,7 +315,7 @@ func wire(s Settings, store storage, log *slog.Logger, version string) (wired, e
 		if pdc != nil {
 			o.Incidents = pdc
 		}
-		mux.Handle("POST "+pagerduty.WebhookPath, m.Instrument(pagerduty.WebhookPath, pagerduty.WebhookHandler(d, store, o)))
+		mux.Handle("POST "+pagerduty.WebhookPath, m.Instrument(pagerduty.WebhookPath, httpapi.WithDeadline(webhookDeadline, pagerduty.WebhookHandler(d, store, o))))
 		mux.Handle(pagerduty.WebhookPath, postOnly)
 	}
 	return wired{desk: d, runner: runner, bot: b, socket: socketmode.New(api), routes: routes, insights: ins}, nil

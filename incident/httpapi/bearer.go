@@ -1,10 +1,12 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // Bearer checks "Authorization: Bearer <token>" against a configured token
@@ -35,4 +37,15 @@ func (b Bearer) Allows(r *http.Request) bool {
 	}
 	got := sha256.Sum256([]byte(tok))
 	return subtle.ConstantTimeCompare(got[:], b.sum[:]) == 1
+}
+
+// WithDeadline gives every request h serves a deadline, so that a handler
+// waiting on storage (PostgreSQL unreachable, a hung query) answers 5xx in
+// time instead of holding the sender.
+func WithDeadline(d time.Duration, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
 }

@@ -1,8 +1,10 @@
 package httpapi_test
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/incidentbot/incidentbot/incident/httpapi"
 )
@@ -27,5 +29,19 @@ func TestBearer(t *testing.T) {
 	r.Header.Set("Authorization", "Bearer ")
 	if none.Set() || none.Allows(r) || !b.Set() {
 		t.Error("an unset token allows a request, or a set one says it is unset")
+	}
+}
+
+// Every request through WithDeadline carries a deadline, so a handler
+// waiting on storage gives up.
+func TestWithDeadline(t *testing.T) {
+	var deadline time.Time
+	var ok bool
+	h := httpapi.WithDeadline(time.Second, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		deadline, ok = r.Context().Deadline()
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/", nil))
+	if !ok || time.Until(deadline) > time.Second {
+		t.Fatalf("deadline %v (%v), want one within a second", deadline, ok)
 	}
 }
