@@ -74,3 +74,41 @@ func BenchmarkWebhookIntake(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAlertToFirstSlackCall posts one Alertmanager notification at a
+// time to 1 or 3 serve replicas on one PostgreSQL, each for a new service
+// (so each opens an incident), and measures the time from the POST to the
+// incident's channel existing in the fake Slack (its conversations.create,
+// the first Slack effect). It reports the p50 and p99.
+//
+//	go test -run '^$' -bench AlertToFirstSlackCall -benchtime 100x ./cmd/incidentbot/
+func BenchmarkAlertToFirstSlackCall(b *testing.B) {
+	for _, n := range []int{1, 3} {
+		b.Run(fmt.Sprintf("replicas=%d", n), func(b *testing.B) {
+			f := newFailover(b, n)
+			var lat []time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				before := f.fs.Calls("conversations.create")
+				body := alertBody(fmt.Sprintf("{}:{group=\"first%d\"}", i), fmt.Sprintf("first-svc-%d", i))
+				t := time.Now()
+				resp, err := http.Post(f.replicas[i%n].url()+alertmanager.Path, "application/json", bytes.NewReader(body))
+				if err != nil || resp.StatusCode != 200 {
+					b.Fatalf("post: %v %v", err, resp)
+				}
+				resp.Body.Close()
+				for f.fs.Calls("conversations.create") == before {
+					if time.Since(t) > time.Minute {
+						b.Fatal("no channel within a minute")
+					}
+					time.Sleep(200 * time.Microsecond)
+				}
+				lat = append(lat, time.Since(t))
+			}
+			b.StopTimer()
+			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+		})
+	}
+}
