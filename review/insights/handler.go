@@ -192,15 +192,25 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	httpapi.WriteError(w, http.StatusInternalServerError, "the insights could not be computed")
 }
 
-func (h *handler) page(w http.ResponseWriter, r *http.Request) {
+// insights answers the request's headers and computes its figures; ok is
+// false when it has already answered with an error.
+func (h *handler) insights(w http.ResponseWriter, r *http.Request) (Insights, bool) {
 	h.headers(w)
 	req, ok := h.parse(w, r)
 	if !ok {
-		return
+		return Insights{}, false
 	}
 	x, err := h.compute(r.Context(), req)
 	if err != nil {
 		h.fail(w, r, err)
+		return Insights{}, false
+	}
+	return x, true
+}
+
+func (h *handler) page(w http.ResponseWriter, r *http.Request) {
+	x, ok := h.insights(w, r)
+	if !ok {
 		return
 	}
 	var b bytes.Buffer
@@ -212,14 +222,8 @@ func (h *handler) page(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) csv(w http.ResponseWriter, r *http.Request) {
-	h.headers(w)
-	req, ok := h.parse(w, r)
+	x, ok := h.insights(w, r)
 	if !ok {
-		return
-	}
-	x, err := h.compute(r.Context(), req)
-	if err != nil {
-		h.fail(w, r, err)
 		return
 	}
 	var b bytes.Buffer
@@ -227,7 +231,7 @@ func (h *handler) csv(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Disposition", `attachment; filename="incident-insights-`+PeriodLabel(req.period)+`.csv"`)
+	w.Header().Set("Content-Disposition", `attachment; filename="incident-insights-`+PeriodLabel(x.Period)+`.csv"`)
 	write(w, "text/csv; charset=utf-8", b.Bytes())
 }
 
