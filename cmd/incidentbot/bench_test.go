@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"sort"
@@ -9,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/incidentbot/incidentbot/incident/alertmanager"
 )
@@ -111,4 +114,45 @@ func BenchmarkAlertToFirstSlackCall(b *testing.B) {
 			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 		})
 	}
+}
+
+// BenchmarkFailoverAfterSIGKILL runs three serve replicas on one PostgreSQL
+// with the default job lease. Each iteration opens an incident whose
+// conversations.create hangs, SIGKILLs the replica holding that job's claim
+// (and starts it again), and measures the time from the kill to the job
+// done by another replica: the dead replica's lease running out, the next
+// claim poll, and the channel made. It reports the p50 and the maximum.
+//
+//	go test -run '^$' -bench FailoverAfterSIGKILL -benchtime 20x ./cmd/incidentbot/
+func BenchmarkFailoverAfterSIGKILL(b *testing.B) {
+	f := newFailoverLease(b, 3, "")
+	ctx := context.Background()
+	db, err := pgxpool.New(ctx, f.url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	var took []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		trigger := func() {
+			body := alertBody(fmt.Sprintf("{}:{group=\"fail%d\"}", i), fmt.Sprintf("fail-svc-%d", i))
+			resp, err := http.Post(f.replicas[i%3].url()+alertmanager.Path, "application/json", bytes.NewReader(body))
+			if err != nil || resp.StatusCode != 200 {
+				b.Fatalf("post: %v %v", err, resp)
+			}
+			resp.Body.Close()
+		}
+		wctx, cancel := context.WithTimeout(ctx, time.Minute)
+		d, err := f.failOver(wctx, db, "conversations.create", trigger)
+		cancel()
+		if err != nil {
+			f.fail("iteration %d: %v", i, err)
+		}
+		took = append(took, d)
+	}
+	b.StopTimer()
+	sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
+	b.ReportMetric(took[len(took)/2].Seconds(), "p50-s")
+	b.ReportMetric(took[len(took)-1].Seconds(), "max-s")
 }

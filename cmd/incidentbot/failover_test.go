@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/alertmanager"
 	"github.com/incidentbot/incidentbot/incident/desk"
@@ -116,10 +118,17 @@ type failover struct {
 	fs       *fakeslack.Server
 	pg       *pgtest.Cluster
 	url      string
+	lease    time.Duration // the replicas' job lease
 	replicas []*replica
 }
 
-func newFailover(t testing.TB, n int) *failover {
+// newFailover starts n replicas with a 3 s job lease, so that the tests
+// need not wait long for a dead replica's claims to run out.
+func newFailover(t testing.TB, n int) *failover { return newFailoverLease(t, n, "3s") }
+
+// newFailoverLease starts n replicas with a lease of storage.postgres.lease
+// ("" for the default).
+func newFailoverLease(t testing.TB, n int, lease string) *failover {
 	pg := pgtest.NewCluster(t)
 	url := pg.NewDB(t)
 	fs := fakeslack.New(fakeslack.Options{
@@ -142,7 +151,6 @@ func newFailover(t testing.TB, n int) *failover {
 		"INCIDENTBOT_HTTP_LISTEN":                         "127.0.0.1:0",
 		"INCIDENTBOT_STORAGE_DRIVER":                      "postgres",
 		"INCIDENTBOT_STORAGE_POSTGRES_URL":                url,
-		"INCIDENTBOT_STORAGE_POSTGRES_LEASE":              "3s",
 		"INCIDENTBOT_SLACK_BOT_TOKEN":                     fs.BotToken(),
 		"INCIDENTBOT_SLACK_APP_TOKEN":                     fs.AppToken(),
 		"INCIDENTBOT_SLACK_API_URL":                       fs.APIURL(),
@@ -155,7 +163,15 @@ func newFailover(t testing.TB, n int) *failover {
 	} {
 		env = append(env, k+"="+v)
 	}
-	f := &failover{t: t, fs: fs, pg: pg, url: url}
+	if lease == "" {
+		lease = defaults["storage.postgres.lease"].(string)
+	}
+	env = append(env, "INCIDENTBOT_STORAGE_POSTGRES_LEASE="+lease)
+	d, err := time.ParseDuration(lease)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &failover{t: t, fs: fs, pg: pg, url: url, lease: d}
 	for range n {
 		r := &replica{t: t, env: env}
 		r.start()
@@ -217,8 +233,9 @@ func alertBody(group, service string) []byte {
 
 // Three replicas on one PostgreSQL and one Slack that spreads envelopes
 // across their connections: during an alert storm and a stream of notes,
-// replicas are SIGKILLed and restarted, and PostgreSQL is stopped for 10 s.
-// At the end every alert answered 2xx is stored, every incident has one
+// replicas are SIGKILLed and restarted (half of them while a post of theirs
+// hangs, which another replica must make within 10 s), and PostgreSQL is
+// stopped for 10 s. At the end every alert answered 2xx is stored, every incident has one
 // channel, every acknowledged note is on its timeline and posted once, and
 // no job is left due.
 func TestFailoverAcrossReplicas(t *testing.T) {
@@ -281,9 +298,29 @@ func TestFailoverAcrossReplicas(t *testing.T) {
 		}
 	}()
 
-	// Chaos: SIGKILL a random replica every few seconds and restart it.
-	for range 4 {
+	// Chaos: SIGKILL a random replica every few seconds and restart it;
+	// every other time the one in the middle of a post (its call hangs):
+	// another replica must post within 10 s of the kill.
+	db, err := pgxpool.New(ctx, f.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for round := range 6 {
 		time.Sleep(2 * time.Second)
+		if round%2 == 1 {
+			rctx, rcancel := context.WithTimeout(ctx, time.Minute)
+			took, err := f.failOver(rctx, db, "chat.postMessage", nil)
+			rcancel()
+			if err != nil {
+				f.fail("kill %d: %v", round, err)
+			}
+			t.Logf("kill %d: the dead replica's post was made %v later", round, took.Round(time.Millisecond))
+			if took > 10*time.Second {
+				t.Errorf("kill %d: the dead replica's post was made %v later, want within 10 s", round, took)
+			}
+			continue
+		}
 		r := f.replicas[rand.IntN(len(f.replicas))]
 		r.kill()
 		time.Sleep(300 * time.Millisecond)

@@ -60,9 +60,9 @@ type RunnerOptions struct {
 	// process id and a random suffix, unique per runner.
 	Owner string
 	// Lease is how long a claim on a job lasts without renewal (default
-	// 10s): a replica that dies loses its claims after Lease, and another
-	// replica runs the jobs. Claims are renewed every RenewEvery, default
-	// Lease/3.
+	// 8s): a replica that dies loses its claims at most Lease later, and
+	// another replica runs the jobs within Poll more (so within 9 s by
+	// default). Claims are renewed every RenewEvery, default Lease/4.
 	Lease      time.Duration
 	RenewEvery time.Duration
 	// Observe, if set, is told what happens to each run of a job (for
@@ -123,10 +123,10 @@ func NewRunner(store JobStore, opts RunnerOptions) *Runner {
 		opts.Owner = defaultOwner()
 	}
 	if opts.Lease <= 0 {
-		opts.Lease = 10 * time.Second
+		opts.Lease = 8 * time.Second
 	}
 	if opts.RenewEvery <= 0 {
-		opts.RenewEvery = opts.Lease / 3
+		opts.RenewEvery = opts.Lease / 4
 	}
 	r := &Runner{store: store, handlers: map[string]Handler{}, opts: opts, log: opts.Logger}
 	r.queues = []*queueLoop{newQueueLoop(QueueEffects, opts.Concurrency), newQueueLoop(QueueInput, opts.InputConcurrency)}

@@ -1069,3 +1069,29 @@ func TestUserMessageLimit(t *testing.T) {
 		t.Errorf("%d messages stored", n)
 	}
 }
+
+// A hung call ends when its client goes away (gives up or dies), as on a
+// real server: Hanging counts only the calls still held for a live client.
+func TestHungCallEndsWhenTheClientGoesAway(t *testing.T) {
+	srv := newServer(t, Options{})
+	srv.HangNext("chat.postMessage", 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, _, err := client(srv).PostMessageContext(ctx, "general", slack.MsgOptionText("hello", false))
+		errc <- err
+	}()
+	if err := srv.WaitFor(ctxT(t, 10*time.Second), func() bool { return srv.Hanging("chat.postMessage") == 1 }); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the client's call ended with %v, want context.Canceled", err)
+	}
+	if err := srv.WaitFor(ctxT(t, 10*time.Second), func() bool { return srv.Hanging("chat.postMessage") == 0 }); err != nil {
+		t.Fatalf("the call still hangs after its client went away: %v", err)
+	}
+	if msgs := srv.Messages("general"); len(msgs) != 0 {
+		t.Fatalf("a hung call had an effect: %v", msgs)
+	}
+}

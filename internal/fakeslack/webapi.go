@@ -292,6 +292,18 @@ func writeAPIError(w http.ResponseWriter, err error) {
 	writeJSON(w, http.StatusOK, body)
 }
 
+// bufferBody reads the request body to its end before any wait (a hung or
+// delayed call): only then does net/http watch the connection, so that a
+// client that gives up or dies ends the request's context, as a real server
+// would notice.
+func bufferBody(r *http.Request) {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+}
+
 var appTokenMethods = map[string]bool{"apps.connections.open": true}
 
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, method string) {
@@ -300,6 +312,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, method string)
 	delay := s.latencyLocked(method)
 	s.bumpLocked()
 	s.mu.Unlock()
+	bufferBody(r)
 	if s.hang(r, method) {
 		return
 	}
