@@ -8,6 +8,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -118,13 +119,25 @@ func BenchmarkAlertToFirstSlackCall(b *testing.B) {
 
 // BenchmarkFailoverAfterSIGKILL runs three serve replicas on one PostgreSQL
 // with the default job lease. Each iteration opens an incident whose
-// conversations.create hangs, SIGKILLs the replica holding that job's claim
-// (and starts it again), and measures the time from the kill to the job
-// done by another replica: the dead replica's lease running out, the next
-// claim poll, and the channel made. It reports the p50 and the maximum.
+// conversations.create hangs and signals the replica holding that job's
+// claim, then measures the time from the signal to the job done by another
+// replica. killed: SIGKILL, the process dies and PostgreSQL ends its
+// presence session, so the claim is free at once and the next claim poll
+// takes it. frozen: SIGSTOP, the process hangs with its connections open
+// (like a host cut off), so the others wait for the lease to run out. It
+// reports the p50 and the maximum.
 //
 //	go test -run '^$' -bench FailoverAfterSIGKILL -benchtime 20x ./cmd/incidentbot/
 func BenchmarkFailoverAfterSIGKILL(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		sig  syscall.Signal
+	}{{"killed", syscall.SIGKILL}, {"frozen", syscall.SIGSTOP}} {
+		b.Run(c.name, func(b *testing.B) { benchFailover(b, c.sig) })
+	}
+}
+
+func benchFailover(b *testing.B, sig syscall.Signal) {
 	f := newFailoverLease(b, 3, "")
 	ctx := context.Background()
 	db, err := pgxpool.New(ctx, f.url)
@@ -144,7 +157,7 @@ func BenchmarkFailoverAfterSIGKILL(b *testing.B) {
 			resp.Body.Close()
 		}
 		wctx, cancel := context.WithTimeout(ctx, time.Minute)
-		d, err := f.failOver(wctx, db, "conversations.create", trigger)
+		d, err := f.failOver(wctx, db, "conversations.create", sig, trigger)
 		cancel()
 		if err != nil {
 			f.fail("iteration %d: %v", i, err)

@@ -172,7 +172,7 @@ var defaults = map[string]any{
 	"storage.driver":                      "bbolt",
 	"storage.path":                        "incidentbot.db",
 	"storage.postgres.max_conns":          "10",
-	"storage.postgres.lease":              "8s",
+	"storage.postgres.lease":              "10s",
 	"pagerduty.api_url":                   "https://api.pagerduty.com",
 	"alertmanager.service_label":          "service",
 	"alertmanager.grouping_window":        "30m",

@@ -337,7 +337,7 @@ func TestDefaults(t *testing.T) {
 		{"storage.path", s.Storage.Path, "incidentbot.db"},
 		{"storage.driver", s.Storage.Driver, "bbolt"},
 		{"storage.postgres.max_conns", s.Storage.Postgres.MaxConns, 10},
-		{"storage.postgres.lease", s.Storage.Postgres.Lease, 8 * time.Second},
+		{"storage.postgres.lease", s.Storage.Postgres.Lease, 10 * time.Second},
 		{"pagerduty.api_url", s.PagerDuty.APIURL, "https://api.pagerduty.com"},
 		{"alertmanager.service_label", s.Alertmanager.ServiceLabel, "service"},
 		{"alertmanager.grouping_window", s.GroupingWindow, 30 * time.Minute},

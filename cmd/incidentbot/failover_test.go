@@ -97,6 +97,19 @@ func (r *replica) kill() {
 	<-done
 }
 
+// signal sends the process sig; a stopped process gets no more requests.
+func (r *replica) signal(sig syscall.Signal) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd == nil {
+		return
+	}
+	_ = r.cmd.Process.Signal(sig)
+	if sig == syscall.SIGSTOP {
+		r.addr = ""
+	}
+}
+
 func (r *replica) url() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -242,7 +255,7 @@ func TestFailoverAcrossReplicas(t *testing.T) {
 	if testing.Short() {
 		t.Skip("failover test: several processes for a minute")
 	}
-	f := newFailover(t, 3)
+	f := newFailoverLease(t, 3, "") // the default lease
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	announce, _ := f.fs.Channel("incidents")
@@ -310,7 +323,7 @@ func TestFailoverAcrossReplicas(t *testing.T) {
 		time.Sleep(2 * time.Second)
 		if round%2 == 1 {
 			rctx, rcancel := context.WithTimeout(ctx, time.Minute)
-			took, err := f.failOver(rctx, db, "chat.postMessage", nil)
+			took, err := f.failOver(rctx, db, "chat.postMessage", syscall.SIGKILL, nil)
 			rcancel()
 			if err != nil {
 				f.fail("kill %d: %v", round, err)

@@ -558,7 +558,7 @@ func storageSettings(c StorageConfig) (StorageSettings, error) {
 		return s, err
 	}
 	if pg.Lease < time.Second {
-		return s, cfgErr("storage.postgres.lease", "%s is too short: a replica renews its claims every quarter of the lease; use at least 1s, like 8s", c.Postgres.Lease)
+		return s, cfgErr("storage.postgres.lease", "%s is too short: a replica renews its claims every quarter of the lease; use at least 1s, like 10s", c.Postgres.Lease)
 	}
 	pg.URL = ConnString(strings.TrimSpace(c.Postgres.URL))
 	switch s.Driver {

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -97,10 +98,13 @@ func (f *failover) replicaOf(owner string) *replica {
 }
 
 // failOver makes the next Slack call of method hang, runs trigger (if any)
-// to cause one, waits until a replica holds the claim on the job making the
-// call, SIGKILLs that replica at a random moment of its renewal cycle and starts it again. It returns how long after
-// the kill the job was done, by whichever replica took it over.
-func (f *failover) failOver(ctx context.Context, db *pgxpool.Pool, method string, trigger func()) (time.Duration, error) {
+// to cause one, and waits until a replica holds the claim on the job making
+// the call. At a random moment of the claim's renewal cycle it sends that
+// replica sig: SIGKILL (the process dies, its connections close) or SIGSTOP
+// (it freezes with its connections open, like a host cut off). It returns
+// how long after the signal the job was done, by whichever replica took it
+// over, and leaves the replica killed and started again.
+func (f *failover) failOver(ctx context.Context, db *pgxpool.Pool, method string, sig syscall.Signal, trigger func()) (time.Duration, error) {
 	before := f.fs.Hanging(method)
 	f.fs.HangNext(method, 1)
 	if trigger != nil {
@@ -121,15 +125,25 @@ func (f *failover) failOver(ctx context.Context, db *pgxpool.Pool, method string
 	// the claim: what is left of the lease is what the others wait for.
 	time.Sleep(rand.N(f.lease / 4))
 	killed := time.Now()
-	r.kill()
-	took := make(chan time.Duration, 1)
-	errc := make(chan error, 1)
+	var took time.Duration
+	done := make(chan error, 1)
+	if sig == syscall.SIGKILL {
+		r.kill()
+	} else {
+		r.signal(sig)
+	}
 	go func() {
 		err := jobDone(ctx, db, c.id)
-		took <- time.Since(killed)
-		errc <- err
+		took = time.Since(killed)
+		done <- err
 	}()
-	r.start()
-	d := <-took
-	return d, <-errc
+	if sig == syscall.SIGKILL {
+		r.start() // at once, as a supervisor would
+	}
+	err = <-done
+	if sig != syscall.SIGKILL {
+		r.kill()
+		r.start()
+	}
+	return took, err
 }

@@ -60,9 +60,11 @@ type RunnerOptions struct {
 	// process id and a random suffix, unique per runner.
 	Owner string
 	// Lease is how long a claim on a job lasts without renewal (default
-	// 8s): a replica that dies loses its claims at most Lease later, and
-	// another replica runs the jobs within Poll more (so within 9 s by
-	// default). Claims are renewed every RenewEvery, default Lease/4.
+	// 10s): a replica that stops renewing loses its claims at most Lease
+	// later, and another replica runs the jobs within Poll more. (A store
+	// may end a dead owner's claims sooner: pgstore does when the owner's
+	// process is gone.) Claims are renewed every RenewEvery, default
+	// Lease/4.
 	Lease      time.Duration
 	RenewEvery time.Duration
 	// Observe, if set, is told what happens to each run of a job (for
@@ -123,7 +125,7 @@ func NewRunner(store JobStore, opts RunnerOptions) *Runner {
 		opts.Owner = defaultOwner()
 	}
 	if opts.Lease <= 0 {
-		opts.Lease = 8 * time.Second
+		opts.Lease = 10 * time.Second
 	}
 	if opts.RenewEvery <= 0 {
 		opts.RenewEvery = opts.Lease / 4

@@ -20,12 +20,17 @@ const (
 )
 
 // claimSQL claims the due jobs that are free: the earliest due job of each
-// incident lane that has no claimed job, and every job of no incident that
-// nobody holds. Rows another transaction is writing are skipped, not
-// waited for.
-var claimSQL = `WITH busy AS (
-	SELECT DISTINCT incident FROM jobs
-	 WHERE queue = $1 AND incident <> 0 AND claimed_until > $2
+// incident lane that has no live claim, and every job of no incident that
+// has none. A claim is live until its lease runs out, or until its owner is
+// no longer present (see presence.go). Rows another transaction is writing
+// are skipped, not waited for.
+var claimSQL = `WITH alive AS (` + aliveSQL("$6") + `
+), held AS (
+	SELECT id, incident FROM jobs
+	 WHERE queue = $1 AND claimed_until > $2
+	   AND hashtext(claimed_by)::oid IN (SELECT objid FROM alive)
+), busy AS (
+	SELECT DISTINCT incident FROM held WHERE incident <> 0
 ), heads AS (
 	SELECT DISTINCT ON (incident) id FROM jobs
 	 WHERE queue = $1 AND incident <> 0 AND due_at <= $2
@@ -36,7 +41,7 @@ var claimSQL = `WITH busy AS (
 	UNION ALL
 	SELECT id FROM jobs
 	 WHERE queue = $1 AND incident = 0 AND due_at <= $2
-	   AND (claimed_until IS NULL OR claimed_until <= $2)
+	   AND id NOT IN (SELECT id FROM held)
 ), picked AS (
 	SELECT j.id, j.claimed_by AS held_by FROM jobs j JOIN candidates c ON c.id = j.id
 	 ORDER BY j.due_at, j.id
@@ -46,6 +51,11 @@ var claimSQL = `WITH busy AS (
 UPDATE jobs SET claimed_by = $4, claimed_until = $5
   FROM picked WHERE jobs.id = picked.id
 RETURNING ` + qualified("jobs", jobColumns) + `, coalesce(picked.held_by <> $4, false)` // a claim that ended (done, rescheduled, released) left held_by NULL
+
+// presentSQL reports whether owner ($1) is present: a replica whose
+// presence is lost (PostgreSQL restarted) claims nothing until it is back,
+// since its claims would look abandoned to the others.
+var presentSQL = `SELECT hashtext($1)::oid IN (` + aliveSQL("$2") + `)`
 
 func qualified(table, cols string) string {
 	parts := strings.Split(cols, ",")
@@ -63,12 +73,17 @@ func (s *Store) Claim(ctx context.Context, queue, owner string, now time.Time, l
 	if limit > 0 {
 		lim = &limit
 	}
+	s.presence.ensure(ctx, owner)
 	var out []desk.Job
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, lockClassClaim, queue); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, claimSQL, queue, now, lim, owner, now.Add(lease))
+		var present bool
+		if err := tx.QueryRow(ctx, presentSQL, owner, lockClassLive).Scan(&present); err != nil || !present {
+			return err
+		}
+		rows, err := tx.Query(ctx, claimSQL, queue, now, lim, owner, now.Add(lease), lockClassLive)
 		if err != nil {
 			return err
 		}

@@ -2,7 +2,8 @@
 // running several replicas on one database. It implements desk.Storage like
 // incident/boltstore and passes the same conformance suite
 // (incident/desk/storetest); on top of that, jobs are claimed by one
-// replica at a time under a lease (see Claim), and WithLock serialises
+// replica at a time under a lease (see Claim) that ends early when its
+// owner's process dies (see presence.go), and WithLock serialises
 // across replicas what a process mutex serialises in one.
 //
 // The schema is created and upgraded by Open: versioned migrations
@@ -59,10 +60,11 @@ type Options struct {
 
 // Store is an open PostgreSQL database.
 type Store struct {
-	pool  *pgxpool.Pool
-	log   *slog.Logger
-	now   func() time.Time
-	cache *timelinecache.Cache
+	pool     *pgxpool.Pool
+	presence *presence
+	log      *slog.Logger
+	now      func() time.Time
+	cache    *timelinecache.Cache
 }
 
 // Open connects to the database at url (a libpq URL or key=value string)
@@ -90,7 +92,8 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: %w", err)
 	}
-	s := &Store{pool: pool, log: opts.Logger, now: opts.Now, cache: timelinecache.New(opts.TimelineCacheEvents)}
+	s := &Store{pool: pool, log: opts.Logger, now: opts.Now, cache: timelinecache.New(opts.TimelineCacheEvents),
+		presence: newPresence(cfg.ConnConfig.Copy(), opts.Logger)}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -98,8 +101,9 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Close closes the pool's connections.
+// Close ends the owners' presence and closes the pool's connections.
 func (s *Store) Close() error {
+	s.presence.close()
 	s.pool.Close()
 	return nil
 }
