@@ -40,28 +40,28 @@ type presence struct {
 	wg     sync.WaitGroup
 
 	mu       sync.Mutex
-	sessions map[string]chan struct{} // owner → closed once its lock was first held
+	sessions map[string]bool // owners with a session
 }
 
 func newPresence(cfg *pgx.ConnConfig, log *slog.Logger) *presence {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &presence{cfg: cfg, log: log, ctx: ctx, cancel: cancel, sessions: map[string]chan struct{}{}}
+	return &presence{cfg: cfg, log: log, ctx: ctx, cancel: cancel, sessions: map[string]bool{}}
 }
 
-// ensure starts owner's session if it has none, and waits (at most until
-// ctx ends or 2 s) for its lock to be held the first time.
+// ensure starts owner's session if it has none, and then waits (at most
+// until ctx ends or 2 s) for its lock to be held the first time.
 func (p *presence) ensure(ctx context.Context, owner string) {
 	p.mu.Lock()
-	ready, ok := p.sessions[owner]
-	if !ok && p.ctx.Err() == nil {
+	var ready chan struct{}
+	if !p.sessions[owner] && p.ctx.Err() == nil {
 		ready = make(chan struct{})
-		p.sessions[owner] = ready
+		p.sessions[owner] = true
 		p.wg.Add(1)
 		go p.hold(owner, ready)
 	}
 	p.mu.Unlock()
 	if ready == nil {
-		return
+		return // started before: Claim checks in SQL whether it stands
 	}
 	t := time.NewTimer(2 * time.Second)
 	defer t.Stop()
