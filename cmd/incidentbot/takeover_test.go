@@ -35,9 +35,10 @@ func claims(ctx context.Context, db *pgxpool.Pool) (map[claim]bool, error) {
 	return out, rows.Err()
 }
 
-// stuckClaim finds the one claim held across two looks 300 ms apart: a job
-// whose Slack call hangs keeps its claim, the others end in milliseconds.
-func stuckClaim(ctx context.Context, db *pgxpool.Pool) (claim, error) {
+// stuckClaim finds the one claim of a live replica held across two looks
+// 300 ms apart: a job whose Slack call hangs keeps its claim, the others
+// end in milliseconds.
+func (f *failover) stuckClaim(ctx context.Context, db *pgxpool.Pool) (claim, error) {
 	for ctx.Err() == nil {
 		before, err := claims(ctx, db)
 		if err != nil {
@@ -50,7 +51,7 @@ func stuckClaim(ctx context.Context, db *pgxpool.Pool) (claim, error) {
 		}
 		var held []claim
 		for c := range after {
-			if before[c] {
+			if before[c] && f.replicaOf(c.owner) != nil {
 				held = append(held, c)
 			}
 		}
@@ -113,7 +114,7 @@ func (f *failover) failOver(ctx context.Context, db *pgxpool.Pool, method string
 	if err := f.fs.WaitFor(ctx, func() bool { return f.fs.Hanging(method) > before }); err != nil {
 		return 0, fmt.Errorf("no %s call hung: %w", method, err)
 	}
-	c, err := stuckClaim(ctx, db)
+	c, err := f.stuckClaim(ctx, db)
 	if err != nil {
 		return 0, fmt.Errorf("no claim held by the hung call: %w", err)
 	}
