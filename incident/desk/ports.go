@@ -37,8 +37,9 @@ type Job struct {
 	// Gen counts the requests a pending coalescing job has absorbed.
 	Gen int `json:"gen,omitempty"`
 	// TakenOver is set by JobStore.Claim, never stored: the job was
-	// claimed from another owner whose claim had run out without being
-	// renewed or ended (that replica died or stalled while running it).
+	// claimed from another owner whose claim had not ended: it ran out
+	// without being renewed, or the store knows its owner is gone (that
+	// replica died or stalled while running it).
 	TakenOver bool `json:"-"`
 }
 

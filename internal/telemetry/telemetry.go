@@ -58,7 +58,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		jobsFinished: counter("incidentbot_jobs_finished_total",
 			"Job runs finished, by job kind and outcome: done, retried (rescheduled), failed (permanently, dropped), dropped (no handler in this process).", "kind", "outcome"),
 		jobsAbandoned: counter("incidentbot_jobs_abandoned_total", "Job runs that hit their deadline (job_timeout) and are retried, by job kind.", "kind"),
-		takeovers:     counter("incidentbot_job_lease_takeovers_total", "Jobs claimed after another replica's lease on them ran out, by job kind.", "kind"),
+		takeovers:     counter("incidentbot_job_lease_takeovers_total", "Jobs claimed from another replica that died or whose lease on them ran out, by job kind.", "kind"),
 		slack: hist("incidentbot_slack_api_call_duration_seconds",
 			"Slack Web API calls by method and outcome (ok, api_error, 429, 4xx, 5xx, timeout, canceled, network_error).", callBuckets, "method", "outcome"),
 		pagerduty: hist("incidentbot_pagerduty_api_call_duration_seconds",
