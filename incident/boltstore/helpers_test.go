@@ -12,6 +12,7 @@ import (
 
 	"github.com/incidentbot/incidentbot/incident"
 	"github.com/incidentbot/incidentbot/incident/desk"
+	"github.com/incidentbot/incidentbot/incident/desk/storetest"
 	"github.com/incidentbot/incidentbot/incident/incidenttest"
 )
 
@@ -142,23 +143,7 @@ func listNumbers(t testing.TB, s *Store, f desk.Filter) []int64 {
 	if len(incs) == 0 {
 		return nil
 	}
-	return numbers(incs)
-}
-
-func numbers(incs []*incident.Incident) []int64 {
-	out := make([]int64, 0, len(incs))
-	for _, inc := range incs {
-		out = append(out, inc.Number)
-	}
-	return out
-}
-
-func jobIDs(jobs []desk.Job) []string {
-	out := make([]string, 0, len(jobs))
-	for _, j := range jobs {
-		out = append(out, j.ID)
-	}
-	return out
+	return storetest.Numbers(incs)
 }
 
 // assertTimeline checks that seqs are 1..n in order.

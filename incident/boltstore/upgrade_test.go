@@ -12,6 +12,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/incidentbot/incidentbot/incident/desk"
+	"github.com/incidentbot/incidentbot/incident/desk/storetest"
 )
 
 // A database written by schema version 1 (testdata/schema-v1.db, made by the
@@ -49,18 +50,18 @@ func TestUpgradeFromSchemaV1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := jobIDs(due), []string{"slack.card/1", "inbox/E2"}; !slices.Equal(got, want) {
+	if got, want := storetest.JobIDs(due), []string{"slack.card/1", "inbox/E2"}; !slices.Equal(got, want) {
 		t.Errorf("pending effects after upgrade = %v, want %v", got, want)
 	}
 	if in, _ := s.Due(ctx, desk.QueueInput, t0.Add(2*time.Hour), 0); len(in) != 0 {
-		t.Errorf("input queue after upgrade = %v, want empty", jobIDs(in))
+		t.Errorf("input queue after upgrade = %v, want empty", storetest.JobIDs(in))
 	}
 	// The tombstone holds: the completed job is not enqueued again.
 	if err := s.Enqueue(ctx, desk.Job{ID: "slack.channel/1", Kind: "slack.channel", Incident: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if p, _ := s.Pending(ctx); len(p) != 2 {
-		t.Errorf("completed job came back: %v", jobIDs(p))
+		t.Errorf("completed job came back: %v", storetest.JobIDs(p))
 	}
 	if v, ok, err := s.GetKV(ctx, "reviews", "1"); err != nil || !ok || string(v) != `{"number":1}` {
 		t.Errorf("kv reviews/1 = %q, %v, %v", v, ok, err)
@@ -73,7 +74,7 @@ func TestUpgradeFromSchemaV1(t *testing.T) {
 		t.Fatal(err)
 	}
 	if in, _ := s.Due(ctx, desk.QueueInput, t0, 0); len(in) != 1 || in[0].ID != "inbox/E3" {
-		t.Errorf("input queue = %v, want inbox/E3", jobIDs(in))
+		t.Errorf("input queue = %v, want inbox/E3", storetest.JobIDs(in))
 	}
 	if err := s.Check(); err != nil {
 		t.Fatal(err)

@@ -21,7 +21,7 @@ func (e *env) claim(t *testing.T, s desk.Storage, queue, owner string, now time.
 	if err != nil {
 		t.Fatal(err)
 	}
-	return jobIDs(jobs)
+	return JobIDs(jobs)
 }
 
 func (e *env) enqueue(t *testing.T, jobs ...desk.Job) {

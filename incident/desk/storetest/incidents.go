@@ -62,7 +62,7 @@ func testRoundTrip(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g := numbers(all); !slices.Equal(g, []int64{3, 2, 1}) {
+	if g := Numbers(all); !slices.Equal(g, []int64{3, 2, 1}) {
 		t.Fatalf("List = %v, want 3 2 1", g)
 	}
 	if len(all[2].Events) != 6 {
@@ -72,7 +72,7 @@ func testRoundTrip(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g := numbers(bySvc); !slices.Equal(g, []int64{3, 1}) {
+	if g := Numbers(bySvc); !slices.Equal(g, []int64{3, 1}) {
 		t.Fatalf("OpenByService(bedroom) = %v, want 3 1", g)
 	}
 	if n, ok, err := s.ByAlertKey(ctx, "am/bedroom"); err != nil || !ok || n != 1 {
@@ -202,7 +202,7 @@ func testFailedFn(t *testing.T, e *env) {
 		t.Fatalf("failed Create stored %v", all)
 	}
 	if jobs := e.pending(t); len(jobs) != 0 {
-		t.Fatalf("failed Create enqueued %v", jobIDs(jobs))
+		t.Fatalf("failed Create enqueued %v", JobIDs(jobs))
 	}
 	// The number of a failed Create is not used up.
 	if inc := e.create(t, "bedroom", T0); inc.Number != 1 {
@@ -227,7 +227,7 @@ func testFailedFn(t *testing.T, e *env) {
 		t.Fatal("failed Update indexed an idempotency key")
 	}
 	if jobs := e.pending(t); len(jobs) != 0 {
-		t.Fatalf("failed Update enqueued %v", jobIDs(jobs))
+		t.Fatalf("failed Update enqueued %v", JobIDs(jobs))
 	}
 	// fn returning no incident, or another number, is refused.
 	if _, err := s.Create(ctx, func(n int64) (*incident.Incident, []desk.Job, error) { return nil, nil, nil }); err == nil {
@@ -474,7 +474,7 @@ func testServicesAndMerges(t *testing.T, e *env) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return numbers(incs)
+		return Numbers(incs)
 	}
 	if got := open("bedroom"); !slices.Equal(got, []int64{1}) {
 		t.Fatalf("open incidents of bedroom = %v, want [1]", got)

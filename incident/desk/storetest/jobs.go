@@ -43,7 +43,7 @@ func testJobQueue(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	jobs, _ := s.Due(ctx, q, at(5), 0)
-	if g := jobIDs(jobs); !slices.Equal(g, []string{"now", "b", "c", "a"}) {
+	if g := JobIDs(jobs); !slices.Equal(g, []string{"now", "b", "c", "a"}) {
 		t.Fatalf("after re-enqueue Due = %v", g)
 	}
 	if string(jobs[3].Payload) != `{"text":"hi"}` || !jobs[3].DueAt.Equal(at(2)) || jobs[3].Kind != "slack.post" {
@@ -61,7 +61,7 @@ func testJobQueue(t *testing.T, e *env) {
 		t.Fatalf("Due(+10m) after retry = %v, want b c a", g)
 	}
 	pending := e.pending(t)
-	if g := jobIDs(pending); !slices.Equal(g, []string{"b", "c", "a", "now"}) {
+	if g := JobIDs(pending); !slices.Equal(g, []string{"b", "c", "a", "now"}) {
 		t.Fatalf("Pending = %v, want b c a now", g)
 	}
 	if j := pending[3]; j.Attempts != 2 || j.LastError != "ratelimited again" || !j.DueAt.Equal(at(20)) {
@@ -99,7 +99,7 @@ func testJobQueue(t *testing.T, e *env) {
 	if err := s.Enqueue(ctx, desk.Job{ID: "fine", Kind: "x"}, desk.Job{Kind: "x"}); err == nil {
 		t.Fatal("Enqueue with a bad job succeeded")
 	}
-	if slices.Contains(jobIDs(e.pending(t)), "fine") {
+	if slices.Contains(JobIDs(e.pending(t)), "fine") {
 		t.Fatal("a failed Enqueue stored the good job beside the bad one")
 	}
 
@@ -123,7 +123,7 @@ func testJobQueue(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g := jobIDs(pending); !slices.Equal(g, []string{"b", "c", "a", "now"}) {
+	if g := JobIDs(pending); !slices.Equal(g, []string{"b", "c", "a", "now"}) {
 		t.Fatalf("Pending after reopen = %v", g)
 	}
 	if string(pending[2].Payload) != `{"text":"hi"}` || pending[3].Attempts != 2 {
@@ -163,7 +163,7 @@ func testJobsWithIncidents(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	pending = e.pending(t)
-	if g := jobIDs(pending); !slices.Equal(g, []string{"slack.announce/1", "slack.card/1"}) {
+	if g := JobIDs(pending); !slices.Equal(g, []string{"slack.announce/1", "slack.card/1"}) {
 		t.Fatalf("pending = %v", g)
 	}
 	if !pending[0].DueAt.Equal(T0) {
@@ -238,7 +238,7 @@ func testCoalescing(t *testing.T, e *env) {
 			t.Fatal(err)
 		}
 	}
-	if slices.Contains(jobIDs(e.pending(t)), once.ID) {
+	if slices.Contains(JobIDs(e.pending(t)), once.ID) {
 		t.Fatalf("a completed job was enqueued again")
 	}
 }
@@ -263,7 +263,7 @@ func testQueues(t *testing.T, e *env) {
 	if err := s.Retry(ctx, "in/1", at(9), "x"); err != nil {
 		t.Fatal(err)
 	}
-	if g := jobIDs(e.pending(t)); !slices.Equal(g, []string{"fx/1", "in/1"}) {
+	if g := JobIDs(e.pending(t)); !slices.Equal(g, []string{"fx/1", "in/1"}) {
 		t.Fatalf("Pending = %v", g)
 	}
 	if p := e.pending(t); p[1].Queue != desk.QueueInput {
@@ -309,7 +309,7 @@ func testHousekeep(t *testing.T, e *env) {
 			t.Fatal(err)
 		}
 	}
-	if g := jobIDs(e.pending(t)); !slices.Equal(g, []string{"old"}) {
+	if g := JobIDs(e.pending(t)); !slices.Equal(g, []string{"old"}) {
 		t.Fatalf("after housekeeping %v could be enqueued again, want only old (done 31 days ago)", g)
 	}
 	if err := s.Complete(ctx, "nope"); incident.ErrorCode(err) != incident.ENOTFOUND {

@@ -144,7 +144,7 @@ func (e *env) listNumbers(t *testing.T, f desk.Filter) []int64 {
 	if len(incs) == 0 {
 		return nil
 	}
-	return numbers(incs)
+	return Numbers(incs)
 }
 
 func (e *env) pending(t *testing.T) []desk.Job {
@@ -162,7 +162,7 @@ func (e *env) due(t *testing.T, queue string, now time.Time, limit int) []string
 	if err != nil {
 		t.Fatal(err)
 	}
-	return jobIDs(jobs)
+	return JobIDs(jobs)
 }
 
 func mustJSON(t *testing.T, v any) string {
@@ -174,7 +174,8 @@ func mustJSON(t *testing.T, v any) string {
 	return string(b)
 }
 
-func numbers(incs []*incident.Incident) []int64 {
+// Numbers lists the incidents' numbers, in order.
+func Numbers(incs []*incident.Incident) []int64 {
 	out := make([]int64, 0, len(incs))
 	for _, inc := range incs {
 		out = append(out, inc.Number)
@@ -182,7 +183,8 @@ func numbers(incs []*incident.Incident) []int64 {
 	return out
 }
 
-func jobIDs(jobs []desk.Job) []string {
+// JobIDs lists the jobs' IDs, in order.
+func JobIDs(jobs []desk.Job) []string {
 	out := make([]string, 0, len(jobs))
 	for _, j := range jobs {
 		out = append(out, j.ID)
